@@ -1,0 +1,91 @@
+//! Profiles: TOML files that configure every stage. `quick` and `paper` are built in; any other
+//! value of `--profile` is read as a path to a TOML file. Unknown keys are rejected.
+
+use crate::stages;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A complete configuration of the pipeline.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Name shown in the report.
+    pub name: String,
+    /// One line on what the profile is for.
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub identities: stages::identities::Config,
+    #[serde(default)]
+    pub dynamics: stages::dynamics::Config,
+    #[serde(default)]
+    pub simulations: stages::simulations::Config,
+    #[serde(default)]
+    pub training: stages::training::Config,
+    #[serde(default)]
+    pub prediction: stages::prediction::Config,
+}
+
+/// The built-in profiles: (name, TOML text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("quick", include_str!("profiles/quick.toml")),
+    ("paper", include_str!("profiles/paper.toml")),
+];
+
+/// Error loading a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile '{name}' (valid: quick, paper, or a path to a .toml file)")]
+    Unknown { name: String },
+    #[error("cannot read profile file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("invalid profile {origin}: {message}")]
+    Parse { origin: String, message: String },
+}
+
+impl Profile {
+    /// `quick`, `paper`, or a path to a TOML file.
+    pub fn load(spec: &str) -> Result<Self, ProfileError> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+            return Self::parse(text, &format!("'{spec}' (built in)"));
+        }
+        let path = Path::new(spec);
+        if path.extension().and_then(|e| e.to_str()) == Some("toml") || path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ProfileError::Io { path: path.to_path_buf(), source })?;
+            return Self::parse(&text, &path.display().to_string());
+        }
+        Err(ProfileError::Unknown { name: spec.to_string() })
+    }
+
+    /// Parses TOML text; `origin` names it in errors (the TOML error carries line and column).
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ProfileError> {
+        toml::from_str(text).map_err(|e| ProfileError::Parse { origin: origin.to_string(), message: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse() {
+        for (name, _) in BUILTIN {
+            let p = Profile::load(name).unwrap();
+            assert_eq!(&p.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line() {
+        let err = Profile::parse("name = \"x\"\nbogus = 1\n", "test").unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_name_lists_valid_ones() {
+        let err = Profile::load("fast").unwrap_err().to_string();
+        assert!(err.contains("'fast'") && err.contains("quick, paper"), "{err}");
+    }
+}

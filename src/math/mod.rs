@@ -1,0 +1,1 @@
+//! Special functions, quadrature rules, Gaussian expectations and the alpha-ReLU kernels.

@@ -1,0 +1,1 @@
+//! Mean-field recurrences, asymptotic laws and exponent fitting.

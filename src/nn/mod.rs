@@ -1,0 +1,1 @@
+//! The faer-backed network core: models, backpropagation, SGD, the MNIST loader.

@@ -1,0 +1,14 @@
+//! The pipeline: the [`Stage`] trait, the content-addressed [`Cache`], the [`Runner`] and
+//! [`Progress`] reporting.
+
+mod artifact;
+pub mod cache;
+pub mod progress;
+pub mod runner;
+mod stage;
+
+pub use artifact::{Artifact, Claim, ClaimStatus, DataTable, Figure};
+pub use cache::{Cache, CacheError, Lookup};
+pub use progress::{Bar, Progress, Verbosity};
+pub use runner::{Force, RunError, Runner, StageRecord};
+pub use stage::{Stage, StageContext, StageError};

@@ -1,0 +1,220 @@
+//! Runs stages in dependency order, reusing cached artifacts whose key is unchanged.
+
+use super::cache::{hash_key, Cache, Lookup};
+use super::{Artifact, Progress, Stage, StageContext, StageError};
+use crate::config::Profile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Which stages to recompute even if cached.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Force {
+    #[default]
+    None,
+    All,
+    Stages(Vec<String>),
+}
+
+impl Force {
+    fn applies(&self, stage: &str) -> bool {
+        match self {
+            Force::None => false,
+            Force::All => true,
+            Force::Stages(s) => s.iter().any(|x| x == stage),
+        }
+    }
+}
+
+/// Error of a pipeline run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("unknown stage '{name}' (valid: {valid})")]
+    UnknownStage { name: String, valid: String },
+    #[error("stage '{stage}' failed: {source}")]
+    Stage { stage: String, source: StageError },
+    #[error(transparent)]
+    Cache(#[from] super::CacheError),
+}
+
+/// What the cache stores for a stage.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredArtifact {
+    pub stage: String,
+    pub version: u32,
+    pub key: String,
+    /// Wall-clock seconds the computation took.
+    pub seconds: f64,
+    /// Threads it ran with.
+    pub jobs: usize,
+    pub artifact: Artifact,
+}
+
+/// The outcome of one stage in a run.
+#[derive(Debug, Clone)]
+pub struct StageRecord {
+    pub name: String,
+    pub version: u32,
+    pub key: String,
+    /// Whether the artifact came from the cache.
+    pub cached: bool,
+    /// Compute time (of the run that produced the artifact).
+    pub seconds: f64,
+    pub jobs: usize,
+    pub artifact: Arc<Artifact>,
+}
+
+/// The pipeline: stages, profile, cache.
+pub struct Runner<'a> {
+    pub stages: &'a [Box<dyn Stage>],
+    pub profile: &'a Profile,
+    pub cache: Cache,
+    pub progress: Progress,
+    pub jobs: usize,
+    pub force: Force,
+    pub shard: Option<(usize, usize)>,
+}
+
+const NS: &str = "stages";
+
+impl Runner<'_> {
+    fn find(&self, name: &str) -> Result<&dyn Stage, RunError> {
+        self.stages.iter().find(|s| s.name() == name).map(|s| s.as_ref()).ok_or_else(|| RunError::UnknownStage {
+            name: name.to_string(),
+            valid: self.stages.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Checks that every name is a stage.
+    pub fn validate(&self, names: &[String]) -> Result<(), RunError> {
+        names.iter().try_for_each(|n| self.find(n).map(|_| ()))
+    }
+
+    /// The targets and all they depend on, dependencies first.
+    pub fn closure(&self, targets: &[String]) -> Result<Vec<&dyn Stage>, RunError> {
+        let mut order: Vec<&dyn Stage> = Vec::new();
+        fn visit<'s>(r: &'s Runner<'_>, name: &str, order: &mut Vec<&'s dyn Stage>) -> Result<(), RunError> {
+            if order.iter().any(|s| s.name() == name) {
+                return Ok(());
+            }
+            let s = r.find(name)?;
+            for d in s.deps() {
+                visit(r, d, order)?;
+            }
+            order.push(s);
+            Ok(())
+        }
+        for t in targets {
+            visit(self, t, &mut order)?;
+        }
+        Ok(order)
+    }
+
+    /// Cache keys of every stage, computed in dependency order.
+    pub fn keys(&self) -> Result<BTreeMap<String, String>, RunError> {
+        let all: Vec<String> = self.stages.iter().map(|s| s.name().to_string()).collect();
+        let mut keys = BTreeMap::new();
+        for s in self.closure(&all)? {
+            let inputs: BTreeMap<&str, &String> = s.deps().iter().map(|d| (*d, &keys[*d])).collect();
+            let key = hash_key(&serde_json::json!({
+                "stage": s.name(),
+                "version": s.version(),
+                "config": s.config(self.profile),
+                "inputs": inputs,
+            }));
+            keys.insert(s.name().to_string(), key);
+        }
+        Ok(keys)
+    }
+
+    /// Whether a stage's current key is in the cache.
+    pub fn is_cached(&self, name: &str) -> Result<bool, RunError> {
+        let keys = self.keys()?;
+        Ok(self.cache.contains(&format!("{NS}/{name}"), &keys[name]))
+    }
+
+    /// Runs the targets (and what they need), reusing the cache. Returns one record per stage run
+    /// or loaded, dependencies first.
+    pub fn run(&self, targets: &[String]) -> Result<Vec<StageRecord>, RunError> {
+        let keys = self.keys()?;
+        let order = self.closure(targets)?;
+        let mut done: BTreeMap<String, Arc<Artifact>> = BTreeMap::new();
+        let mut records = Vec::new();
+        for stage in order {
+            let name = stage.name();
+            let key = &keys[name];
+            let ns = format!("{NS}/{name}");
+            let is_target = targets.iter().any(|t| t == name);
+            let sharded = self.shard.is_some() && is_target;
+            if !self.force.applies(name) && !sharded {
+                match self.cache.load::<StoredArtifact>(&ns, key)? {
+                    Lookup::Hit(stored) => {
+                        self.progress.info(&format!("{name:>12}: cached ({})", &key[..12]));
+                        let artifact = Arc::new(stored.artifact);
+                        done.insert(name.to_string(), artifact.clone());
+                        records.push(StageRecord {
+                            name: name.to_string(),
+                            version: stored.version,
+                            key: key.clone(),
+                            cached: true,
+                            seconds: stored.seconds,
+                            jobs: stored.jobs,
+                            artifact,
+                        });
+                        continue;
+                    }
+                    Lookup::Corrupt { path, why } => {
+                        self.progress.warn(&format!(
+                            "cached artifact {} is corrupt ({why}); recomputing stage '{name}'",
+                            path.display()
+                        ));
+                    }
+                    Lookup::Miss => {}
+                }
+            }
+            self.progress.info(&format!("{name:>12}: computing ({})", &key[..12]));
+            let inputs: BTreeMap<String, Arc<Artifact>> =
+                stage.deps().iter().map(|d| (d.to_string(), done[*d].clone())).collect();
+            let ctx = StageContext {
+                profile: self.profile,
+                inputs: &inputs,
+                cache: &self.cache,
+                progress: &self.progress,
+                jobs: self.jobs,
+                shard: if is_target { self.shard } else { None },
+            };
+            let t0 = Instant::now();
+            let artifact = stage
+                .run(&ctx)
+                .map_err(|source| RunError::Stage { stage: name.to_string(), source })?;
+            let seconds = t0.elapsed().as_secs_f64();
+            let stored = StoredArtifact {
+                stage: name.to_string(),
+                version: stage.version(),
+                key: key.clone(),
+                seconds,
+                jobs: self.jobs,
+                artifact,
+            };
+            if sharded {
+                self.progress.info(&format!("{name:>12}: shard done in {seconds:.1}s (stage artifact not stored)"));
+            } else {
+                self.cache.store(&ns, key, &stored)?;
+                self.progress.info(&format!("{name:>12}: done in {seconds:.1}s"));
+            }
+            let artifact = Arc::new(stored.artifact);
+            done.insert(name.to_string(), artifact.clone());
+            records.push(StageRecord {
+                name: name.to_string(),
+                version: stage.version(),
+                key: key.clone(),
+                cached: false,
+                seconds,
+                jobs: self.jobs,
+                artifact,
+            });
+        }
+        Ok(records)
+    }
+}

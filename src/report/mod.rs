@@ -1,0 +1,1 @@
+//! Rendering: templates -> Markdown -> HTML, figures, data tables.

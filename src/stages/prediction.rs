@@ -1,0 +1,8 @@
+//! Stage "prediction" (not built yet).
+
+use serde::{Deserialize, Serialize};
+
+/// The profile section `[prediction]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {}
