@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod architecture;
 pub mod config;
+pub mod error;
 pub mod math;
 pub mod meanfield;
 pub mod nn;
