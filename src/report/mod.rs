@@ -1,1 +1,4 @@
 //! Rendering: templates -> Markdown -> HTML, figures, data tables.
+
+pub mod figures;
+pub mod markdown;
