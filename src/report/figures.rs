@@ -182,17 +182,16 @@ pub fn format_number(v: f64) -> String {
     if s == "-0" { "0".into() } else { s.replace('-', "−") }
 }
 
-/// "Nice" step ($1, 2, 5 \times 10^k$) for about `target` intervals over `span`, with the number
-/// of minor subdivisions.
+/// "Nice" step ($1, 2, 5 \times 10^k$) giving about `target` intervals over `span` (the candidate
+/// closest to `span / target` in ratio), with the number of minor subdivisions.
 fn nice_step(span: f64, target: f64) -> (f64, usize) {
     let raw = (span / target).max(f64::MIN_POSITIVE);
     let mag = 10f64.powf(raw.log10().floor());
-    for (m, minor) in [(1.0, 5), (2.0, 4), (5.0, 5), (10.0, 5)] {
-        if m * mag >= raw * (1.0 - 1e-9) {
-            return (m * mag, minor);
-        }
-    }
-    (10.0 * mag, 5)
+    [(1.0, 5), (2.0, 4), (5.0, 5), (10.0, 5)]
+        .into_iter()
+        .map(|(m, minor)| (m * mag, minor))
+        .min_by(|a, b| (a.0 / raw).ln().abs().total_cmp(&(b.0 / raw).ln().abs()))
+        .unwrap_or((mag, 5))
 }
 
 /// One axis in transformed space: its range and tick positions. Implements plotters' [`Ranged`]
@@ -314,12 +313,9 @@ impl Axis {
                 return;
             }
         }
-        if self.major.len() >= 2 {
-            return;
-        }
-        // Narrower than a factor ~2: linear nice ticks on the value scale, placed at their logs.
+        // Narrow range: linear nice ticks on the value scale, placed at their logs.
         let (vlo, vhi) = (10f64.powf(lo), 10f64.powf(hi));
-        let (step, _) = nice_step(vhi - vlo, 4.0);
+        let (step, _) = nice_step(vhi - vlo, 5.0);
         self.major.clear();
         self.labels.clear();
         self.minor.clear();
@@ -979,16 +975,18 @@ impl LinePlot {
             root.fill(&WHITE).map_err(draw_err)?;
             let xaxis = Axis::new(x0, x1, xl);
             let yaxis = Axis::new(y0, y1, yl);
-            let mut chart = ChartBuilder::on(&root)
+            let mut builder = ChartBuilder::on(&root);
+            builder
                 .margin_top(if self.title.is_empty() { 14 } else { 8 })
                 .margin_right(18)
                 .margin_left(6)
                 .margin_bottom(6)
-                .caption(&self.title, font(TITLE_PX))
                 .x_label_area_size(50)
-                .y_label_area_size(72)
-                .build_cartesian_2d(xaxis, yaxis)
-                .map_err(draw_err)?;
+                .y_label_area_size(72);
+            if !self.title.is_empty() {
+                builder.caption(&self.title, font(TITLE_PX));
+            }
+            let mut chart = builder.build_cartesian_2d(xaxis, yaxis).map_err(draw_err)?;
             configure_mesh(&mut chart, &self.x_label, &self.y_label)?;
 
             // Bands first (under the curves).
@@ -1108,7 +1106,9 @@ impl LinePlot {
             }
             // Frame.
             let (pa, pb) = (chart.backend_coord(&(x0, y1)), chart.backend_coord(&(x1, y0)));
-            root.draw(&Rectangle::new([pa, pb], BLACK.stroke_width(1))).map_err(draw_err)?;
+            // plotters draws its axes one pixel outside the plotting area: frame on those lines.
+            root.draw(&Rectangle::new([(pa.0 - 1, pa.1), (pb.0, pb.1 + 1)], BLACK.stroke_width(1)))
+                .map_err(draw_err)?;
 
             if !has_data {
                 let note = if self.series.is_empty() { "no data" } else { "no finite data to plot" };
@@ -1412,14 +1412,18 @@ impl Heatmap {
             root.fill(&WHITE).map_err(draw_err)?;
             let (body, legend_area) = root.split_vertically(self.height - legend_h);
             let (main, bar) = body.split_horizontally(self.width.saturating_sub(cbar_w));
-            let mut chart = ChartBuilder::on(&main)
+            let mut builder = ChartBuilder::on(&main);
+            builder
                 .margin_top(if self.title.is_empty() { 14 } else { 8 })
                 .margin_right(8)
                 .margin_left(6)
                 .margin_bottom(4)
-                .caption(&self.title, font(TITLE_PX))
                 .x_label_area_size(50)
-                .y_label_area_size(72)
+                .y_label_area_size(72);
+            if !self.title.is_empty() {
+                builder.caption(&self.title, font(TITLE_PX));
+            }
+            let mut chart = builder
                 .build_cartesian_2d(Axis::new(x0, x1, self.x_log), Axis::new(y0, y1, self.y_log))
                 .map_err(draw_err)?;
             // Mesh: ticks and labels only (grid lines would clutter the colour field).
@@ -1505,7 +1509,7 @@ impl Heatmap {
                         .as_ref()
                         .and_then(|l| l.get(li).cloned())
                         .unwrap_or_else(|| format_number(level));
-                    if let Some(at) = label_position(&pix_lines, &placed, (pa, pb)) {
+                    if let Some(at) = label_position(&pix_lines, &placed, (pa, pb), li) {
                         placed.push(at);
                         let w = text_width(&text, TICK_PX).ceil() as i32 + 6;
                         root.draw(&Rectangle::new(
@@ -1531,7 +1535,8 @@ impl Heatmap {
                     }
                 }
             }
-            root.draw(&Rectangle::new([pa, pb], BLACK.stroke_width(1))).map_err(draw_err)?;
+            root.draw(&Rectangle::new([(pa.0 - 1, pa.1), (pb.0, pb.1 + 1)], BLACK.stroke_width(1)))
+                .map_err(draw_err)?;
 
             // Colour bar, aligned with the plotting area.
             let (bx0, _) = bar.get_base_pixel();
@@ -1558,9 +1563,9 @@ impl Heatmap {
                 root.draw(&Text::new(lab.clone(), (bar_x1 + 6, y), tick_style.clone())).map_err(draw_err)?;
             }
             if !self.colorbar_label.is_empty() {
-                let style = TextStyle::from(font(LABEL_PX).transform(FontTransform::Rotate90))
-                    .pos(Pos::new(HPos::Center, VPos::Bottom));
-                let x = (bx0 + cbar_w as i32 - 6).min(self.width as i32 - 4);
+                let style = TextStyle::from(font(LABEL_PX).transform(FontTransform::Rotate270))
+                    .pos(Pos::new(HPos::Center, VPos::Center));
+                let x = (bx0 + cbar_w as i32 - 12).min(self.width as i32 - 10);
                 root.draw(&Text::new(self.colorbar_label.clone(), (x, (bar_top + bar_bot) / 2), style))
                     .map_err(draw_err)?;
             }
@@ -1580,6 +1585,7 @@ fn label_position(
     lines: &[Vec<(i32, i32)>],
     placed: &[(i32, i32)],
     frame: ((i32, i32), (i32, i32)),
+    stagger: usize,
 ) -> Option<(i32, i32)> {
     let ((fx0, fy0), (fx1, fy1)) = frame;
     let mut order: Vec<usize> = (0..lines.len()).collect();
@@ -1594,7 +1600,8 @@ fn label_position(
         if total < 20.0 {
             continue;
         }
-        for frac in [0.5, 0.3, 0.7, 0.15, 0.85] {
+        let first = [0.5, 0.35, 0.65][stagger % 3];
+        for frac in [first, 0.5, 0.3, 0.7, 0.15, 0.85] {
             let target = total * frac;
             let mut acc = 0.0;
             let mut at = l[0];
@@ -1907,7 +1914,9 @@ mod tests {
         let ax = Axis::new(-4.2, 1.3, true);
         assert_eq!(ax.labels, vec!["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]);
         let narrow = Axis::new(0.1, 0.9, true); // 1.26 .. 7.9
-        assert!(narrow.labels.len() >= 2, "{:?}", narrow.labels);
+        assert_eq!(narrow.labels, vec!["2", "3", "4", "5", "6", "7"]);
+        let narrower = Axis::new(1.188f64.log10(), 2.00009f64.log10(), true);
+        assert_eq!(narrower.labels, vec!["1.2", "1.4", "1.6", "1.8", "2.0"]);
         let lin = Axis::new(0.0, 1.0, false);
         assert_eq!(lin.labels, vec!["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
         let big = Axis::new(0.0, 3e5, false);
@@ -2041,15 +2050,66 @@ mod tests {
         assert!(all_nan.starts_with("<svg"));
     }
 
-    /// Writes the sample figures when `EOC_FIGURE_DIR` is set (for looking at them); always
-    /// renders them.
+    /// Renders a gallery of edge cases; writes them as SVG files when `EOC_FIGURE_DIR` is set
+    /// (to look at them, e.g. after `rsvg-convert`).
     #[test]
     fn sample_figures_render() {
-        let line = sample_lineplot().render().unwrap();
-        let heat = sample_heatmap().render().unwrap();
+        let xs: Vec<f64> = (0..40).map(|i| 1.2 + 0.02 * i as f64).collect();
+        let gallery = vec![
+            ("line", sample_lineplot().render().unwrap()),
+            ("heat", sample_heatmap().render().unwrap()),
+            ("empty", LinePlot::new("Nothing", "x", "y").log_y().render().unwrap()),
+            (
+                "narrowlog",
+                LinePlot::new("", "q", "small values")
+                    .log_x()
+                    .log_y()
+                    .series(Series::new("a", xs.iter().map(|&x| (x, 3e-5 * x)).collect()).style(SeriesStyle::LineWithMarkers))
+                    .series(Series::new("b", xs.iter().map(|&x| (x, 2.5e-5 * x * x)).collect()))
+                    .vline(1.5, "critical")
+                    .render()
+                    .unwrap(),
+            ),
+            (
+                "negsci",
+                LinePlot::new("", "t", "signal")
+                    .series(Series::new("sin", (0..100).map(|i| (i as f64 * 1e3, 4e-4 * (i as f64 / 9.0).sin())).collect()))
+                    .series(
+                        Series::new("cos", (0..100).map(|i| (i as f64 * 1e3, 3e-4 * (i as f64 / 7.0).cos())).collect())
+                            .style(SeriesStyle::Dashed),
+                    )
+                    .hline(0.0, "zero")
+                    .legend(LegendPos::LowerLeft)
+                    .render()
+                    .unwrap(),
+            ),
+            (
+                "diverging",
+                Heatmap::new(
+                    "",
+                    "σ_w",
+                    "depth L",
+                    (0..12).map(|i| 0.5 + 0.25 * i as f64).collect(),
+                    (0..9).map(|j| 2f64.powi(j + 1)).collect(),
+                    (0..9)
+                        .map(|j| (0..12).map(|i| Some((i as f64 - 6.0) * (j as f64 + 1.0) * 0.1)).collect())
+                        .collect(),
+                )
+                .log_y()
+                .color_map(ColorMap::Diverging)
+                .color_range(-5.0, 5.0)
+                .colorbar("log₁₀ ratio")
+                .render()
+                .unwrap(),
+            ),
+        ];
+        for (_, svg) in &gallery {
+            assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        }
         if let Ok(dir) = std::env::var("EOC_FIGURE_DIR") {
-            std::fs::write(format!("{dir}/line.svg"), &line).unwrap();
-            std::fs::write(format!("{dir}/heat.svg"), &heat).unwrap();
+            for (name, svg) in &gallery {
+                std::fs::write(format!("{dir}/{name}.svg"), svg).unwrap();
+            }
         }
     }
 }
