@@ -52,6 +52,16 @@ pub const TOL_SIGMA: f64 = 4.0;
 pub const TOL_FD: f64 = 1e-10;
 /// Absolute tolerance for forms that cancel (the paper's form of W at c -> -1).
 pub const TOL_ABS: f64 = 1e-14;
+/// Step of the central difference of I4 relative to the distance $1 - |c|$ to the singularity.
+pub const FD_STEP: f64 = 0.02;
+/// The central-difference check of I4 uses $|c| \le$ this.
+pub const FD_C_MAX: f64 = 0.9;
+/// The exponent of I6 is fitted on $\epsilon \le$ this.
+pub const EPS_FIT_MAX: f64 = 1e-2;
+/// The rates of I7 are fitted on $q \ge$ this.
+pub const Q_FIT_MIN: f64 = 100.0;
+/// Nodes of the Gauss-Hermite rule whose failure I7 demonstrates (SCIENCE.md section 3).
+pub const GH_NODES: usize = 120;
 
 /// The alphas of I2 (SCIENCE.md section 4).
 pub const ALPHAS_I2: [f64; 7] = [0.55, 0.6, 0.75, 0.9, 1.0, 1.5, 2.0];
@@ -379,20 +389,26 @@ pub struct Results {
     pub summary: serde_json::Value,
     pub w_table: Vec<serde_json::Value>,
     pub fig_wa: FigWa,
-    pub fig_tanh: Vec<(String, Vec<(f64, f64)>, f64)>,
+    pub fig_tanh: Vec<LogSeries>,
     pub fig_relu: Vec<(f64, f64)>,
 }
 
 /// Data of the W_alpha figure: per alpha, the closed-form curve and the K0-integral points.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FigWa {
-    pub curves: Vec<(f64, Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+    pub curves: Vec<(f64, Curve, Curve)>,
 }
+
+/// Points of a curve.
+pub type Curve = Vec<(f64, f64)>;
+/// A named log-log series with the slope of its reference line.
+pub type LogSeries = (String, Curve, f64);
 
 fn me(e: MathError) -> StageError {
     StageError::Failed(format!("identities: {e}"))
 }
 
+#[allow(clippy::too_many_arguments)]
 /// I2 check of a candidate closed form against the polar quadrature (the checker is a parameter
 /// so tests can feed it a wrong formula).
 pub fn check_w_against_quadrature<F>(id: &str, statement: &str, methods: &str, closed: F, alphas: &[f64], cs: &[f64], criterion: Criterion, tol: f64) -> Row
@@ -419,14 +435,14 @@ where
     let mut ck = Checker::new(
         id,
         statement,
-        format!("{}, {}", a_params(alphas), format!("$c \\in [{}, {}]$ ({} values)", cs[0], cs[cs.len() - 1], cs.len())),
-        "8th-order central difference of the closed form $W_\\alpha$ (step $0.02(1-|c|)$) vs closed form $\\alpha^2 W_{\\alpha-1}$",
+        format!("{}, $c \\in [{}, {}]$ ({} values)", a_params(alphas), cs[0], cs[cs.len() - 1], cs.len()),
+        &format!("8th-order central difference of the closed form $W_\\alpha$ (step ${FD_STEP}\\,(1 - \\max(c, -c))$) vs closed form $\\alpha^2 W_{{\\alpha-1}}$"),
         Criterion::Rel,
         TOL_FD,
     );
     for &a in alphas {
         for &c in cs {
-            let h = 0.02 * (1.0 - c.abs());
+            let h = FD_STEP * (1.0 - c.abs());
             match (central_diff8(|x| alpha_relu_w(a, x), c, h), rhs(a, c)) {
                 (Ok(d), Ok(r)) => ck.add(d, r, || format!("α = {a}, c = {c}")),
                 (Err(e), _) | (_, Err(e)) => ck.fail(format!("α = {a}, c = {c}: {e}")),
@@ -439,7 +455,7 @@ where
 /// Runs all checks.
 pub fn compute(cfg: &Config) -> Result<Results, StageError> {
     let cs = c_grid(cfg.c_points);
-    let cs_inner: Vec<f64> = cs.iter().copied().filter(|c| c.abs() <= 0.9 + 1e-12).collect();
+    let cs_inner: Vec<f64> = cs.iter().copied().filter(|c| c.abs() <= FD_C_MAX + 1e-12).collect();
     let mut rows = Vec::new();
     let mut summary = serde_json::Map::new();
 
@@ -514,7 +530,7 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
     {
         let ints = [0.0, 1.0, 2.0];
         let p = format!("$\\alpha \\in \\{{0, 1, 2\\}}$, {}", c_params(&cs));
-        let st = "$W_0 = \\frac{\\pi-\\theta}{2\\pi}$, $W_1 = \\frac{\\sin\\theta + (\\pi-\\theta)\\cos\\theta}{2\\pi}$, $W_2 = \\frac{3\\sin\\theta\\cos\\theta + (\\pi-\\theta)(1+2\\cos^2\\theta)}{2\\pi}$";
+        let st = "$W_0 = \\frac{\\pi-\\theta}{2\\pi}$, $W_1 = \\frac{\\sin\\theta + (\\pi-\\theta)\\cos\\theta}{2\\pi}$, $W_2 = \\frac{3\\sin\\theta\\cos\\theta + (\\pi-\\theta)(1+2(\\cos\\theta)^2)}{2\\pi}$";
         let mut a1 = Checker::new("I3a", st, p.clone(), "arc-cosine form vs hypergeometric closed form", Criterion::Rel, TOL_QUAD);
         let mut a2 = Checker::new("I3b", st, p.clone(), &format!("arc-cosine form vs {polar}"), Criterion::Rel, TOL_QUAD);
         for &a in &ints {
@@ -615,13 +631,13 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
             rem.push(r);
             fig_relu.push((e, r / e.powf(2.5)));
         }
-        let small: Vec<usize> = (0..n).filter(|&i| eps[i] <= 1e-2 * (1.0 + 1e-9)).collect();
+        let small: Vec<usize> = (0..n).filter(|&i| eps[i] <= EPS_FIT_MAX * (1.0 + 1e-9)).collect();
         let slope = loglog_slope(&small.iter().map(|&i| eps[i]).collect::<Vec<_>>(), &small.iter().map(|&i| rem[i]).collect::<Vec<_>>());
         let mut ck_p = Checker::new(
             "I6a",
             "$J_1(1-\\epsilon) = 1 - \\epsilon + \\frac{2\\sqrt2}{3\\pi}\\epsilon^{3/2} + O(\\epsilon^{5/2})$",
             "$\\epsilon \\in [10^{-6}, 10^{-2}]$".into(),
-            "least-squares exponent of $|R(\\epsilon)|$ vs $5/2$",
+            "least-squares exponent of $R(\\epsilon)$ (positive) vs $5/2$",
             Criterion::Abs,
             1e-2,
         );
@@ -641,7 +657,7 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
             "i6".into(),
             json!({
                 "eps_min": eps[0], "eps_max": eps[n - 1], "n": n, "fitted_exponent": slope,
-                "k1": RELU_K1, "k2": RELU_K2, "ratio_at_eps_min": ratio_min,
+                "k1": RELU_K1, "k2": RELU_K2, "eps_fit_max": EPS_FIT_MAX, "ratio_at_eps_min": ratio_min, "r_at_eps_min": rem[0],
                 "ratio_min": ratios.iter().cloned().fold(f64::INFINITY, f64::min),
                 "ratio_max": ratios.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
                 "ratio_at_eps_max": ratios[n - 1],
@@ -681,7 +697,7 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
             table.push(json!({"q": q, "v": 1.0 - d, "one_minus_v": d, "v_pred": (2.0 / (PI * q)).sqrt() * (1.0 - PI * PI / (24.0 * q)),
                 "sqrt_q_vp": q.sqrt() * vp, "vp_dev": q.sqrt() * vp - lim_vp, "vp_pred_dev": -lim_vp * (PI * PI - 6.0) / (24.0 * q), "w": wrow}));
         }
-        let big: Vec<usize> = (0..qs.len()).filter(|&i| qs[i] >= 99.0).collect();
+        let big: Vec<usize> = (0..qs.len()).filter(|&i| qs[i] >= Q_FIT_MIN * (1.0 - 1e-9)).collect();
         let sel = |v: &[f64]| big.iter().map(|&i| v[i]).collect::<Vec<_>>();
         let qb = sel(&qs);
         let slope_v = loglog_slope(&qb, &sel(&v_dev));
@@ -770,14 +786,16 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
             .iter()
             .map(|&q: &f64| {
                 let s = q.sqrt();
-                let gh = gauss_expectation_1d(|z| 1.0 / (s * z).cosh().powi(4), 120);
+                let gh = gauss_expectation_1d(|z| 1.0 / (s * z).cosh().powi(4), GH_NODES);
                 let ad = tanh_v_vp(q).map(|x| x.1).unwrap_or(f64::NAN);
-                json!({"q": q, "gauss_hermite_120": gh, "adaptive": ad, "rel_err": (gh - ad) / ad})
+                json!({"q": q, "gauss_hermite": gh, "adaptive": ad, "rel_err": (gh - ad) / ad})
             })
             .collect();
+        let ghr = crate::math::quadrature::GaussHermite::new(GH_NODES);
+        let gh_spacing = std::f64::consts::SQRT_2 * (ghr.nodes[GH_NODES / 2] - ghr.nodes[GH_NODES / 2 - 1]);
         summary.insert(
             "i7".into(),
-            json!({"q_max": qmax, "table": table, "slope_v": slope_v, "slope_vp": slope_vp, "slopes_w": slopes_w,
+            json!({"q_max": qmax, "gh_spacing": gh_spacing, "gh_nodes": GH_NODES, "q_fit_min": Q_FIT_MIN, "table": table, "slope_v": slope_v, "slope_vp": slope_vp, "slopes_w": slopes_w,
                    "c_tanh": C_TANH, "limit_vp": lim_vp, "gh_demo": gh}),
         );
         let mut f = vec![
@@ -811,7 +829,8 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
     );
     summary.insert(
         "tolerances".into(),
-        json!({"quad": TOL_QUAD, "sigma": TOL_SIGMA, "fd": TOL_FD, "abs": TOL_ABS}),
+        json!({"quad": TOL_QUAD, "sigma": TOL_SIGMA, "fd": TOL_FD, "abs": TOL_ABS, "fd_step": FD_STEP, "fd_c_max": FD_C_MAX,
+               "c_abs_max": cs.iter().fold(0.0f64, |m, c| m.max(c.abs()))}),
     );
     let by_id = |id: &str| rows.iter().find(|r| r.id == id).map(|r| serde_json::to_value(r).expect("row")).unwrap_or(serde_json::Value::Null);
     let mut ids = serde_json::Map::new();
@@ -884,7 +903,7 @@ fn figure_wa(fig: &FigWa) -> Result<String, StageError> {
     Ok(svg)
 }
 
-fn figure_loglog(series: &[(String, Vec<(f64, f64)>, f64)], xdesc: &str, ydesc: &str, with_slopes: bool) -> Result<String, StageError> {
+fn figure_loglog(series: &[LogSeries], xdesc: &str, ydesc: &str, with_slopes: bool) -> Result<String, StageError> {
     use plotters::prelude::*;
     let mut svg = String::new();
     {
@@ -1206,4 +1225,3 @@ mod tests {
         assert!(art.claims.iter().all(|c| c.status == ClaimStatus::Reproduced), "{:?}", art.claims);
     }
 }
-
