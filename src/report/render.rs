@@ -1,0 +1,311 @@
+//! Assembles the report: the Markdown template (with every chapter's template) is rendered from
+//! the stages' artifacts, then converted to a self-contained HTML page; figures and data tables
+//! are written beside it.
+
+use super::{export, format, markdown};
+use crate::config::Profile;
+use crate::pipeline::cache::write_atomic;
+use crate::pipeline::{Claim, ClaimStatus, Figure, StageRecord};
+use crate::stages::CHAPTERS;
+use minijinja::{context, Environment, Error as TplError, ErrorKind, Value as TplValue};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Error while rendering or writing the report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("template error: {0:#}")]
+    Template(#[from] TplError),
+    #[error("markdown conversion failed: {0}")]
+    Markdown(#[from] markdown::MarkdownError),
+    #[error(transparent)]
+    Write(#[from] crate::pipeline::CacheError),
+    #[error("figure name '{0}' is used by two stages")]
+    DuplicateFigure(String),
+}
+
+/// The templates, compiled into the binary so it renders from any working directory.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("report.md.j2", include_str!("../../templates/report.md.j2")),
+    ("layout.html.j2", include_str!("../../templates/layout.html.j2")),
+    ("chapters/identities.md.j2", include_str!("../../templates/chapters/identities.md.j2")),
+    ("chapters/dynamics.md.j2", include_str!("../../templates/chapters/dynamics.md.j2")),
+    ("chapters/simulations.md.j2", include_str!("../../templates/chapters/simulations.md.j2")),
+    ("chapters/training.md.j2", include_str!("../../templates/chapters/training.md.j2")),
+    ("chapters/prediction.md.j2", include_str!("../../templates/chapters/prediction.md.j2")),
+];
+
+/// Facts about the run, for the appendix "Reproducibility".
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub program_version: String,
+    pub git_commit: Option<String>,
+    pub profile: String,
+    pub profile_description: String,
+    pub threads: usize,
+    pub generated_at: String,
+}
+
+impl RunInfo {
+    pub fn collect(profile: &Profile, threads: usize) -> Self {
+        Self {
+            program_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git_commit(),
+            profile: profile.name.clone(),
+            profile_description: profile.description.clone(),
+            threads,
+            generated_at: utc_now(),
+        }
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("git").args(["-C", dir, "rev-parse", "--short=12", "HEAD"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut c = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    let dirty = std::process::Command::new("git")
+        .args(["-C", dir, "status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    if dirty {
+        c.push_str(" (with uncommitted changes)");
+    }
+    Some(c)
+}
+
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// What a render produced.
+#[derive(Debug)]
+pub struct Rendered {
+    pub markdown: String,
+    pub html: String,
+    pub figures: Vec<Figure>,
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+struct FigureNumbers {
+    order: Vec<String>,
+}
+
+impl FigureNumbers {
+    fn number(&mut self, name: &str) -> usize {
+        if let Some(i) = self.order.iter().position(|n| n == name) {
+            i + 1
+        } else {
+            self.order.push(name.to_string());
+            self.order.len()
+        }
+    }
+}
+
+fn f64_arg(v: &TplValue, filter: &str) -> Result<Option<f64>, TplError> {
+    if v.is_none() || v.is_undefined() {
+        return Ok(None);
+    }
+    f64::try_from(v.clone()).map(Some).map_err(|_| {
+        TplError::new(ErrorKind::InvalidOperation, format!("filter '{filter}' needs a number, got {v}"))
+    })
+}
+
+fn dash() -> String {
+    "—".to_string()
+}
+
+/// The template environment with the report's filters and functions.
+fn environment(figures: Arc<BTreeMap<String, Figure>>, numbers: Arc<Mutex<FigureNumbers>>) -> Result<Environment<'static>, TplError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, src) in TEMPLATES {
+        env.add_template(name, src)?;
+    }
+    env.add_filter("sci", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
+        Ok(f64_arg(&v, "sci")?.map_or_else(dash, |x| format::sci(x, digits.unwrap_or(3))))
+    });
+    env.add_filter("num", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
+        Ok(f64_arg(&v, "num")?.map_or_else(dash, |x| format::num(x, digits.unwrap_or(4))))
+    });
+    env.add_filter("pct", |v: TplValue, decimals: Option<usize>| -> Result<String, TplError> {
+        Ok(f64_arg(&v, "pct")?.map_or_else(dash, |x| format::pct(x, decimals.unwrap_or(1))))
+    });
+    env.add_filter("passfail", |v: TplValue| -> String {
+        if v.is_true() { "pass".into() } else { "**fail**".into() }
+    });
+    let (f1, n1) = (figures.clone(), numbers.clone());
+    env.add_function("figure", move |name: String| -> Result<String, TplError> {
+        let fig = f1.get(&name).ok_or_else(|| {
+            TplError::new(ErrorKind::InvalidOperation, format!("no figure named '{name}' in any artifact"))
+        })?;
+        let n = n1.lock().unwrap_or_else(|e| e.into_inner()).number(&name);
+        let caption = fig.caption.replace(['\n', '[', ']'], " ");
+        Ok(format!("\n![Figure {n}: {caption}](figures/{name}.svg)\n"))
+    });
+    let (f2, n2) = (figures, numbers);
+    env.add_function("figref", move |name: String| -> Result<String, TplError> {
+        if !f2.contains_key(&name) {
+            return Err(TplError::new(ErrorKind::InvalidOperation, format!("no figure named '{name}' in any artifact")));
+        }
+        Ok(format!("Figure {}", n2.lock().unwrap_or_else(|e| e.into_inner()).number(&name)))
+    });
+    Ok(env)
+}
+
+#[derive(Serialize)]
+struct ChapterCtx {
+    name: &'static str,
+    title: &'static str,
+    number: usize,
+    built: bool,
+}
+
+#[derive(Serialize)]
+struct StageCtx {
+    name: String,
+    key: String,
+    cached: bool,
+    seconds: f64,
+    jobs: usize,
+}
+
+/// Every claim of every artifact, in chapter order.
+pub fn gather_claims(records: &[StageRecord]) -> Vec<Claim> {
+    let mut claims = Vec::new();
+    for (name, _) in CHAPTERS {
+        if let Some(r) = records.iter().find(|r| r.name == *name) {
+            claims.extend(r.artifact.claims.iter().cloned());
+        }
+    }
+    claims
+}
+
+/// Renders the Markdown and HTML of the report from the stage records.
+pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Result<Rendered, ReportError> {
+    let mut figs: BTreeMap<String, Figure> = BTreeMap::new();
+    for r in records {
+        for f in &r.artifact.figures {
+            if figs.insert(f.name.clone(), f.clone()).is_some() {
+                return Err(ReportError::DuplicateFigure(f.name.clone()));
+            }
+        }
+    }
+    let figs = Arc::new(figs);
+    let numbers = Arc::new(Mutex::new(FigureNumbers::default()));
+    let env = environment(figs.clone(), numbers.clone())?;
+
+    let chapters: Vec<ChapterCtx> = CHAPTERS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, title))| ChapterCtx { name, title, number: i + 2, built: records.iter().any(|r| r.name == *name) })
+        .collect();
+    let stages: BTreeMap<&str, &serde_json::Value> = records.iter().map(|r| (r.name.as_str(), &r.artifact.summary)).collect();
+    let stage_info: Vec<StageCtx> = records
+        .iter()
+        .map(|r| StageCtx { name: r.name.clone(), key: r.key.clone(), cached: r.cached, seconds: r.seconds, jobs: r.jobs })
+        .collect();
+    let claims = gather_claims(records);
+    let count = |s: ClaimStatus| claims.iter().filter(|c| c.status == s).count();
+    let claim_counts = context! {
+        total => claims.len(),
+        reproduced => count(ClaimStatus::Reproduced),
+        not_reproduced => count(ClaimStatus::NotReproduced),
+        not_tested => count(ClaimStatus::NotTested),
+    };
+    let ctx = context! {
+        profile => profile,
+        info => info,
+        chapters => chapters,
+        stages => stages,
+        stage_info => stage_info,
+        claims => claims,
+        claim_counts => claim_counts,
+    };
+    let md = env.get_template("report.md.j2")?.render(&ctx)?;
+    let md = tidy_blank_lines(&md);
+    let used: Vec<String> = numbers.lock().unwrap_or_else(|e| e.into_inner()).order.clone();
+    let lookup = |name: &str| figs.get(name).map(|f| f.svg.clone());
+    let body = markdown::markdown_to_html(&md, &lookup)?;
+    let html = env.get_template("layout.html.j2")?.render(context! {
+        title => "Mean Field Residual Networks: On the Edge of Chaos — a reproduction",
+        style => markdown::STYLE,
+        body => body,
+        info => info,
+    })?;
+    let figures = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
+    Ok(Rendered { markdown: md, html, figures, files: Vec::new() })
+}
+
+/// Collapses runs of more than two blank lines left by template control blocks.
+fn tidy_blank_lines(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    let mut blanks = 0;
+    for line in md.lines() {
+        if line.trim().is_empty() {
+            blanks += 1;
+            if blanks > 1 {
+                continue;
+            }
+        } else {
+            blanks = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders and writes `index.html`, `report.md`, `figures/*.svg`, `data/*.json|csv` into `out`.
+pub fn write_report(records: &[StageRecord], profile: &Profile, info: &RunInfo, out: &Path) -> Result<Rendered, ReportError> {
+    let mut rendered = render(records, profile, info)?;
+    let mut files = Vec::new();
+    let mut put = |rel: String, content: &[u8]| -> Result<(), ReportError> {
+        let p = out.join(rel);
+        write_atomic(&p, content)?;
+        files.push(p);
+        Ok(())
+    };
+    put("index.html".into(), rendered.html.as_bytes())?;
+    put("report.md".into(), rendered.markdown.as_bytes())?;
+    for r in records {
+        for f in &r.artifact.figures {
+            put(format!("figures/{}.svg", f.name), f.svg.as_bytes())?;
+        }
+        for t in &r.artifact.tables {
+            let json = serde_json::to_string_pretty(&export::table_json(t)).expect("JSON values serialize");
+            put(format!("data/{}.json", t.name), json.as_bytes())?;
+            put(format!("data/{}.csv", t.name), export::table_csv(t).as_bytes())?;
+        }
+    }
+    let claims = gather_claims(records);
+    put("data/claims.json".into(), serde_json::to_string_pretty(&claims).expect("claims serialize").as_bytes())?;
+    let repro = serde_json::json!({
+        "info": info,
+        "stages": records.iter().map(|r| serde_json::json!({
+            "stage": r.name, "version": r.version, "key": r.key, "cached": r.cached,
+            "seconds": r.seconds, "threads": r.jobs,
+        })).collect::<Vec<_>>(),
+    });
+    put("data/reproducibility.json".into(), serde_json::to_string_pretty(&repro).expect("serializes").as_bytes())?;
+    rendered.files = files;
+    Ok(rendered)
+}
