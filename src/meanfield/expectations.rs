@@ -31,6 +31,9 @@
 
 use super::MeanFieldError;
 use crate::activation::Activation;
+use crate::math::kernels::{alpha_relu_c, alpha_relu_v_prime, alpha_relu_w, arccos_kernel, relu_j_one_minus};
+use crate::math::quadrature::GaussLegendre;
+use crate::math::MathError;
 use std::f64::consts::{FRAC_2_PI, PI};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -46,52 +49,11 @@ const ZMAX: f64 = 10.0;
 // Quadrature rules
 // ---------------------------------------------------------------------------------------------
 
-/// Gauss-Legendre nodes and weights on $[-1, 1]$ (Newton iteration on $P_n$).
-fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut x = vec![0.0; n];
-    let mut w = vec![0.0; n];
-    for i in 0..n.div_ceil(2) {
-        let mut z = (PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut dp = 0.0;
-        for _ in 0..100 {
-            let (mut p0, mut p1) = (1.0, z);
-            for k in 2..=n {
-                let p2 = ((2 * k - 1) as f64 * z * p1 - (k - 1) as f64 * p0) / k as f64;
-                p0 = p1;
-                p1 = p2;
-            }
-            dp = n as f64 * (z * p1 - p0) / (z * z - 1.0);
-            let dz = p1 / dp;
-            z -= dz;
-            if dz.abs() < 1e-16 {
-                break;
-            }
-        }
-        x[i] = -z;
-        x[n - 1 - i] = z;
-        w[i] = 2.0 / ((1.0 - z * z) * dp * dp);
-        w[n - 1 - i] = w[i];
-    }
-    (x, w)
-}
-
-struct Gl {
-    x: Vec<f64>,
-    w: Vec<f64>,
-}
-
-fn gl(n: usize) -> &'static Gl {
-    static RULES: OnceLock<Vec<Gl>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        [10usize, 16, 20]
-            .iter()
-            .map(|&n| {
-                let (x, w) = gauss_legendre(n);
-                Gl { x, w }
-            })
-            .collect()
-    });
-    rules.iter().find(|r| r.x.len() == n).expect("rule order is one of 10, 16, 20")
+/// The Gauss-Legendre rules used here (orders 16 and 20), built once.
+fn gl(n: usize) -> &'static GaussLegendre {
+    static RULES: OnceLock<Vec<GaussLegendre>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| [16usize, 20].iter().map(|&n| GaussLegendre::new(n)).collect());
+    rules.iter().find(|r| r.nodes.len() == n).expect("rule order is 16 or 20")
 }
 
 /// Breakpoints on `[lo, hi]`: each `(centre, scale)` contributes `centre` and
@@ -130,7 +92,7 @@ fn composite(pts: &[f64], n: usize, out: &mut Vec<(f64, f64)>) {
     for ab in pts.windows(2) {
         let (a, b) = (ab[0], ab[1]);
         let (h, m) = (0.5 * (b - a), 0.5 * (b + a));
-        for (xi, wi) in r.x.iter().zip(&r.w) {
+        for (xi, wi) in r.nodes.iter().zip(&r.weights) {
             out.push((m + h * xi, h * wi));
         }
     }
@@ -292,35 +254,15 @@ pub fn kernel_for(act: &Activation) -> Result<Arc<dyn Kernel>, MeanFieldError> {
 // ReLU
 // ---------------------------------------------------------------------------------------------
 
-/// $f(x) = x\cos x - \sin x$, by its Taylor series $\sum_{k\ge1} (-1)^k \frac{2k}{(2k+1)!} x^{2k+1}$
-/// for $|x| < 1/2$ (where the direct form cancels).
-fn xcos_minus_sin(x: f64) -> f64 {
-    if x.abs() >= 0.5 {
-        return x * x.cos() - x.sin();
-    }
-    let x2 = x * x;
-    let mut term = x; // x^{2k+1}/(2k+1)!, starting k = 0
-    let mut sum = 0.0;
-    for k in 1..20 {
-        term *= -x2 / ((2 * k) as f64 * (2 * k + 1) as f64);
-        let t = (2 * k) as f64 * term;
-        sum += t;
-        if t.abs() < 1e-18 * sum.abs() {
-            break;
-        }
-    }
-    sum
-}
-
-/// Normalised arc-cosine kernel of ReLU: with $\theta = \arccos c$,
-/// $J_1(c) = (\sin\theta + (\pi - \theta)\cos\theta)/\pi = -f(\pi - \theta)/\pi$ and
-/// $1 - J_1(c) = (\pi(1 - c) + f(\theta))/\pi$ with $f(x) = x\cos x - \sin x$; $\theta$ and
-/// $\pi - \theta$ are computed as $2\arcsin\sqrt{(1 \mp c)/2}$, so both are accurate at $c \to \pm 1$.
+/// Normalised arc-cosine kernel of ReLU and its complement, $(J_1(c), 1 - J_1(c))$ with
+/// $J_1(c) = (\sin\theta + (\pi - \theta)\cos\theta)/\pi$, $\theta = \arccos c$:
+/// $J_1 = 2 W_1(c)$ from `math::kernels::arccos_kernel` (accurate as $c \to -1$) and
+/// $1 - J_1(1 - \delta) = \delta - (J_1(1-\delta) - (1-\delta))$ from
+/// `math::kernels::relu_j_one_minus` (no cancellation as $\delta \to 0$, where
+/// $1 - J_1 \approx \delta - \frac{2\sqrt2}{3\pi}\delta^{3/2}$).
 pub fn relu_j(corr: Corr) -> (f64, f64) {
-    let theta = 2.0 * (0.5 * corr.one_minus_c).max(0.0).sqrt().min(1.0).asin();
-    let pmt = 2.0 * (0.5 * corr.one_plus_c()).max(0.0).sqrt().min(1.0).asin();
-    let j = -xcos_minus_sin(pmt) / PI;
-    let omj = (PI * corr.one_minus_c + xcos_minus_sin(theta)) / PI;
+    let j = 2.0 * arccos_kernel(1, corr.c).expect("c is clamped to [-1, 1]");
+    let omj = corr.one_minus_c - relu_j_one_minus(corr.one_minus_c).expect("1 - c is clamped to [0, 2]");
     (j, omj)
 }
 
@@ -366,9 +308,10 @@ impl AlphaRelu {
         if !(alpha.is_finite() && alpha > 0.0) {
             return Err(MeanFieldError::BadParameter { name: "alpha", value: alpha, valid: "alpha > 0, finite" });
         }
-        let ln_c = alpha_c(alpha).ln();
-        let ln_vp_coef = if alpha > 0.5 { (alpha * alpha * alpha_c(alpha - 1.0)).ln() } else { f64::INFINITY };
-        Ok(Self { alpha, ln_c, ln_vp_coef })
+        let c = alpha_relu_c(alpha).map_err(math_err)?;
+        // For alpha <= 1/2, alpha_relu_v_prime is a domain error: the moment is infinite.
+        let ln_vp_coef = if alpha > 0.5 { alpha_relu_v_prime(alpha).map_err(math_err)?.ln() } else { f64::INFINITY };
+        Ok(Self { alpha, ln_c: c.ln(), ln_vp_coef })
     }
 
     pub fn alpha(&self) -> f64 {
@@ -377,7 +320,8 @@ impl AlphaRelu {
 
     /// Normalised kernel $J_\alpha(c) = W_\alpha(c)/c_\alpha$ and $1 - J_\alpha(c)$.
     pub fn j(&self, corr: Corr) -> (f64, f64) {
-        let j = alpha_w(self.alpha, corr.c) / alpha_c(self.alpha);
+        let w = alpha_relu_w(self.alpha, corr.c).expect("alpha > 0 and c in [-1, 1] are checked");
+        let j = w * (-self.ln_c).exp();
         (j, 1.0 - j)
     }
 }
@@ -401,35 +345,12 @@ impl Kernel for AlphaRelu {
         if r == 0.0 {
             return Ok(0.0);
         }
-        Ok(r.powf(self.alpha) * alpha_w(self.alpha, (lambda / r).clamp(-1.0, 1.0)))
+        Ok(r.powf(self.alpha) * alpha_relu_w(self.alpha, (lambda / r).clamp(-1.0, 1.0)).map_err(math_err)?)
     }
 }
 
-// Temporary closed forms of the alpha-ReLU kernel until math::kernels lands.
-fn alpha_c(a: f64) -> f64 {
-    2f64.powf(a - 1.0) * libm::tgamma(a + 0.5) / PI.sqrt()
-}
-
-fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> f64 {
-    let (mut term, mut sum) = (1.0, 1.0);
-    for n in 0..2_000_000 {
-        let nf = n as f64;
-        term *= (a + nf) * (b + nf) / ((c + nf) * (nf + 1.0)) * z;
-        sum += term;
-        if term.abs() < 1e-17 * sum.abs() {
-            break;
-        }
-    }
-    sum
-}
-
-fn alpha_w(a: f64, c: f64) -> f64 {
-    let g1 = libm::tgamma((a + 1.0) / 2.0);
-    let g2 = libm::tgamma(a / 2.0 + 1.0);
-    let z = c * c;
-    2f64.powf(a) / (4.0 * PI)
-        * (g1 * g1 * hyp2f1_series(-a / 2.0, -a / 2.0, 0.5, z)
-            + 2.0 * c * g2 * g2 * hyp2f1_series((1.0 - a) / 2.0, (1.0 - a) / 2.0, 1.5, z))
+fn math_err(e: MathError) -> MeanFieldError {
+    MeanFieldError::Math(e.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ pub mod laws;
 pub mod recurrence;
 
 pub use expectations::{kernel_for, Corr, Kernel, KernelValues, Numeric, Parity};
+pub use recurrence::{
+    gradient_moments, trajectory, trajectory_with, BlockValues, Blocks, GradMoments, Layer, Recurrence, Sampling, Spec,
+    Trajectory, Variances,
+};
 
 /// Error of a mean-field computation.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -32,4 +36,7 @@ pub enum MeanFieldError {
     /// The kernel cannot be evaluated at this variance (a numerical activation at $q > 10^{300}$).
     #[error("the Gaussian expectations of {kernel} cannot be evaluated at q = exp({ln_q:.4})")]
     OutOfRange { kernel: String, ln_q: f64 },
+    /// A special function failed (domain or convergence), see `math::MathError`.
+    #[error("{0}")]
+    Math(String),
 }
