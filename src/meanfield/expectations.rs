@@ -33,6 +33,7 @@ use super::MeanFieldError;
 use crate::activation::Activation;
 use crate::math::kernels::{alpha_relu_c, alpha_relu_v_prime, alpha_relu_w, arccos_kernel, relu_j_one_minus};
 use crate::math::quadrature::GaussLegendre;
+use crate::math::special::{gamma, rgamma};
 use crate::math::MathError;
 use std::f64::consts::{FRAC_2_PI, PI};
 use std::fmt;
@@ -296,11 +297,74 @@ impl Kernel for Relu {
 /// $W = q^\alpha W_\alpha(c)$, $V' = \alpha^2 c_{\alpha-1} q^{\alpha - 1}$ (finite only for
 /// $\alpha > 1/2$; $\ln V' = +\infty$ otherwise), with
 /// $c_\alpha = 2^{\alpha-1}\Gamma(\alpha + \frac12)/\sqrt\pi$.
+///
+/// $W_\alpha(c)$ comes from `math::kernels::alpha_relu_w`, except for $c^2 > 1/2$ (where the
+/// mean-field cosines of $\alpha$-ReLU nets live, $e^* \approx 0.99$), where the two
+/// hypergeometric functions of the closed form are evaluated through the connection formula
+/// DLMF 15.8.4 in $x = 1 - c^2$ (coefficients precomputed once per $\alpha$):
+/// $${}_2F_1(A,A;C;z) = \frac{\Gamma(C)\Gamma(s)}{\Gamma(C-A)^2}{}_2F_1(A,A;1-s;x)
+///   + x^{s}\frac{\Gamma(C)\Gamma(-s)}{\Gamma(A)^2}{}_2F_1(C-A,C-A;1+s;x),\quad s = C - 2A = \alpha + \tfrac12,$$
+/// two series with ratio $\le 1/2$. This makes a recurrence of depth $10^6$ take well under a
+/// second. (Not used when $\alpha + 1/2$ is an integer, the degenerate case.)
 #[derive(Debug, Clone, Copy)]
 pub struct AlphaRelu {
     alpha: f64,
     ln_c: f64,
     ln_vp_coef: f64,
+    near_one: Option<Connection>,
+}
+
+/// Precomputed coefficients of the connection formula for $W_\alpha$ (see [`AlphaRelu`]).
+#[derive(Debug, Clone, Copy)]
+struct Connection {
+    pre: f64,
+    g1sq: f64,
+    g2sq: f64,
+    s: f64,
+    /// (A, C, coefficient of the regular part, coefficient of the x^s part) for F1 and F2.
+    f: [(f64, f64, f64, f64); 2],
+}
+
+/// ${}_2F_1(a, a; c; x)$ by its power series, $0 \le x \le 1/2$.
+fn f21_sym(a: f64, c: f64, x: f64) -> f64 {
+    let (mut term, mut sum) = (1.0f64, 1.0f64);
+    for n in 0..400 {
+        let nf = n as f64;
+        term *= (a + nf) * (a + nf) / ((c + nf) * (nf + 1.0)) * x;
+        sum += term;
+        if term.abs() <= 1e-17 * sum.abs() {
+            break;
+        }
+    }
+    sum
+}
+
+impl Connection {
+    fn new(a: f64) -> Option<Self> {
+        let s = a + 0.5;
+        if (s - s.round()).abs() < 1e-6 {
+            return None;
+        }
+        let part = |big_a: f64, c: f64| {
+            (big_a, c, gamma(c) * gamma(s) * rgamma(c - big_a).powi(2), gamma(c) * gamma(-s) * rgamma(big_a).powi(2))
+        };
+        Some(Self {
+            pre: 2f64.powf(a) / (4.0 * PI),
+            g1sq: gamma(0.5 * (a + 1.0)).powi(2),
+            g2sq: gamma(0.5 * a + 1.0).powi(2),
+            s,
+            f: [part(-0.5 * a, 0.5), part(0.5 * (1.0 - a), 1.5)],
+        })
+    }
+
+    /// $W_\alpha(c)$ for $c \ge 0$ with $x = 1 - c^2 \le 1/2$.
+    fn w(&self, c: f64, x: f64) -> f64 {
+        let xs = x.powf(self.s);
+        let f = |(big_a, cc, k_reg, k_sing): (f64, f64, f64, f64)| {
+            k_reg * f21_sym(big_a, 1.0 - self.s, x) + k_sing * xs * f21_sym(cc - big_a, 1.0 + self.s, x)
+        };
+        self.pre * (self.g1sq * f(self.f[0]) + 2.0 * c * self.g2sq * f(self.f[1]))
+    }
 }
 
 impl AlphaRelu {
@@ -311,7 +375,7 @@ impl AlphaRelu {
         let c = alpha_relu_c(alpha).map_err(math_err)?;
         // For alpha <= 1/2, alpha_relu_v_prime is a domain error: the moment is infinite.
         let ln_vp_coef = if alpha > 0.5 { alpha_relu_v_prime(alpha).map_err(math_err)?.ln() } else { f64::INFINITY };
-        Ok(Self { alpha, ln_c: c.ln(), ln_vp_coef })
+        Ok(Self { alpha, ln_c: c.ln(), ln_vp_coef, near_one: Connection::new(alpha) })
     }
 
     pub fn alpha(&self) -> f64 {
@@ -320,7 +384,11 @@ impl AlphaRelu {
 
     /// Normalised kernel $J_\alpha(c) = W_\alpha(c)/c_\alpha$ and $1 - J_\alpha(c)$.
     pub fn j(&self, corr: Corr) -> (f64, f64) {
-        let w = alpha_relu_w(self.alpha, corr.c).expect("alpha > 0 and c in [-1, 1] are checked");
+        let x = corr.one_minus_c * corr.one_plus_c();
+        let w = match self.near_one {
+            Some(conn) if corr.c > 0.0 && x <= 0.5 => conn.w(corr.c, x),
+            _ => alpha_relu_w(self.alpha, corr.c).expect("alpha > 0 and c in [-1, 1] are checked"),
+        };
         let j = w * (-self.ln_c).exp();
         (j, 1.0 - j)
     }
@@ -886,6 +954,22 @@ mod tests {
             let b = Erf.w2(q1, q2, lam).unwrap();
             assert!(rel(a, b) < 1e-8, "({q1}, {q2}, {c}): {a} vs {b}");
         }
+    }
+
+    /// The connection-formula evaluation of W_alpha near c = 1 against math::kernels::alpha_relu_w
+    /// (series + ODE continuation of 2F1: an independent method).
+    #[test]
+    fn alpha_relu_connection_formula_matches_math_kernels() {
+        for &a in &[0.55, 0.6, 0.75, 0.9, 1.0, 1.2, 2.0, 2.7] {
+            let k = AlphaRelu::new(a).unwrap();
+            assert!(k.near_one.is_some());
+            for &c in &[0.7072, 0.8, 0.9, 0.99, 0.999_9, 1.0 - 1e-9, 1.0] {
+                let (j, _) = k.j(Corr::new(c));
+                let expect = alpha_relu_w(a, c).unwrap() / alpha_relu_c(a).unwrap();
+                assert!(rel(j, expect) < 1e-13, "a = {a}, c = {c}: {j} vs {expect}");
+            }
+        }
+        assert!(AlphaRelu::new(1.5).unwrap().near_one.is_none());
     }
 
     #[test]
