@@ -67,6 +67,8 @@ enum Command {
     /// Cache maintenance.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Train one residual network on MNIST (the same code and defaults as the training grid).
+    Train(edge_of_chaos::nn::cli::TrainArgs),
 }
 
 #[derive(Subcommand)]
@@ -129,6 +131,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
     let progress = Progress::new(verbosity);
 
+    // Commands that need no profile or pipeline.
+    if let Command::Train(args) = &cli.command {
+        return edge_of_chaos::nn::cli::run_train(args, &mut std::io::stdout().lock());
+    }
+
     let profile = Profile::load(&g.profile)?;
     let all = stages::all();
     let force = if g.force.iter().any(|f| f == "*") {
@@ -158,6 +165,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let info = RunInfo::collect(&profile, jobs);
             let rendered = write_report(&records, &profile, &info, &g.out)
                 .with_context(|| format!("writing the report to {}", g.out.display()))?;
+            for w in &rendered.warnings {
+                progress.warn(w);
+            }
             progress.info(&format!(
                 "report: {} and {} ({} figures, {} files)",
                 g.out.join("index.html").display(),
@@ -201,6 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             progress.info(&format!("removed {n} cached artifact(s) from {}", g.cache_dir.display()));
         }
+        Command::Train(_) => unreachable!("handled above"),
         Command::Cache(CacheCommand::Merge { dirs }) => {
             for d in dirs {
                 if !d.is_dir() {
