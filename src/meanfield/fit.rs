@@ -60,11 +60,11 @@ fn rhs(kernel: &dyn Kernel, b: &Blocks, t: f64, u: f64, e: f64) -> Result<(f64, 
     let l = t.exp();
     let ln_q = lse2(b.aq.ln() + u, if b.bq > 0.0 { b.bq.ln() } else { f64::NEG_INFINITY });
     let a = (b.aq.ln() + u - ln_q).exp();
-    let c = a * e + b.bq * (-ln_q).exp();
+    let c = a * e + super::recurrence::scaled_exp(b.bq, -ln_q);
     let corr = Corr { c: c.clamp(-1.0, 1.0), one_minus_c: (a * (1.0 - e)).clamp(0.0, 2.0) };
     let kv = kernel.at(ln_q, corr)?;
     let sv = b.sigma * (kv.ln_v - u).exp(); // sigma V / p
-    let tp = b.tau * (-u).exp(); // tau / p
+    let tp = super::recurrence::scaled_exp(b.tau, -u); // tau / p
     let du = l * (sv + tp).ln_1p();
     let de = l * (sv * (kv.j - e) + tp * (1.0 - e)) / (1.0 + sv + tp);
     Ok((du, de))

@@ -82,7 +82,8 @@ impl Spec {
         Ok(())
     }
 
-    fn blocks(&self) -> Blocks {
+    /// The generic block coefficients of this architecture (module documentation).
+    pub fn blocks(&self) -> Blocks {
         let v = self.var;
         match self.arch {
             Architecture::Full => Blocks { aq: v.sw2, bq: v.sb2, kappa: 1.0, sigma: v.sv2, tau: v.sa2 },
@@ -179,6 +180,15 @@ fn softplus(x: f64) -> f64 {
     }
 }
 
+/// $k e^x$, and exactly 0 when $k = 0$ (even if $e^x$ overflows).
+pub(crate) fn scaled_exp(k: f64, x: f64) -> f64 {
+    if k == 0.0 {
+        0.0
+    } else {
+        k * x.exp()
+    }
+}
+
 fn ln0(x: f64) -> f64 {
     if x > 0.0 {
         x.ln()
@@ -256,7 +266,7 @@ impl Recurrence {
             Corr::new(1.0)
         } else {
             let a = (ln_aq + s.ln_p - ln_q).exp();
-            let c = a * s.e + self.blocks.bq * (-ln_q).exp();
+            let c = a * s.e + scaled_exp(self.blocks.bq, -ln_q);
             Corr { c: c.clamp(-1.0, 1.0), one_minus_c: (a * s.one_minus_e).clamp(0.0, 2.0) }
         };
         let kv = self.kernel.at(ln_q, corr)?;
@@ -269,7 +279,7 @@ impl Recurrence {
         } else {
             let rp = (ln_kappa + s.ln_p - ln_p).exp();
             let rv = (ln_sigma + kv.ln_v - ln_p).exp();
-            let rt = self.blocks.tau * (-ln_p).exp();
+            let rt = scaled_exp(self.blocks.tau, -ln_p);
             ((rp * s.e + rv * kv.j + rt).clamp(-1.0, 1.0), (rp * s.one_minus_e + rv * kv.one_minus_j).clamp(0.0, 2.0))
         };
         // Gradient factor ln(kappa + sigma aq V'(q)).
@@ -537,6 +547,16 @@ mod tests {
             self.p0 = p0;
             self
         }
+    }
+
+    /// Vanilla ReLU with sw2 = 1 and no biases: p^l = 2^-l underflows f64 after ~1075 layers but
+    /// not in log space; e stays finite.
+    #[test]
+    fn vanishing_p_stays_in_log_space() {
+        let s = spec(Architecture::Vanilla, Activation::Relu, Variances::weights(1.0, 0.0), 0.5);
+        let t = trajectory(&s, 5000, &Sampling::Last).unwrap();
+        assert!((t.last().ln_p / (5000.0 * 0.5f64.ln()) - 1.0).abs() < 1e-12);
+        assert!(t.last().e.is_finite() && t.last().one_minus_e > 0.0);
     }
 
     /// alpha <= 1/2: the gradient explosion is an explicit +infinity, chi_w is undefined, never NaN.
