@@ -5,6 +5,7 @@ mod artifact;
 pub mod cache;
 pub mod progress;
 pub mod runner;
+mod tasks;
 mod stage;
 
 pub use artifact::{Artifact, Claim, ClaimStatus, DataTable, Figure};
@@ -12,3 +13,4 @@ pub use cache::{Cache, CacheError, Lookup};
 pub use progress::{Bar, Progress, Verbosity};
 pub use runner::{Force, RunError, Runner, StageRecord};
 pub use stage::{Stage, StageContext, StageError};
+pub use tasks::{in_shard, run_tasks, TaskResults};

@@ -1,0 +1,92 @@
+//! The command line end to end on the tiny profile, in a temporary directory: the report's files,
+//! caching across runs, recovery from a corrupt artifact, exit codes of invalid input, and a
+//! snapshot of the rendered Markdown.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_edge-of-chaos")
+}
+
+fn tiny_profile() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/profiles/tiny.toml")
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .args(["--profile", tiny_profile().to_str().unwrap(), "--jobs", "2"])
+        .args(args)
+        .env_remove("EOC_CACHE_DIR")
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn report_is_built_then_cached_then_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &["report"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = dir.path().join("report");
+    for f in ["index.html", "report.md", "data/claims.json", "data/reproducibility.json"] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for needle in ["http://", "https://", "<script", "src=\"", "<link"] {
+        // References may cite a URL in text; no element may load one.
+        if needle.starts_with("http") {
+            assert!(!html.contains(&format!("href=\"{needle}")) && !html.contains(&format!("src=\"{needle}")), "external reference {needle}");
+        } else {
+            assert!(!html.contains(needle), "HTML must be self-contained, found {needle}");
+        }
+    }
+
+    let second = run(dir.path(), &["report"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(!err.contains("computing"), "second run recomputed something:\n{err}");
+
+    // Truncate every cached stage artifact: each is reported and recomputed, never used.
+    let stages_dir = dir.path().join("cache/stages");
+    let mut truncated = 0;
+    if stages_dir.is_dir() {
+        for stage in std::fs::read_dir(&stages_dir).unwrap().flatten() {
+            for f in std::fs::read_dir(stage.path()).unwrap().flatten() {
+                let bytes = std::fs::read(f.path()).unwrap();
+                std::fs::write(f.path(), &bytes[..bytes.len() / 2]).unwrap();
+                truncated += 1;
+            }
+        }
+    }
+    let third = run(dir.path(), &["report"]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    let err = stderr(&third);
+    assert_eq!(err.matches("is corrupt").count(), truncated, "{err}");
+    assert_eq!(err.matches("computing").count(), truncated, "{err}");
+}
+
+#[test]
+fn invalid_input_exits_2_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(bin()).current_dir(dir.path()).args(["--profile", "fastest", "list"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'fastest'") && stderr(&o).contains("quick, paper"), "{}", stderr(&o));
+
+    let o = run(dir.path(), &["run", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'nonsense'") && stderr(&o).contains("valid:"), "{}", stderr(&o));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n[identities]\nno_such_key = 3\n").unwrap();
+    let o = Command::new(bin()).current_dir(dir.path()).args(["--profile", bad.to_str().unwrap(), "list"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no_such_key") && stderr(&o).contains("line 3"), "{}", stderr(&o));
+
+    let o = run(dir.path(), &["run", "identities", "--shard", "3/2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
