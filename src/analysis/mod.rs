@@ -12,6 +12,7 @@
 pub mod predictors;
 pub mod ridge;
 pub mod stats;
+pub mod study;
 
 /// Error of an analysis routine (bad or insufficient input).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
