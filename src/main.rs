@@ -158,6 +158,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let info = RunInfo::collect(&profile, jobs);
             let rendered = write_report(&records, &profile, &info, &g.out)
                 .with_context(|| format!("writing the report to {}", g.out.display()))?;
+            for w in &rendered.warnings {
+                progress.warn(w);
+            }
             progress.info(&format!(
                 "report: {} and {} ({} figures, {} files)",
                 g.out.join("index.html").display(),

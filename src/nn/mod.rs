@@ -1,1 +1,32 @@
-//! The faer-backed network core: models, backpropagation, SGD, the MNIST loader.
+//! The faer-backed network core: models, backpropagation, SGD, the MNIST loader, training.
+//!
+//! - [`scalar`]: the float trait ([`Scalar`], `f32`/`f64`) and the fused element-wise kernels;
+//! - [`matmul`]: the three products of a dense layer through faer;
+//! - [`model`], [`init`]: model description, parameter storage and seeded initialization;
+//! - [`tape`]: batched forward/backward passes over a reusable workspace with per-layer access;
+//! - [`loss`]: softmax cross-entropy; [`sgd`]: the optimizer;
+//! - [`mnist`]: the verified MNIST loader; [`train`]: one training run; [`cli`]: the `train`
+//!   command.
+
+pub mod cli;
+pub mod init;
+pub mod loss;
+pub mod matmul;
+pub mod mnist;
+pub mod model;
+pub mod scalar;
+pub mod sgd;
+pub mod tape;
+pub mod train;
+
+#[cfg(test)]
+mod gradcheck;
+
+pub use faer::Par;
+pub use init::init;
+pub use loss::{softmax_xent, BatchLoss, LossError};
+pub use mnist::{Mnist, MnistError};
+pub use model::{Block, BlockMut, Layout, ModelError, ModelSpec, Params};
+pub use scalar::Scalar;
+pub use tape::{backward, forward, Tape, TapeError, TapeMode};
+pub use train::{EpochRow, TrainConfig, TrainEvent, TrainResult};

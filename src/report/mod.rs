@@ -7,6 +7,7 @@
 //! - [`export`]: JSON/CSV of the data tables; [`format`]: number formatting.
 
 pub mod export;
+pub mod figures;
 pub mod format;
 pub mod markdown;
 pub mod render;

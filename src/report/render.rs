@@ -102,6 +102,8 @@ pub struct Rendered {
     pub html: String,
     pub figures: Vec<Figure>,
     pub files: Vec<PathBuf>,
+    /// Non-fatal problems found while converting (e.g. LaTeX that did not parse).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Default)]
@@ -244,15 +246,22 @@ pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Res
     let md = tidy_blank_lines(&md);
     let used: Vec<String> = numbers.lock().unwrap_or_else(|e| e.into_inner()).order.clone();
     let lookup = |name: &str| figs.get(name).map(|f| f.svg.clone());
-    let body = markdown::markdown_to_html(&md, &lookup)?;
+    let converted = markdown::markdown_to_html(&md, &lookup)?;
+    let toc: Vec<_> = converted
+        .headings
+        .iter()
+        .filter(|h| (2..=3).contains(&h.level))
+        .map(|h| context! { level => h.level, html => h.html, id => h.id })
+        .collect();
     let html = env.get_template("layout.html.j2")?.render(context! {
         title => "Mean Field Residual Networks: On the Edge of Chaos — a reproduction",
         style => markdown::STYLE,
-        body => body,
+        body => converted.html,
+        toc => toc,
         info => info,
     })?;
     let figures = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
-    Ok(Rendered { markdown: md, html, figures, files: Vec::new() })
+    Ok(Rendered { markdown: md, html, figures, files: Vec::new(), warnings: converted.warnings })
 }
 
 /// Collapses runs of more than two blank lines left by template control blocks.

@@ -1,0 +1,105 @@
+//! Softmax cross-entropy on the logits of a [`Tape`].
+//!
+//! For logits $y \in \mathbb{R}^K$ and label $c$: $\ell = \log\sum_k e^{y_k} - y_c$ (computed in
+//! `f64` with the max subtracted), $\partial\ell/\partial y_k = \operatorname{softmax}(y)_k -
+//! [k = c]$.
+
+use super::scalar::Scalar;
+use super::tape::{Tape, TapeError};
+
+/// Loss sum and number of correct predictions (argmax, first maximum on ties) of a batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BatchLoss {
+    /// $\sum$ over the batch of the per-sample loss (NaN/inf if the logits are not finite).
+    pub loss_sum: f64,
+    pub correct: usize,
+    pub count: usize,
+}
+
+/// Error of the loss: wrong number of labels or a label outside the logits' range.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LossError {
+    #[error("{labels} labels for a batch of {batch}")]
+    Count { labels: usize, batch: usize },
+    #[error("label {label} is out of range (valid: 0..{classes})")]
+    Label { label: u8, classes: usize },
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+}
+
+fn per_sample(logits: &[f64], label: usize, grad: Option<(&mut [f64], f64)>) -> (f64, bool) {
+    let mut max = f64::NEG_INFINITY;
+    let mut arg = 0;
+    for (i, &z) in logits.iter().enumerate() {
+        if z > max {
+            max = z;
+            arg = i;
+        }
+    }
+    let sum: f64 = logits.iter().map(|&z| (z - max).exp()).sum();
+    let lse = max + sum.ln();
+    let loss = lse - logits[label];
+    if let Some((g, scale)) = grad {
+        for (i, (gi, &z)) in g.iter_mut().zip(logits).enumerate() {
+            let p = (z - lse).exp();
+            *gi = scale * (p - if i == label { 1.0 } else { 0.0 });
+        }
+    }
+    (loss, arg == label && logits.iter().all(|z| z.is_finite()))
+}
+
+/// Loss of the batch in `tape` (after [`super::tape::forward`]) and, if `grad_scale` is given,
+/// writes `grad_scale` times $\partial\ell/\partial y$ of each sample into the tape's output
+/// gradient (use `1 / total batch size` for the mean loss).
+pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Option<f64>) -> Result<BatchLoss, LossError> {
+    let k = tape.spec().out_dim();
+    let batch = tape.batch();
+    if labels.len() != batch {
+        return Err(LossError::Count { labels: labels.len(), batch });
+    }
+    if let Some(&bad) = labels.iter().find(|&&c| c as usize >= k) {
+        return Err(LossError::Label { label: bad, classes: k });
+    }
+    // Scratch for one sample's logits and gradient: on the stack for up to 32 classes.
+    let (mut zs_stack, mut gs_stack) = ([0.0f64; 32], [0.0f64; 32]);
+    let (mut z_heap, mut g_heap) = (Vec::new(), Vec::new());
+    let (z, g): (&mut [f64], &mut [f64]) = if k <= 32 {
+        (&mut zs_stack[..k], &mut gs_stack[..k])
+    } else {
+        z_heap.resize(k, 0.0);
+        g_heap.resize(k, 0.0);
+        (&mut z_heap, &mut g_heap)
+    };
+    let mut out = BatchLoss { count: batch, ..Default::default() };
+    if grad_scale.is_some() && tape.spec().output_dim.is_none() {
+        return Err(LossError::Tape(TapeError::Layout));
+    }
+    match grad_scale {
+        Some(scale) => {
+            tape.output_grad_mut()?;
+            let (logits, dout, _) = tape.out_and_grad();
+            for ((zs, gs), &c) in logits.chunks_exact(k).zip(dout.chunks_exact_mut(k)).zip(labels) {
+                for (a, &b) in z.iter_mut().zip(zs) {
+                    *a = b.f64();
+                }
+                let (l, ok) = per_sample(z, c as usize, Some((&mut *g, scale)));
+                for (a, &b) in gs.iter_mut().zip(g.iter()) {
+                    *a = T::of(b);
+                }
+                out.loss_sum += l;
+                out.correct += ok as usize;
+            }
+        }
+        None => {
+            for (zs, &c) in tape.output().chunks_exact(k).zip(labels) {
+                for (a, &b) in z.iter_mut().zip(zs) {
+                    *a = b.f64();
+                }
+                let (l, ok) = per_sample(z, c as usize, None);
+                out.loss_sum += l;
+                out.correct += ok as usize;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,135 @@
+//! The faer core: the three matrix products of a dense layer over slices, with no allocation.
+//!
+//! Storage conventions of the whole network core:
+//! - a batch of activations is `batch` samples of `n` features each, sample after sample
+//!   (sample-major, i.e. "row-major batch x n"); to faer it is the column-major `n x batch`
+//!   matrix $X$ whose column $j$ is sample $j$;
+//! - a weight matrix $W \in \mathbb{R}^{n_\text{out} \times n_\text{in}}$ is row-major, as in
+//!   PyTorch (`out x in`), so row $i$ holds the weights into output unit $i$.
+//!
+//! With these, a layer is $Y = W X$ ([`forward`]), its input gradient $\partial X = W^\top
+//! \partial Y$ ([`backward_input`]) and its weight gradient $\partial W = \partial Y X^\top$
+//! ([`backward_weight`]).
+
+use super::scalar::Scalar;
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// Column-major `n x batch` view of a sample-major activation buffer.
+#[inline]
+pub fn act_ref<T: Scalar>(buf: &[T], n: usize, batch: usize) -> MatRef<'_, T> {
+    MatRef::from_column_major_slice(&buf[..n * batch], n, batch)
+}
+
+/// Mutable column-major `n x batch` view of a sample-major activation buffer.
+#[inline]
+pub fn act_mut<T: Scalar>(buf: &mut [T], n: usize, batch: usize) -> MatMut<'_, T> {
+    MatMut::from_column_major_slice_mut(&mut buf[..n * batch], n, batch)
+}
+
+/// Row-major `rows x cols` view of a weight matrix.
+#[inline]
+pub fn weight_ref<T: Scalar>(w: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    MatRef::from_row_major_slice(w, rows, cols)
+}
+
+/// `y (n_out x batch) = W x` or, with `accumulate`, `y += W x`; `w` is `n_out x n_in` row-major.
+pub fn forward<T: Scalar>(
+    y: &mut [T],
+    accumulate: bool,
+    w: &[T],
+    x: &[T],
+    n_in: usize,
+    n_out: usize,
+    batch: usize,
+    par: Par,
+) {
+    let acc = if accumulate { Accum::Add } else { Accum::Replace };
+    faer::linalg::matmul::matmul(
+        act_mut(y, n_out, batch),
+        acc,
+        weight_ref(w, n_out, n_in),
+        act_ref(x, n_in, batch),
+        T::one(),
+        par,
+    );
+}
+
+/// `dx (n_in x batch) = W^T dy` or, with `accumulate`, `dx += W^T dy`.
+pub fn backward_input<T: Scalar>(
+    dx: &mut [T],
+    accumulate: bool,
+    w: &[T],
+    dy: &[T],
+    n_in: usize,
+    n_out: usize,
+    batch: usize,
+    par: Par,
+) {
+    let acc = if accumulate { Accum::Add } else { Accum::Replace };
+    faer::linalg::matmul::matmul(
+        act_mut(dx, n_in, batch),
+        acc,
+        weight_ref(w, n_out, n_in).transpose(),
+        act_ref(dy, n_out, batch),
+        T::one(),
+        par,
+    );
+}
+
+/// `dW (n_out x n_in, row-major) = dy x^T` (sum over the batch), overwriting `dw`.
+pub fn backward_weight<T: Scalar>(
+    dw: &mut [T],
+    dy: &[T],
+    x: &[T],
+    n_in: usize,
+    n_out: usize,
+    batch: usize,
+    par: Par,
+) {
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(dw, n_out, n_in),
+        Accum::Replace,
+        act_ref(dy, n_out, batch),
+        act_ref(x, n_in, batch).transpose(),
+        T::one(),
+        par,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Naive triple loops on the same storage conventions.
+    #[test]
+    fn products_match_naive_loops() {
+        let (n_in, n_out, batch) = (5, 3, 4);
+        let w: Vec<f64> = (0..n_out * n_in).map(|i| (i as f64 * 0.37).sin()).collect();
+        let x: Vec<f64> = (0..n_in * batch).map(|i| (i as f64 * 0.91).cos()).collect();
+        let dy: Vec<f64> = (0..n_out * batch).map(|i| (i as f64 * 1.3).sin()).collect();
+        let mut y = vec![1.0; n_out * batch];
+        forward(&mut y, true, &w, &x, n_in, n_out, batch, Par::Seq);
+        for j in 0..batch {
+            for i in 0..n_out {
+                let s: f64 = (0..n_in).map(|k| w[i * n_in + k] * x[j * n_in + k]).sum();
+                assert!((y[j * n_out + i] - 1.0 - s).abs() < 1e-14);
+            }
+        }
+        let mut dx = vec![0.0; n_in * batch];
+        backward_input(&mut dx, false, &w, &dy, n_in, n_out, batch, Par::Seq);
+        for j in 0..batch {
+            for k in 0..n_in {
+                let s: f64 = (0..n_out).map(|i| w[i * n_in + k] * dy[j * n_out + i]).sum();
+                assert!((dx[j * n_in + k] - s).abs() < 1e-14);
+            }
+        }
+        let mut dw = vec![7.0; n_out * n_in];
+        backward_weight(&mut dw, &dy, &x, n_in, n_out, batch, Par::Seq);
+        for i in 0..n_out {
+            for k in 0..n_in {
+                let s: f64 = (0..batch).map(|j| dy[j * n_out + i] * x[j * n_in + k]).sum();
+                assert!((dw[i * n_in + k] - s).abs() < 1e-14);
+            }
+        }
+    }
+}

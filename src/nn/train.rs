@@ -1,0 +1,464 @@
+//! One training run on MNIST: the library behind the `train` command and each point of the
+//! training chapter's grid.
+//!
+//! Network: standardized pixels, trained embedding 784 -> N, L residual blocks, trained readout
+//! N -> 10 (all parameters trained), initialized by [`super::init`]. Data: the first `train_subset`
+//! training images, reshuffled every epoch (Fisher-Yates driven by `ChaCha8Rng` seeded with `seed`
+//! on stream 1, while the weights use stream 0), cut into batches of `batch` with the last partial
+//! batch kept. Optimizer: plain SGD at constant learning rate (momentum optional, off by default) on
+//! the mean softmax cross-entropy of the batch, in `f32`. Evaluation: the full 10,000-image test
+//! set, and the training subset at the end.
+//!
+//! Divergence: a step whose batch loss is NaN, infinite or above `loss_threshold` ends the run
+//! before the update; the run is then a result with `diverged = true` and `diverged_step` (the
+//! 0-based global step), not an error. Non-finite parameters at the end also count as divergence.
+//!
+//! Parallelism: `threads` batch shards run forward/backward concurrently (each sample of a batch
+//! goes to one shard; their gradients are summed in shard order), on a private rayon pool;
+//! `matmul_threads` is faer's parallelism inside each product. A grid over points parallelized by
+//! rayon should use `threads = 1, matmul_threads = 1` (no nested pools). For a fixed `threads` the
+//! run is deterministic.
+
+use super::init::init;
+use super::loss::{softmax_xent, BatchLoss};
+use super::mnist::Mnist;
+use super::model::{ModelSpec, Params};
+use super::sgd::Sgd;
+use super::tape::{backward, forward, Tape, TapeMode};
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::error::UsageError;
+use faer::Par;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// One training run's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// `full` (FRN), `reduced` (RRN) or `vanilla`.
+    pub arch: Architecture,
+    /// `tanh`, `relu`, `alpha-relu`, `erf` or `gelu`.
+    pub act: String,
+    /// Exponent of `alpha-relu` (ignored otherwise).
+    pub alpha: Option<f64>,
+    pub width: usize,
+    pub depth: usize,
+    pub sw2: f64,
+    pub sv2: f64,
+    pub sb2: f64,
+    pub sa2: f64,
+    /// Learning rate $\eta$.
+    pub lr: f64,
+    /// Heavy-ball momentum $\mu$ (0: plain SGD).
+    pub momentum: f64,
+    pub batch: usize,
+    pub epochs: usize,
+    /// Train on the first `train_subset` training images (`None`: all 60000).
+    pub train_subset: Option<usize>,
+    /// Evaluate on the first `test_subset` test images (`None`: all 10000, the default).
+    pub test_subset: Option<usize>,
+    pub seed: u64,
+    /// Batch shards run in parallel (1: sequential, no thread pool).
+    pub threads: usize,
+    /// faer threads per matrix product (1: `Par::Seq`).
+    pub matmul_threads: usize,
+    /// A finite batch loss above this ends the run as diverged (10 ln 10 ~ 23 is 10 times chance).
+    pub loss_threshold: f64,
+    /// Evaluate the test set after every epoch (otherwise only at the end).
+    pub eval_every_epoch: bool,
+}
+
+impl Default for TrainConfig {
+    /// The reference configuration of `torch_resnet.py`.
+    fn default() -> Self {
+        Self {
+            arch: Architecture::Full,
+            act: "tanh".into(),
+            alpha: None,
+            width: 128,
+            depth: 20,
+            sw2: 1.0,
+            sv2: 0.1,
+            sb2: 0.0,
+            sa2: 0.0,
+            lr: 0.05,
+            momentum: 0.0,
+            batch: 128,
+            epochs: 1,
+            train_subset: None,
+            test_subset: None,
+            seed: 0,
+            threads: 1,
+            matmul_threads: 1,
+            loss_threshold: 1e3,
+            eval_every_epoch: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The activation, or a usage error naming the bad value.
+    pub fn activation(&self) -> Result<Activation, UsageError> {
+        Activation::parse(&self.act, self.alpha).map_err(|e| match e {
+            crate::activation::ActivationError::MissingAlpha => {
+                UsageError::new("--act alpha-relu needs --alpha A (valid: A > 0, finite)".to_string())
+            }
+            e => UsageError::new(format!("--act {}: {e}", self.act)),
+        })
+    }
+
+    /// Checks every value; the error names the value and its valid range.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        use crate::error::check_range;
+        self.activation()?;
+        let int = |name: &str, v: usize, lo: usize, hi: usize| {
+            if v < lo || v > hi {
+                Err(UsageError::new(format!("{name} = {v} is out of range (valid: {lo} <= {name} <= {hi})")))
+            } else {
+                Ok(())
+            }
+        };
+        int("width", self.width, 1, 1 << 14)?;
+        int("depth", self.depth, 0, 100_000)?;
+        int("batch", self.batch, 1, 60_000)?;
+        int("epochs", self.epochs, 1, 100_000)?;
+        int("threads", self.threads, 1, 1024)?;
+        int("matmul-threads", self.matmul_threads, 1, 1024)?;
+        if let Some(m) = self.train_subset {
+            int("train-subset", m, 1, 60_000)?;
+        }
+        if let Some(m) = self.test_subset {
+            int("test-subset", m, 1, 10_000)?;
+        }
+        for (name, v) in [("sw2", self.sw2), ("sv2", self.sv2), ("sb2", self.sb2), ("sa2", self.sa2)] {
+            check_range(name, v, 0.0, 1e6)?;
+        }
+        check_range("lr", self.lr, 0.0, 1e6)?;
+        check_range("momentum", self.momentum, 0.0, 0.999_999)?;
+        if !(self.loss_threshold > 0.0) {
+            return Err(UsageError::new(format!(
+                "loss_threshold = {} is out of range (valid: > 0, may be inf)",
+                self.loss_threshold
+            )));
+        }
+        Ok(())
+    }
+
+    /// The model this configuration trains.
+    pub fn spec(&self) -> Result<ModelSpec, UsageError> {
+        let act = self.activation()?;
+        Ok(ModelSpec::mnist(self.arch, act, self.width, self.depth, self.sw2, self.sv2, self.sb2, self.sa2))
+    }
+
+    fn matmul_par(&self) -> Par {
+        if self.matmul_threads > 1 {
+            Par::rayon(self.matmul_threads)
+        } else {
+            Par::Seq
+        }
+    }
+}
+
+/// One epoch of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean batch loss over the epoch, weighted by batch size (`None` if not finite).
+    pub train_loss: Option<f64>,
+    /// Accuracy on the batches as they were trained (running, before each update).
+    pub train_acc: f64,
+    /// Test accuracy after the epoch (if evaluated).
+    pub test_acc: Option<f64>,
+    /// Test loss after the epoch (if evaluated and finite).
+    pub test_loss: Option<f64>,
+    /// Wall time of the epoch's training loop, s.
+    pub seconds: f64,
+    pub steps: usize,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
+    pub arch: Architecture,
+    pub act: String,
+    pub alpha: Option<f64>,
+    pub width: usize,
+    pub depth: usize,
+    pub sw2: f64,
+    pub sv2: f64,
+    pub sb2: f64,
+    pub sa2: f64,
+    pub lr: f64,
+    pub momentum: f64,
+    pub batch: usize,
+    pub epochs: usize,
+    /// Number of training images used.
+    pub train_subset: usize,
+    pub seed: u64,
+    pub threads: usize,
+    /// Accuracy on the test set (the first `test_subset` images if set) at the end.
+    pub test_acc: f64,
+    /// Mean test loss at the end (`None` if not finite).
+    pub test_loss: Option<f64>,
+    /// Accuracy on the training subset at the end.
+    pub train_acc: f64,
+    /// Mean batch loss over the last epoch (`None` if not finite).
+    pub final_loss: Option<f64>,
+    pub diverged: bool,
+    /// 0-based global step at which the run stopped.
+    pub diverged_step: Option<usize>,
+    /// Why it diverged: `"non-finite loss"`, `"loss above threshold"`, `"non-finite parameters"`.
+    pub diverged_reason: Option<String>,
+    /// Steps taken (updates applied).
+    pub steps: usize,
+    /// Samples trained on.
+    pub samples: usize,
+    /// Wall time of the training loops (shuffle, gather, forward, backward, update), s.
+    pub seconds: f64,
+    /// `samples / seconds`.
+    pub samples_per_sec: f64,
+    /// Wall time of the evaluations, s.
+    pub eval_seconds: f64,
+    pub epochs_log: Vec<EpochRow>,
+}
+
+/// Progress of a run, for a callback.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent<'a> {
+    /// After each step: 0-based global step, total steps planned, batch loss.
+    Step { step: usize, total: usize, loss: f64 },
+    /// After each epoch.
+    Epoch(&'a EpochRow),
+}
+
+/// Per-shard workspace.
+struct Shard {
+    tape: Tape<f32>,
+    grads: Params<f32>,
+    labels: Vec<u8>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Loss and accuracy of `params` on the images `0..n` of `split` (`chunk`-sample passes).
+fn evaluate(
+    params: &Params<f32>,
+    data: &Mnist,
+    split: &super::mnist::Split,
+    n: usize,
+    tapes: &mut [Tape<f32>],
+    pool: Option<&rayon::ThreadPool>,
+) -> BatchLoss {
+    let chunk = tapes[0].capacity();
+    let starts: Vec<usize> = (0..n).step_by(chunk).collect();
+    let per_tape = starts.len().div_ceil(tapes.len());
+    let run = |(t, tape): (usize, &mut Tape<f32>)| {
+        let mut acc = BatchLoss::default();
+        for &lo in starts.iter().skip(t * per_tape).take(per_tape) {
+            let hi = (lo + chunk).min(n);
+            let input = tape.input_mut(hi - lo).expect("chunk fits the tape");
+            data.gather_range(split, lo, hi, input);
+            forward(params, tape).expect("tape matches the model");
+            let r = softmax_xent(tape, &split.labels[lo..hi], None).expect("labels are 0..9");
+            acc.loss_sum += r.loss_sum;
+            acc.correct += r.correct;
+            acc.count += r.count;
+        }
+        acc
+    };
+    let parts: Vec<BatchLoss> = match pool {
+        Some(pool) => pool.install(|| tapes.par_iter_mut().enumerate().map(run).collect()),
+        None => tapes.iter_mut().enumerate().map(run).collect(),
+    };
+    parts.iter().fold(BatchLoss::default(), |a, b| BatchLoss {
+        loss_sum: a.loss_sum + b.loss_sum,
+        correct: a.correct + b.correct,
+        count: a.count + b.count,
+    })
+}
+
+/// Trains one network (see the module documentation). `progress` sees every step and epoch.
+pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEvent)) -> Result<TrainResult, UsageError> {
+    cfg.validate()?;
+    let spec = cfg.spec()?;
+    let mut params = init::<f32>(&spec, cfg.seed).map_err(|e| UsageError::new(e.to_string()))?;
+    let m = cfg.train_subset.unwrap_or(data.train.len()).min(data.train.len());
+    let n_test = cfg.test_subset.unwrap_or(data.test.len()).min(data.test.len());
+    let threads = cfg.threads;
+    let par = cfg.matmul_par();
+    let pool = if threads > 1 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| UsageError::new(format!("cannot start {threads} threads: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let shard_cap = cfg.batch.div_ceil(threads);
+    let mut shards: Vec<Shard> = (0..threads)
+        .map(|_| Shard {
+            tape: Tape::new(&spec, shard_cap, TapeMode::Train, par),
+            grads: params.zeros_like(),
+            labels: Vec::with_capacity(shard_cap),
+        })
+        .collect();
+    let eval_chunk = 256;
+    let mut eval_tapes: Vec<Tape<f32>> = (0..threads).map(|_| Tape::new(&spec, eval_chunk, TapeMode::Inference, par)).collect();
+    let mut sgd = Sgd::<f32>::new(cfg.lr, cfg.momentum, params.as_slice().len());
+    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    shuffle_rng.set_stream(1);
+    let mut perm: Vec<usize> = (0..m).collect();
+    let steps_per_epoch = m.div_ceil(cfg.batch);
+    let total_steps = steps_per_epoch * cfg.epochs;
+
+    let mut log = Vec::with_capacity(cfg.epochs);
+    let mut step = 0usize;
+    let mut samples = 0usize;
+    let mut train_seconds = 0.0;
+    let mut eval_seconds = 0.0;
+    let mut diverged: Option<(usize, &'static str)> = None;
+    let mut final_loss = None;
+
+    for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        perm.shuffle(&mut shuffle_rng);
+        let (mut loss_sum, mut correct, mut count, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
+        for batch_idx in perm.chunks(cfg.batch) {
+            let bs = batch_idx.len();
+            let scale = 1.0 / bs as f64;
+            let per = bs.div_ceil(threads);
+            let work = |(s, shard): (usize, &mut Shard)| -> BatchLoss {
+                let lo = (s * per).min(bs);
+                let hi = ((s + 1) * per).min(bs);
+                if lo == hi {
+                    shard.grads.as_mut_slice().fill(0.0);
+                    return BatchLoss::default();
+                }
+                let idx = &batch_idx[lo..hi];
+                let input = shard.tape.input_mut(hi - lo).expect("shard fits");
+                data.gather(&data.train, idx, input);
+                shard.labels.clear();
+                shard.labels.extend(idx.iter().map(|&i| data.train.labels[i]));
+                forward(&params, &mut shard.tape).expect("tape matches the model");
+                let r = softmax_xent(&mut shard.tape, &shard.labels, Some(scale)).expect("labels are 0..9");
+                backward(&params, &mut shard.tape, &mut shard.grads).expect("tape matches the model");
+                r
+            };
+            let parts: Vec<BatchLoss> = match &pool {
+                Some(pool) => pool.install(|| shards.par_iter_mut().enumerate().map(work).collect()),
+                None => shards.iter_mut().enumerate().map(work).collect(),
+            };
+            let r = parts.iter().fold(BatchLoss::default(), |a, b| BatchLoss {
+                loss_sum: a.loss_sum + b.loss_sum,
+                correct: a.correct + b.correct,
+                count: a.count + b.count,
+            });
+            let loss = r.loss_sum * scale;
+            if !loss.is_finite() {
+                diverged = Some((step, "non-finite loss"));
+            } else if loss > cfg.loss_threshold {
+                diverged = Some((step, "loss above threshold"));
+            }
+            if diverged.is_some() {
+                break;
+            }
+            let grads: Vec<&[f32]> = shards.iter().map(|s| s.grads.as_slice()).collect();
+            match &pool {
+                Some(pool) => pool.install(|| sgd.step(params.as_mut_slice(), &grads, true)),
+                None => sgd.step(params.as_mut_slice(), &grads, false),
+            }
+            loss_sum += r.loss_sum;
+            correct += r.correct;
+            count += r.count;
+            samples += bs;
+            steps += 1;
+            progress(TrainEvent::Step { step, total: total_steps, loss });
+            step += 1;
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        train_seconds += seconds;
+        let train_loss = if count > 0 { finite(loss_sum / count as f64) } else { None };
+        final_loss = train_loss;
+        let evaluated = diverged.is_none() && (cfg.eval_every_epoch || epoch == cfg.epochs);
+        let (test_acc, test_loss) = if evaluated {
+            let t1 = Instant::now();
+            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tapes, pool.as_ref());
+            eval_seconds += t1.elapsed().as_secs_f64();
+            (Some(r.correct as f64 / r.count as f64), finite(r.loss_sum / r.count as f64))
+        } else {
+            (None, None)
+        };
+        log.push(EpochRow {
+            epoch,
+            train_loss,
+            train_acc: if count > 0 { correct as f64 / count as f64 } else { 0.0 },
+            test_acc,
+            test_loss,
+            seconds,
+            steps,
+        });
+        progress(TrainEvent::Epoch(log.last().expect("pushed")));
+        if diverged.is_some() {
+            break;
+        }
+    }
+    if diverged.is_none() && !params.all_finite() {
+        diverged = Some((step.saturating_sub(1), "non-finite parameters"));
+    }
+    let t1 = Instant::now();
+    let (test_acc, test_loss) = match log.last() {
+        Some(EpochRow { test_acc: Some(acc), test_loss, .. }) if diverged.is_none() => (*acc, *test_loss),
+        _ => {
+            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tapes, pool.as_ref());
+            (r.correct as f64 / r.count as f64, finite(r.loss_sum / r.count as f64))
+        }
+    };
+    let train_eval = evaluate(&params, data, &data.train, m, &mut eval_tapes, pool.as_ref());
+    eval_seconds += t1.elapsed().as_secs_f64();
+    Ok(TrainResult {
+        arch: cfg.arch,
+        act: cfg.act.clone(),
+        alpha: cfg.alpha,
+        width: cfg.width,
+        depth: cfg.depth,
+        sw2: cfg.sw2,
+        sv2: cfg.sv2,
+        sb2: cfg.sb2,
+        sa2: cfg.sa2,
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        batch: cfg.batch,
+        epochs: cfg.epochs,
+        train_subset: m,
+        seed: cfg.seed,
+        threads,
+        test_acc,
+        test_loss,
+        train_acc: train_eval.correct as f64 / train_eval.count.max(1) as f64,
+        final_loss,
+        diverged: diverged.is_some(),
+        diverged_step: diverged.map(|d| d.0),
+        diverged_reason: diverged.map(|d| d.1.to_string()),
+        steps: step,
+        samples,
+        seconds: train_seconds,
+        samples_per_sec: if train_seconds > 0.0 { samples as f64 / train_seconds } else { 0.0 },
+        eval_seconds,
+        epochs_log: log,
+    })
+}
+
+/// Steps per epoch for `m` images in batches of `batch` (the last partial batch counts).
+pub fn steps_per_epoch(m: usize, batch: usize) -> usize {
+    m.div_ceil(batch.max(1))
+}
