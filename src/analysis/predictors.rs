@@ -112,6 +112,8 @@ pub struct Lodo {
     /// The same with a constant predictor (the training cells' mean accuracy), for reference.
     pub baseline_mae: f64,
     pub n: usize,
+    /// Absolute error of each cell, in the order of the input.
+    pub abs_errors: Vec<f64>,
 }
 
 /// Leave-one-depth-out mean absolute error of a kernel regression of accuracy on the metric
@@ -129,25 +131,27 @@ pub fn lodo_mae(obs: &[Obs]) -> Result<Lodo, AnalysisError> {
     }
     let (mut abs_sum, mut base_sum, mut n) = (0.0, 0.0, 0usize);
     let mut per_depth = Vec::new();
+    let mut abs_errors = vec![f64::NAN; obs.len()];
     for &d in &depths {
         let train: Vec<&Obs> = obs.iter().filter(|o| o.depth != d).collect();
-        let test: Vec<&Obs> = obs.iter().filter(|o| o.depth == d).collect();
+        let test: Vec<(usize, &Obs)> = obs.iter().enumerate().filter(|(_, o)| o.depth == d).collect();
         let tx: Vec<f64> = train.iter().map(|o| o.metric).collect();
         let ty: Vec<f64> = train.iter().map(|o| o.accuracy).collect();
         let tg: Vec<usize> = train.iter().map(|o| o.depth).collect();
         let mean = stats::mean(&ty).expect("another depth has cells");
         let h = choose_bandwidth(&tx, &ty, &tg);
         let mut err_d = 0.0;
-        for o in &test {
+        for &(i, o) in &test {
             let pred = h.map_or(mean, |h| nadaraya_watson(&tx, &ty, h, o.metric));
-            err_d += (pred - o.accuracy).abs();
+            abs_errors[i] = (pred - o.accuracy).abs();
+            err_d += abs_errors[i];
             base_sum += (mean - o.accuracy).abs();
         }
         abs_sum += err_d;
         n += test.len();
         per_depth.push((d, err_d / test.len() as f64, h.unwrap_or(f64::NAN)));
     }
-    Ok(Lodo { mae: abs_sum / n as f64, per_depth, baseline_mae: base_sum / n as f64, n })
+    Ok(Lodo { mae: abs_sum / n as f64, per_depth, baseline_mae: base_sum / n as f64, n, abs_errors })
 }
 
 /// All statistics of one metric.
@@ -167,25 +171,76 @@ pub struct MetricScore {
     /// Cells left out because the metric is not finite there (e.g. overflow, or an infinite
     /// gradient moment).
     pub n_excluded: usize,
+    /// Held-out absolute error of each input cell (`None`: excluded, or no held-out fit).
+    pub abs_errors: Vec<Option<f64>>,
 }
 
 /// Scores one metric: `obs` are the grid cells, `ridge_values` the metric at the ridge points.
 /// Non-finite values are left out (counted in `n_excluded`); statistics that cannot be computed
 /// are `None`.
 pub fn score_metric(name: &str, obs: &[Obs], ridge_values: &[f64]) -> MetricScore {
-    let used: Vec<Obs> = obs.iter().copied().filter(|o| o.metric.is_finite() && o.accuracy.is_finite()).collect();
+    let keep = |o: &Obs| o.metric.is_finite() && o.accuracy.is_finite();
+    let used: Vec<Obs> = obs.iter().copied().filter(keep).collect();
     let ridge: Vec<f64> = ridge_values.iter().copied().filter(|v| v.is_finite()).collect();
     let m_star = stats::median(&ridge);
     let grid: Vec<f64> = used.iter().map(|o| o.metric).collect();
+    let lodo = lodo_mae(&used).ok();
+    let mut abs_errors = vec![None; obs.len()];
+    if let Some(l) = &lodo {
+        let mut k = 0;
+        for (i, o) in obs.iter().enumerate() {
+            if keep(o) {
+                abs_errors[i] = Some(l.abs_errors[k]);
+                k += 1;
+            }
+        }
+    }
     MetricScore {
         name: name.to_string(),
         m_star,
         spread_ratio: spread_ratio(&ridge, &grid).ok(),
         spearman: m_star.and_then(|m| peak_spearman(&used, m).ok()),
-        lodo: lodo_mae(&used).ok(),
+        lodo,
         n_used: used.len(),
         n_excluded: obs.len() - used.len(),
+        abs_errors,
     }
+}
+
+/// Paired comparison of the held-out errors of two metrics scored on the same cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Paired {
+    /// Cells where both have an error.
+    pub n: usize,
+    /// Mean of $d_i = |\epsilon^a_i| - |\epsilon^b_i|$ (positive: `a` is worse).
+    pub mean_diff: f64,
+    /// $t = \bar d / (s_d/\sqrt n)$.
+    pub t: f64,
+    /// One-sided p-value of "a is worse than b": $1 - F_{n-1}(t)$. The cells of one depth are not
+    /// independent, so this is a rough guide, not an exact test.
+    pub p_worse: f64,
+}
+
+/// Paired t comparison of the per-cell held-out absolute errors of `a` and `b`.
+pub fn paired_comparison(a: &MetricScore, b: &MetricScore) -> Result<Paired, AnalysisError> {
+    if a.abs_errors.len() != b.abs_errors.len() {
+        return Err(AnalysisError::LengthMismatch { what: "paired comparison", a: a.abs_errors.len(), b: b.abs_errors.len() });
+    }
+    let d: Vec<f64> = a.abs_errors.iter().zip(&b.abs_errors).filter_map(|(x, y)| Some((*x)? - (*y)?)).collect();
+    let n = d.len();
+    let sd = stats::sample_sd(&d).ok_or(AnalysisError::TooFew { what: "paired comparison", need: 2, got: n })?;
+    let mean_diff = stats::mean(&d).expect("n >= 2");
+    let (t, p_worse) = if sd > 0.0 {
+        let t = mean_diff / (sd / (n as f64).sqrt());
+        (t, 1.0 - stats::student_t_cdf(t, (n - 1) as f64)?)
+    } else if mean_diff > 0.0 {
+        (f64::INFINITY, 0.0)
+    } else if mean_diff < 0.0 {
+        (f64::NEG_INFINITY, 1.0)
+    } else {
+        (0.0, 0.5)
+    };
+    Ok(Paired { n, mean_diff, t, p_worse })
 }
 
 /// Index of the metric with the lowest held-out error (ties: the first).
@@ -294,6 +349,31 @@ mod tests {
         assert_eq!(best_by_spearman(&scores), Some(1));
     }
 
+    /// d = (1, 2, 3): mean 2, sd 1, t = 2 sqrt(3), df 2; the t CDF with 2 degrees of freedom is
+    /// F(t) = 1/2 + t / (2 sqrt(2 + t^2)) (closed form), so p = 1/2 - sqrt(12) / (2 sqrt(14)).
+    #[test]
+    fn paired_comparison_hand_example() {
+        let mk = |e: Vec<Option<f64>>| MetricScore {
+            name: "m".into(),
+            m_star: None,
+            spread_ratio: None,
+            spearman: None,
+            lodo: None,
+            n_used: 0,
+            n_excluded: 0,
+            abs_errors: e,
+        };
+        let a = mk(vec![Some(1.5), Some(2.0), None, Some(3.5)]);
+        let b = mk(vec![Some(0.5), Some(0.0), Some(9.0), Some(0.5)]);
+        let r = paired_comparison(&a, &b).unwrap();
+        assert_eq!(r.n, 3);
+        assert!((r.mean_diff - 2.0).abs() < 1e-12 && (r.t - 12f64.sqrt()).abs() < 1e-12);
+        let exact = 0.5 - 12f64.sqrt() / (2.0 * 14f64.sqrt());
+        assert!((r.p_worse - exact).abs() < 1e-12, "{} vs {exact}", r.p_worse);
+        let r = paired_comparison(&b, &a).unwrap();
+        assert!((r.p_worse - (1.0 - exact)).abs() < 1e-12);
+    }
+
     #[test]
     fn non_finite_metric_values_are_excluded() {
         let mut obs: Vec<Obs> =
@@ -304,6 +384,7 @@ mod tests {
         assert_eq!((s.n_used, s.n_excluded), (18, 2));
         assert_eq!(s.m_star, Some(4.0));
         assert!(s.lodo.is_some() && s.spearman.is_some());
+        assert!(s.abs_errors[3].is_none() && s.abs_errors[4].is_none() && s.abs_errors[5].is_some());
         let one_depth: Vec<Obs> = obs.iter().copied().filter(|o| o.depth == 1 && o.metric.is_finite()).collect();
         assert!(matches!(lodo_mae(&one_depth), Err(AnalysisError::TooFew { .. })));
     }
