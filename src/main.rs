@@ -67,6 +67,8 @@ enum Command {
     /// Cache maintenance.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Train one residual network on MNIST (the same code and defaults as the training grid).
+    Train(edge_of_chaos::nn::cli::TrainArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +130,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // The pool may already exist if a library call initialised it; that is not an error here.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global();
     let progress = Progress::new(verbosity);
+
+    // Commands that need no profile or pipeline.
+    if let Command::Train(args) = &cli.command {
+        return edge_of_chaos::nn::cli::run_train(args, &mut std::io::stdout().lock());
+    }
 
     let profile = Profile::load(&g.profile)?;
     let all = stages::all();
@@ -204,6 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             progress.info(&format!("removed {n} cached artifact(s) from {}", g.cache_dir.display()));
         }
+        Command::Train(_) => unreachable!("handled above"),
         Command::Cache(CacheCommand::Merge { dirs }) => {
             for d in dirs {
                 if !d.is_dir() {
