@@ -439,6 +439,36 @@ fn analyze_group(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Input moments
+
+/// Mean-field input moments of the MNIST embedding $x^0 = E\tilde u$, $E_{ij} \sim N(0, 1/784)$, of the
+/// standardized images $\tilde u$: conditional on the images, $E[(x^0_i)^2] = \|\tilde u\|^2/784$ and
+/// $E[x^0_i x'^0_i] = \tilde u\cdot\tilde u'/784$. Over the first `n` training images,
+/// $p^0 = \frac1n\sum_a \|\tilde u_a\|^2/784$ and $\gamma^0$ is the mean over ordered pairs
+/// $a \ne b$ of $\tilde u_a\cdot\tilde u_b/784$, computed exactly through
+/// $\sum_{a\ne b}\tilde u_a\cdot\tilde u_b = \|\sum_a \tilde u_a\|^2 - \sum_a\|\tilde u_a\|^2$;
+/// $e^0 = \gamma^0/p^0$ (the recurrences take two inputs of equal length $p^0$).
+pub fn input_moments(m: &crate::nn::mnist::Mnist, n: usize) -> (f64, f64) {
+    use crate::nn::mnist::PIXELS;
+    let n = n.clamp(2, m.train.len());
+    let mut buf = vec![0.0f64; PIXELS];
+    let mut sum = vec![0.0f64; PIXELS];
+    let mut sq = 0.0;
+    for a in 0..n {
+        m.gather_range::<f64>(&m.train, a, a + 1, &mut buf);
+        for (s, x) in sum.iter_mut().zip(&buf) {
+            *s += x;
+        }
+        sq += buf.iter().map(|x| x * x).sum::<f64>();
+    }
+    let d = PIXELS as f64;
+    let p0 = sq / (n as f64 * d);
+    let cross = sum.iter().map(|x| x * x).sum::<f64>() - sq;
+    let gamma0 = cross / ((n * (n - 1)) as f64 * d);
+    (p0, gamma0 / p0)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Claims
 
 fn status(b: bool) -> ClaimStatus {
@@ -740,7 +770,7 @@ fn score_json(s: &MetricScore) -> Value {
         "spearman": s.spearman,
         "lodo_mae": s.lodo.as_ref().map(|l| l.mae),
         "baseline_mae": s.lodo.as_ref().map(|l| l.baseline_mae),
-        "skill": Study::skill(s),
+        "skill": Study::skill(s).map(|x| if x.abs() < 1e-12 { 0.0 } else { x }),
         "n_used": s.n_used,
         "n_excluded": s.n_excluded,
     })
@@ -1000,6 +1030,33 @@ pub fn collapse_figure(g: &GroupResult) -> Result<Option<Figure>, StageError> {
     }))
 }
 
+/// One row per depth: best, Xavier, He and the recommendation side by side.
+fn init_rows(s: &Study) -> Vec<Value> {
+    s.depths
+        .iter()
+        .map(|&d| {
+            let f = |v: &[InitEval]| v.iter().find(|e| e.depth == d).cloned();
+            let (x, h, r) = (f(&s.xavier), f(&s.he), f(&s.recommended));
+            json!({
+                "depth": d,
+                "best_accuracy": x.as_ref().or(h.as_ref()).map(|e| e.best_accuracy),
+                "xavier_accuracy": x.as_ref().and_then(|e| e.accuracy),
+                "xavier_gap": x.as_ref().map(|e| e.gap),
+                "he_accuracy": h.as_ref().and_then(|e| e.accuracy),
+                "he_gap": h.as_ref().map(|e| e.gap),
+                "xavier_outside": x.as_ref().is_some_and(|e| e.accuracy.is_none()),
+                "xavier_nearest": x.as_ref().map(|e| e.nearest_accuracy),
+                "he_outside": h.as_ref().is_some_and(|e| e.accuracy.is_none()),
+                "he_nearest": h.as_ref().map(|e| e.nearest_accuracy),
+                "recommended_v": r.as_ref().map(|e| e.variance),
+                "recommended_accuracy": r.as_ref().map(|e| e.accuracy.unwrap_or(e.nearest_accuracy)),
+                "recommended_outside": r.as_ref().is_some_and(|e| e.accuracy.is_none()),
+                "recommended_gap": r.as_ref().map(|e| e.gap),
+            })
+        })
+        .collect()
+}
+
 fn merge(mut a: Value, b: Value) -> Value {
     if let (Some(ao), Value::Object(bo)) = (a.as_object_mut(), b) {
         ao.extend(bo);
@@ -1090,6 +1147,7 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
                 "xavier": s.xavier.iter().map(eval_json).collect::<Vec<_>>(),
                 "he": s.he.iter().map(eval_json).collect::<Vec<_>>(),
                 "recommended": s.recommended.iter().map(eval_json).collect::<Vec<_>>(),
+                "init_rows": init_rows(s),
                 "figures": {
                     "heatmap": format!("prediction-heatmap-{}", g.id),
                     "collapse": format!("prediction-collapse-{}", g.id),
@@ -1232,6 +1290,35 @@ mod tests {
         pts
     }
 
+    /// The identity-based moments against a direct double loop over pairs, and p0 = 1 over the whole
+    /// training set (the standardization makes the pixels' mean square 1 by construction).
+    #[test]
+    fn input_moments_match_direct_pairs() {
+        use crate::nn::mnist::PIXELS;
+        let m = crate::nn::mnist::test_data();
+        let n = 40;
+        let mut x = vec![0.0f64; n * PIXELS];
+        m.gather_range::<f64>(&m.train, 0, n, &mut x);
+        let img = |a: usize| &x[a * PIXELS..(a + 1) * PIXELS];
+        let (mut p, mut g, mut pairs) = (0.0, 0.0, 0usize);
+        for a in 0..n {
+            p += img(a).iter().map(|v| v * v).sum::<f64>() / PIXELS as f64;
+            for b in 0..n {
+                if a != b {
+                    g += img(a).iter().zip(img(b)).map(|(u, v)| u * v).sum::<f64>() / PIXELS as f64;
+                    pairs += 1;
+                }
+            }
+        }
+        let (p0, e0) = input_moments(m, n);
+        let p_direct = p / n as f64;
+        assert!((p0 - p_direct).abs() < 1e-12 * p_direct);
+        assert!((e0 - g / pairs as f64 / p_direct).abs() < 1e-10, "{e0}");
+        let (p_all, e_all) = input_moments(m, m.train.len());
+        assert!((p_all - 1.0).abs() < 1e-9, "{p_all}");
+        assert!(e_all > 0.0 && e_all < 1.0);
+    }
+
     #[test]
     fn axis_detection() {
         let a = point("tanh", 4, 1.0, 0.5, 0, 0.5);
@@ -1289,6 +1376,37 @@ mod tests {
         assert_eq!(art.tables[0].rows.len(), 2 * 6);
         assert_eq!(art.tables[1].rows.len(), 8);
         insta::assert_json_snapshot!("prediction_claims_synthetic", art.claims);
+    }
+
+    /// The chapter template renders from the synthetic artifact (strict undefined: every key the
+    /// template reads exists), starts with its heading and carries every claim.
+    #[test]
+    fn chapter_renders() {
+        use crate::pipeline::StageRecord;
+        let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
+        let art = build(&synthetic_points(), 1.0, 0.3, "the synthetic test inputs", &cfg, &FakeTheory).unwrap();
+        let rec = StageRecord {
+            name: "prediction".into(),
+            version: 1,
+            key: "k".into(),
+            cached: false,
+            seconds: 0.0,
+            jobs: 1,
+            artifact: std::sync::Arc::new(art),
+        };
+        let profile = crate::config::Profile::load("quick").unwrap();
+        let info = crate::report::RunInfo::collect(&profile, 1);
+        let out = crate::report::render(&[rec], &profile, &info).unwrap();
+        let md = &out.markdown;
+        let start = md.find("## 6 Prediction").expect("chapter heading");
+        let ch = &md[start..];
+        for needle in ["### 6.1 Method", "### 6.6 What held", "**C3a**", "**C4b**", "FRN tanh", "prediction-heatmap-full-tanh", "prediction-ridge"] {
+            assert!(ch.contains(needle), "missing {needle}");
+        }
+        assert!(!ch.contains("NaN"), "{ch}");
+        if let Ok(path) = std::env::var("EOC_DUMP_CHAPTER") {
+            std::fs::write(path, ch).unwrap();
+        }
     }
 
     #[test]
