@@ -107,8 +107,9 @@ impl GridSpec {
             (0..self.sv2_count).map(|i| (a + (b - a) * i as f64 / (self.sv2_count - 1) as f64).exp()).collect()
         };
         for x in [1.0, 2.0] {
-            if !v.iter().any(|y| ((y - x) / x).abs() < 1e-9) {
-                v.push(x);
+            match v.iter().position(|&y| same(y, x)) {
+                Some(i) => v[i] = x, // exactly Xavier / He, not a rounding neighbour
+                None => v.push(x),
             }
         }
         v.sort_by(f64::total_cmp);
@@ -261,7 +262,10 @@ pub struct Summary {
 /// The stage.
 pub struct TrainingStage;
 
-const VERSION: u32 = 1;
+/// Version of the stage's summary, tables and figures (bump when they change).
+const VERSION: u32 = 2;
+/// Version of a trained point (bump when training itself changes results): salts the point keys.
+const POINT_VERSION: u32 = 1;
 
 /// Rough cost model for the estimate printed before a run: FLOPs of forward + backward (3 products
 /// per layer per sample, 2 FLOPs per multiply-add) at a conservative 5 GFLOP/s per thread.
@@ -290,7 +294,7 @@ fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
     let mut cells = Vec::new();
     for &depth in &spec.depths {
         for &sv2 in &variances {
-            let runs: Vec<&&TrainResult> = pts.iter().filter(|p| p.depth == depth && (p.sv2 - sv2).abs() <= 1e-12 * sv2).collect();
+            let runs: Vec<&&TrainResult> = pts.iter().filter(|p| p.depth == depth && same(p.sv2, sv2)).collect();
             if runs.is_empty() {
                 continue;
             }
@@ -305,7 +309,7 @@ fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
         .iter()
         .filter_map(|&d| cells.iter().filter(|c| c.depth == d).max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).cloned())
         .collect();
-    let at = |d: usize, v: f64| cells.iter().find(|c| c.depth == d && (c.sv2 - v).abs() < 1e-9).cloned();
+    let at = |d: usize, v: f64| cells.iter().find(|c| c.depth == d && same(c.sv2, v)).cloned();
     let rows = best
         .iter()
         .map(|b| DepthRow { depth: b.depth, best: b.clone(), best_axis: spec.axis_value(b.sv2), xavier: at(b.depth, 1.0), he: at(b.depth, 2.0) })
@@ -314,8 +318,8 @@ fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
         rows,
         axis_label: spec.axis_label().into(),
         variances,
-        xavier: pick(&|c| (c.sv2 - 1.0).abs() < 1e-9),
-        he: pick(&|c| (c.sv2 - 2.0).abs() < 1e-9),
+        xavier: pick(&|c| same(c.sv2, 1.0)),
+        he: pick(&|c| same(c.sv2, 2.0)),
         best_acc: best.iter().map(|c| c.test_acc).fold(f64::NAN, f64::max),
         diverged_points: pts.iter().filter(|p| p.diverged).count(),
         best,
@@ -335,7 +339,7 @@ fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
             g.variances
                 .iter()
                 .map(|&v| {
-                    g.cells.iter().find(|c| c.depth == d && c.sv2 == v).map(|c| {
+                    g.cells.iter().find(|c| c.depth == d && same(c.sv2, v)).map(|c| {
                         if c.diverged == c.seeds {
                             f64::NAN
                         } else {
@@ -374,12 +378,13 @@ fn curves(grids: &[GridSummary], points: &[(usize, &PointResult)]) -> Result<Fig
     // For each grid, at its deepest depth: the best cell, Xavier, and the largest variance.
     let mut plot = LinePlot::new("Training loss of representative points", "step", "batch loss").log_y();
     let mut color = 0;
+    let first_seed = points.iter().map(|(_, p)| p.result.seed).min().unwrap_or(0);
     for (gi, g) in grids.iter().enumerate() {
         let Some(&deep) = g.spec.depths.last() else { continue };
         let Some(best) = g.best.iter().find(|c| c.depth == deep) else { continue };
         let top = *g.variances.last().unwrap_or(&1.0);
         for (what, sv2) in [("best", best.sv2), ("Xavier", 1.0), ("largest σ_v²", top)] {
-            if let Some((_, p)) = points.iter().find(|(i, p)| *i == gi && p.result.depth == deep && p.result.sv2 == sv2 && p.result.seed == p.result.seed) {
+            if let Some((_, p)) = points.iter().find(|(i, p)| *i == gi && p.result.depth == deep && same(p.result.sv2, sv2) && p.result.seed == first_seed) {
                 let pts: Vec<(f64, f64)> = p.loss_trace.iter().map(|&(s, l)| (s as f64 + 1.0, l)).collect();
                 plot = plot.series(Series::new(format!("{} L={deep} {what} (σ_v²={})", g.spec.name, crate::report::format::num(sv2, 2)), pts).color(color));
                 color += 1;
@@ -532,8 +537,13 @@ impl Stage for TrainingStage {
     }
 }
 
+/// Whether two variances are the same grid value (relative tolerance 1e-9).
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
 fn salt() -> String {
-    format!("training-point-v{VERSION}")
+    format!("training-point-v{POINT_VERSION}")
 }
 
 fn human_duration(s: f64) -> String {
