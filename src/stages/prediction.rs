@@ -77,6 +77,32 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Checks every value against its valid range.
+    pub fn validate(&self) -> Result<(), crate::error::UsageError> {
+        use crate::error::{check_range, UsageError};
+        let name = |k: &str| format!("[prediction] {k}");
+        check_range(&name("fail_accuracy"), self.fail_accuracy, 0.0, 1.0)?;
+        check_range(&name("min_depths"), self.min_depths as f64, 3.0, 1e6)?;
+        check_range(&name("spread_threshold"), self.spread_threshold, 1e-9, 1e9)?;
+        check_range(&name("skill_fraction"), self.skill_fraction, 1e-9, 1.0)?;
+        check_range(&name("mae_tolerance"), self.mae_tolerance, 0.0, 1e9)?;
+        check_range(&name("worse_p"), self.worse_p, 1e-12, 1.0 - 1e-12)?;
+        check_range(&name("gap_z"), self.gap_z, 1e-9, 1e9)?;
+        check_range(&name("contour_points"), self.contour_points as f64, 2.0, 1000.0)?;
+        if let Some(p0) = self.p0 {
+            check_range(&name("p0"), p0, 1e-300, 1e300)?;
+        }
+        if let Some(e0) = self.e0 {
+            check_range(&name("e0"), e0, -1.0, 1.0)?;
+        }
+        if self.bootstrap == 1 {
+            return Err(UsageError::new("[prediction] bootstrap = 1 is out of range (valid: 0 for none, or >= 2)"));
+        }
+        Ok(())
+    }
+}
+
 /// One configuration of the init-time theory (depth given separately).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InitConfig {
@@ -1190,6 +1216,42 @@ pub fn build(points: &[TrainedPoint], p0: f64, e0: f64, p0_source: &str, cfg: &C
     Ok(Artifact { summary, tables: vec![prediction_table(&a), ridge_table(&a)], figures, claims })
 }
 
+/// The trained points from the training stage's artifact: its table `training` (one row per run).
+pub fn trained_points(training: &Artifact) -> Result<Vec<TrainedPoint>, StageError> {
+    let table = training
+        .tables
+        .iter()
+        .find(|t| t.name == "training")
+        .ok_or_else(|| StageError::Failed("the training artifact has no table 'training'".into()))?;
+    table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| TrainedPoint::from_json(r).map_err(|e| StageError::Failed(format!("training table row {i}: {e}"))))
+        .collect()
+}
+
+/// The stage's computation given the theory: reads the training artifact, determines the input
+/// moments (profile values or MNIST), analyses, and builds the artifact.
+pub fn run_with(ctx: &crate::pipeline::StageContext, theory: &dyn Theory) -> Result<Artifact, StageError> {
+    let cfg = &ctx.profile.prediction;
+    cfg.validate().map_err(|e| StageError::Failed(e.to_string()))?;
+    let training = ctx.artifact("training")?;
+    let points = trained_points(training)?;
+    let (p0, e0, source) = match (cfg.p0, cfg.e0) {
+        (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
+        (p0_cfg, e0_cfg) => {
+            let m = crate::nn::mnist::Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
+            let n = points.iter().filter_map(|p| p.train_subset).fold(0.0f64, f64::max) as usize;
+            let n = if n == 0 { m.train.len() } else { n.min(m.train.len()) };
+            let (p0, e0) = input_moments(&m, n);
+            (p0_cfg.unwrap_or(p0), e0_cfg.unwrap_or(e0), format!("the {n} training images the networks were trained on"))
+        }
+    };
+    ctx.progress.info(&format!("  prediction: {} trained points, p0 = {p0:.4}, e0 = {e0:.4}", points.len()));
+    build(&points, p0, e0, &source, cfg, theory)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1317,6 +1379,17 @@ mod tests {
         let (p_all, e_all) = input_moments(m, m.train.len());
         assert!((p_all - 1.0).abs() < 1e-9, "{p_all}");
         assert!(e_all > 0.0 && e_all < 1.0);
+    }
+
+    #[test]
+    fn config_validation_names_the_value() {
+        assert!(Config::default().validate().is_ok());
+        let e = Config { fail_accuracy: 1.5, ..Config::default() }.validate().unwrap_err().to_string();
+        assert!(e.contains("fail_accuracy = 1.5") && e.contains("valid"), "{e}");
+        let e = Config { min_depths: 2, ..Config::default() }.validate().unwrap_err().to_string();
+        assert!(e.contains("min_depths"), "{e}");
+        assert!(Config { e0: Some(1.2), ..Config::default() }.validate().is_err());
+        assert!(Config { bootstrap: 1, ..Config::default() }.validate().is_err());
     }
 
     #[test]
