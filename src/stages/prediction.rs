@@ -1216,6 +1216,85 @@ pub fn build(points: &[TrainedPoint], p0: f64, e0: f64, p0_source: &str, cfg: &C
     Ok(Artifact { summary, tables: vec![prediction_table(&a), ridge_table(&a)], figures, claims })
 }
 
+/// The mean-field engine ([`crate::meanfield`]) as the stage's [`Theory`].
+pub struct MeanField;
+
+impl MeanField {
+    fn spec(c: &InitConfig) -> crate::meanfield::Spec {
+        crate::meanfield::Spec {
+            arch: c.arch,
+            act: c.act,
+            var: crate::meanfield::Variances { sw2: c.sw2, sv2: c.sv2, sb2: c.sb2, sa2: c.sa2 },
+            p0: c.p0,
+            e0: c.e0,
+        }
+    }
+
+    fn of_layer(l: &crate::meanfield::Layer) -> InitMetrics {
+        InitMetrics {
+            log_explosion: l.log_grad_explosion,
+            log_chi_w: l.log_chi_w.unwrap_or(f64::NAN),
+            log_p: l.ln_p,
+            log_s: l.ln_s(),
+            e: l.e,
+        }
+    }
+}
+
+impl Theory for MeanField {
+    /// One forward/backward recurrence to the largest depth, sampled at every requested depth;
+    /// undefined metrics where the engine reports an error (e.g. invalid parameters).
+    fn metrics(&self, c: &InitConfig, depths: &[usize]) -> Vec<InitMetrics> {
+        use crate::meanfield::{trajectory, Sampling};
+        let Some(&max) = depths.iter().max() else { return vec![] };
+        match trajectory(&Self::spec(c), max.max(1), &Sampling::Layers(depths.to_vec())) {
+            Ok(t) => depths
+                .iter()
+                .map(|d| t.layers.iter().find(|l| l.l == *d).map_or_else(InitMetrics::undefined, Self::of_layer))
+                .collect(),
+            Err(_) => vec![InitMetrics::undefined(); depths.len()],
+        }
+    }
+
+    /// [`crate::meanfield::init::recommend`] with the gradient target (`log_explosion`) or the
+    /// $\ln p^L$ target (`log_p`); `None` if the engine cannot recommend (e.g. the bound is below
+    /// what the smallest variance gives) or the search hit its cap.
+    fn recommend(&self, c: &InitConfig, depth: usize, metric: &str, bound: f64) -> Option<f64> {
+        use crate::meanfield::init::{recommend, Target};
+        let target = match metric {
+            "log_explosion" => Target::Grad { max: bound },
+            "log_p" => Target::LogP { max: bound },
+            _ => return None,
+        };
+        let r = recommend(&Self::spec(c), depth, target).ok()?;
+        if r.capped {
+            return None;
+        }
+        Some(if c.arch == Architecture::Full { r.best.sv2? } else { r.best.sw2 })
+    }
+}
+
+/// The stage.
+pub struct PredictionStage;
+
+impl crate::pipeline::Stage for PredictionStage {
+    fn name(&self) -> &'static str {
+        "prediction"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn deps(&self) -> &'static [&'static str] {
+        &["training"]
+    }
+    fn config(&self, profile: &crate::config::Profile) -> Value {
+        serde_json::to_value(&profile.prediction).expect("config serializes")
+    }
+    fn run(&self, ctx: &crate::pipeline::StageContext) -> Result<Artifact, StageError> {
+        run_with(ctx, &MeanField)
+    }
+}
+
 /// The trained points from the training stage's artifact: its table `training` (one row per run).
 pub fn trained_points(training: &Artifact) -> Result<Vec<TrainedPoint>, StageError> {
     let table = training
@@ -1390,6 +1469,27 @@ mod tests {
         assert!(e.contains("min_depths"), "{e}");
         assert!(Config { e0: Some(1.2), ..Config::default() }.validate().is_err());
         assert!(Config { bootstrap: 1, ..Config::default() }.validate().is_err());
+    }
+
+    /// The engine adapter against the exact ReLU FRN solution with zero biases (SCIENCE.md section 5):
+    /// $\ln(\chi^0/\chi^L) = L\ln(1 + \sigma_v^2\sigma_w^2/2)$ and $p^L = p^0(1 + \sigma_v^2\sigma_w^2/2)^L$,
+    /// at every requested depth of one recurrence.
+    #[test]
+    fn mean_field_adapter_matches_relu_closed_form() {
+        let c = InitConfig { arch: Architecture::Full, act: Activation::Relu, sw2: 1.5, sv2: 0.8, sb2: 0.0, sa2: 0.0, p0: 0.9, e0: 0.3 };
+        let depths = [3usize, 10, 40];
+        let m = MeanField.metrics(&c, &depths);
+        let rate = (1.0f64 + 0.8 * 1.5 / 2.0).ln();
+        for (k, &l) in depths.iter().enumerate() {
+            assert!((m[k].log_explosion - l as f64 * rate).abs() < 1e-9 * l as f64, "{:?}", m[k]);
+            assert!((m[k].log_p - (0.9f64.ln() + l as f64 * rate)).abs() < 1e-9 * l as f64, "{:?}", m[k]);
+            assert!(m[k].e > 0.3 && m[k].e < 1.0 && m[k].log_s.is_finite());
+        }
+        // the recommendation: largest sv2 with L ln(1 + sv2 sw2/2) <= G is 2 (e^{G/L} - 1)/sw2
+        let (l, g) = (20usize, 3.0);
+        let r = MeanField.recommend(&c, l, "log_explosion", g).unwrap();
+        let exact = 2.0 * ((g / l as f64).exp() - 1.0) / 1.5;
+        assert!((r / exact - 1.0).abs() < 1e-5, "{r} vs {exact}");
     }
 
     #[test]
