@@ -24,5 +24,6 @@ pub fn all() -> Vec<Box<dyn Stage>> {
         Box::new(identities::IdentitiesStage),
         Box::new(dynamics::Dynamics),
         Box::new(training::TrainingStage),
+        Box::new(prediction::PredictionStage),
     ]
 }
