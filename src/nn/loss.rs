@@ -27,7 +27,9 @@ pub enum LossError {
     Tape(#[from] TapeError),
 }
 
-fn per_sample(logits: &[f64], label: usize, grad: Option<(&mut [f64], f64)>) -> (f64, bool) {
+/// Loss of one sample; `e` is scratch of the logits' length. With `scale`, `e` returns
+/// `scale * (softmax - onehot)`.
+fn per_sample(logits: &[f64], label: usize, e: &mut [f64], scale: Option<f64>) -> (f64, bool) {
     let mut max = f64::NEG_INFINITY;
     let mut arg = 0;
     for (i, &z) in logits.iter().enumerate() {
@@ -36,13 +38,15 @@ fn per_sample(logits: &[f64], label: usize, grad: Option<(&mut [f64], f64)>) -> 
             arg = i;
         }
     }
-    let sum: f64 = logits.iter().map(|&z| (z - max).exp()).sum();
-    let lse = max + sum.ln();
-    let loss = lse - logits[label];
-    if let Some((g, scale)) = grad {
-        for (i, (gi, &z)) in g.iter_mut().zip(logits).enumerate() {
-            let p = (z - lse).exp();
-            *gi = scale * (p - if i == label { 1.0 } else { 0.0 });
+    let mut sum = 0.0;
+    for (ei, &z) in e.iter_mut().zip(logits) {
+        *ei = (z - max).exp();
+        sum += *ei;
+    }
+    let loss = max + sum.ln() - logits[label];
+    if let Some(scale) = scale {
+        for (i, ei) in e.iter_mut().enumerate() {
+            *ei = scale * (*ei / sum - if i == label { 1.0 } else { 0.0 });
         }
     }
     (loss, arg == label && logits.iter().all(|z| z.is_finite()))
@@ -82,7 +86,7 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
                 for (a, &b) in z.iter_mut().zip(zs) {
                     *a = b.f64();
                 }
-                let (l, ok) = per_sample(z, c as usize, Some((&mut *g, scale)));
+                let (l, ok) = per_sample(z, c as usize, g, Some(scale));
                 for (a, &b) in gs.iter_mut().zip(g.iter()) {
                     *a = T::of(b);
                 }
@@ -95,7 +99,7 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
                 for (a, &b) in z.iter_mut().zip(zs) {
                     *a = b.f64();
                 }
-                let (l, ok) = per_sample(z, c as usize, None);
+                let (l, ok) = per_sample(z, c as usize, g, None);
                 out.loss_sum += l;
                 out.correct += ok as usize;
             }

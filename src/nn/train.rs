@@ -223,6 +223,8 @@ pub struct TrainResult {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
+    /// `batch / (median step time)`: less sensitive to other processes than `samples_per_sec`.
+    pub median_step_samples_per_sec: f64,
     /// Wall time of the evaluations, s.
     pub eval_seconds: f64,
     pub epochs_log: Vec<EpochRow>,
@@ -328,12 +330,14 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
     let mut eval_seconds = 0.0;
     let mut diverged: Option<(usize, &'static str)> = None;
     let mut final_loss = None;
+    let mut step_times: Vec<f64> = Vec::with_capacity(total_steps);
 
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         perm.shuffle(&mut shuffle_rng);
         let (mut loss_sum, mut correct, mut count, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
         for batch_idx in perm.chunks(cfg.batch) {
+            let ts = Instant::now();
             let bs = batch_idx.len();
             let scale = 1.0 / bs as f64;
             let per = bs.div_ceil(threads);
@@ -382,6 +386,9 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
             count += r.count;
             samples += bs;
             steps += 1;
+            if bs == cfg.batch {
+                step_times.push(ts.elapsed().as_secs_f64());
+            }
             progress(TrainEvent::Step { step, total: total_steps, loss });
             step += 1;
         }
@@ -453,6 +460,10 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         samples,
         seconds: train_seconds,
         samples_per_sec: if train_seconds > 0.0 { samples as f64 / train_seconds } else { 0.0 },
+        median_step_samples_per_sec: {
+            step_times.sort_by(|a, b| a.total_cmp(b));
+            step_times.get(step_times.len() / 2).map_or(0.0, |t| cfg.batch as f64 / t)
+        },
         eval_seconds,
         epochs_log: log,
     })
@@ -461,4 +472,97 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
 /// Steps per epoch for `m` images in batches of `batch` (the last partial batch counts).
 pub fn steps_per_epoch(m: usize, batch: usize) -> usize {
     m.div_ceil(batch.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::mnist::test_data;
+
+    fn small(threads: usize) -> TrainConfig {
+        TrainConfig {
+            width: 64,
+            depth: 6,
+            sw2: 1.0,
+            sv2: 0.5,
+            lr: 0.05,
+            batch: 32,
+            epochs: 4,
+            train_subset: Some(2000),
+            threads,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn learns_a_mnist_subset() {
+        // 2000 images, 4 epochs of 63 steps (the last batch of each epoch has 16 images).
+        let mut steps = 0;
+        let mut epochs = 0;
+        let r = train(&small(2), test_data(), &mut |ev| match ev {
+            TrainEvent::Step { .. } => steps += 1,
+            TrainEvent::Epoch(_) => epochs += 1,
+        })
+        .unwrap();
+        assert!(!r.diverged);
+        assert_eq!((steps, epochs, r.steps, r.samples), (252, 4, 252, 8000));
+        assert!(r.test_acc > 0.80, "test accuracy {}", r.test_acc);
+        assert!(r.train_acc > 0.85, "train accuracy {}", r.train_acc);
+        let losses: Vec<f64> = r.epochs_log.iter().map(|e| e.train_loss.unwrap()).collect();
+        assert!(losses[3] < losses[0], "{losses:?}");
+        assert!(r.epochs_log.iter().all(|e| e.test_acc.is_some()));
+        assert_eq!(r.epochs_log[3].test_acc, Some(r.test_acc));
+    }
+
+    #[test]
+    fn same_config_same_result() {
+        let cfg = TrainConfig { epochs: 1, train_subset: Some(300), test_subset: Some(500), ..small(1) };
+        let a = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let b = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        assert_eq!((a.test_acc, a.final_loss, a.train_acc), (b.test_acc, b.final_loss, b.train_acc));
+        let c = train(&TrainConfig { seed: 1, ..cfg }, test_data(), &mut |_| {}).unwrap();
+        assert_ne!(a.final_loss, c.final_loss);
+    }
+
+    #[test]
+    fn divergence_is_a_result() {
+        // A deep ReLU FRN with sv2 sw2 = 400: p^L grows like (1 + 200)^L and overflows f32.
+        let cfg = TrainConfig {
+            act: "relu".into(),
+            sw2: 20.0,
+            sv2: 20.0,
+            depth: 30,
+            epochs: 1,
+            train_subset: Some(256),
+            test_subset: Some(256),
+            ..small(1)
+        };
+        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        assert!(r.diverged);
+        assert_eq!(r.diverged_step, Some(0));
+        assert_eq!(r.steps, 0);
+        assert!(r.diverged_reason.is_some());
+        // A finite but huge loss (threshold 1e-3 is below any real loss) also stops the run.
+        let cfg = TrainConfig { loss_threshold: 1e-3, ..small(1) };
+        let r = train(&TrainConfig { train_subset: Some(64), test_subset: Some(64), ..cfg }, test_data(), &mut |_| {}).unwrap();
+        assert_eq!(r.diverged_reason.as_deref(), Some("loss above threshold"));
+    }
+
+    #[test]
+    fn result_json_has_the_documented_keys() {
+        let cfg = TrainConfig { epochs: 1, train_subset: Some(64), test_subset: Some(64), ..small(1) };
+        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        for key in [
+            "arch", "act", "alpha", "width", "depth", "sw2", "sv2", "sb2", "sa2", "lr", "batch", "epochs",
+            "train_subset", "seed", "test_acc", "train_acc", "final_loss", "diverged", "diverged_step", "seconds",
+            "samples_per_sec", "epochs_log",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        let back: TrainResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+        let cfg_json = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&cfg_json).unwrap(), cfg);
+    }
 }
