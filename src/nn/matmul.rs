@@ -33,6 +33,7 @@ pub fn weight_ref<T: Scalar>(w: &[T], rows: usize, cols: usize) -> MatRef<'_, T>
 }
 
 /// `y (n_out x batch) = W x` or, with `accumulate`, `y += W x`; `w` is `n_out x n_in` row-major.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Scalar>(
     y: &mut [T],
     accumulate: bool,
@@ -55,6 +56,7 @@ pub fn forward<T: Scalar>(
 }
 
 /// `dx (n_in x batch) = W^T dy` or, with `accumulate`, `dx += W^T dy`.
+#[allow(clippy::too_many_arguments)]
 pub fn backward_input<T: Scalar>(
     dx: &mut [T],
     accumulate: bool,

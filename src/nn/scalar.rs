@@ -122,6 +122,7 @@ impl Scalar for f64 {
 /// $|x| \le 7.90531$ (outside, the clamp gives $\pm(1 - 2^{-22})$ or so, within 2 ulp of $\pm 1$).
 /// Coefficients from Eigen (`MathFunctionsImpl.h`, `generic_fast_tanh_float`).
 #[inline(always)]
+#[allow(clippy::excessive_precision)]
 pub fn fast_tanh_f32(x: f32) -> f32 {
     const CLAMP: f32 = 7.905_311;
     const A1: f32 = 4.893_524_6e-3;
@@ -170,7 +171,7 @@ impl<T: Scalar> Kernel<T> {
         match act {
             Activation::Tanh => Self::Tanh,
             Activation::Relu => Self::Relu,
-            Activation::AlphaRelu { alpha } if alpha == 1.0 => Self::Relu,
+            Activation::AlphaRelu { alpha: 1.0 } => Self::Relu,
             Activation::AlphaRelu { alpha } => Self::AlphaRelu(T::of(alpha)),
             Activation::Erf => Self::Erf,
             other => Self::Generic(other),

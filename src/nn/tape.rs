@@ -280,6 +280,17 @@ impl<T: Scalar> Tape<T> {
         }
     }
 
+    /// Where to write $\partial E/\partial x^L$ before [`backward_from_top`] (`batch x N`).
+    pub fn top_grad_mut(&mut self) -> Result<&mut [T], TapeError> {
+        if self.mode == TapeMode::Inference {
+            return Err(TapeError::Mode(self.mode));
+        }
+        let nb = self.n * self.cap;
+        let s = self.dx_slot(self.depth);
+        let len = self.n * self.batch;
+        Ok(&mut self.dxs[s * nb..s * nb + len])
+    }
+
     /// $\partial E/\partial x^l$ after [`backward`], $0 \le l \le L$ (`Full` mode; in `Train` mode
     /// only $l = 0$ is kept at the end).
     ///
@@ -365,6 +376,17 @@ pub fn forward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>) -> Result<(), 
 /// the caller) through the network of the last [`forward`], writing every parameter gradient into
 /// `grads` (overwritten, not accumulated) and $\partial E/\partial x^l$ into the tape.
 pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>) -> Result<(), TapeError> {
+    backward_impl(params, tape, grads, true)
+}
+
+/// Backward pass from a cotangent at the top of the trunk, $\partial E/\partial x^L$, written by
+/// the caller into [`Tape::top_grad_mut`]: like [`backward`] but the readout (if any) is skipped
+/// and its gradient set to 0. For a trunk-only model this is the same as [`backward`].
+pub fn backward_from_top<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>) -> Result<(), TapeError> {
+    backward_impl(params, tape, grads, false)
+}
+
+fn backward_impl<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>, from_output: bool) -> Result<(), TapeError> {
     if tape.mode == TapeMode::Inference {
         return Err(TapeError::Mode(tape.mode));
     }
@@ -381,7 +403,12 @@ pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut P
     let dx_slot = |l: usize| if full_mode { l } else { 0 };
     let depth = tape.depth;
 
-    if let (Some(rw), Some(kk)) = (params.readout_w(), tape.out_dim) {
+    if !from_output {
+        if let Some((gw, gb)) = grads.readout_mut() {
+            gw.fill(T::zero());
+            gb.fill(T::zero());
+        }
+    } else if let (Some(rw), Some(kk)) = (params.readout_w(), tape.out_dim) {
         let xl = &tape.xs[depth * nb_cap..depth * nb_cap + nb];
         let dout = &tape.dout[..kk * b];
         let (gw, gb) = grads.readout_mut().expect("same layout");

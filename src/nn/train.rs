@@ -140,7 +140,7 @@ impl TrainConfig {
         }
         check_range("lr", self.lr, 0.0, 1e6)?;
         check_range("momentum", self.momentum, 0.0, 0.999_999)?;
-        if !(self.loss_threshold > 0.0) {
+        if self.loss_threshold.is_nan() || self.loss_threshold <= 0.0 {
             return Err(UsageError::new(format!(
                 "loss_threshold = {} is out of range (valid: > 0, may be inf)",
                 self.loss_threshold
