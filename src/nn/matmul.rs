@@ -98,6 +98,29 @@ pub fn backward_weight<T: Scalar>(
     );
 }
 
+/// `W += alpha * dy x^T` (`W` is `n_out x n_in` row-major): a fused SGD step with
+/// `alpha` $= -\eta$.
+#[allow(clippy::too_many_arguments)]
+pub fn weight_update<T: Scalar>(
+    w: &mut [T],
+    alpha: T,
+    dy: &[T],
+    x: &[T],
+    n_in: usize,
+    n_out: usize,
+    batch: usize,
+    par: Par,
+) {
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(w, n_out, n_in),
+        Accum::Add,
+        act_ref(dy, n_out, batch),
+        act_ref(x, n_in, batch).transpose(),
+        alpha,
+        par,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
