@@ -162,7 +162,10 @@ fn torch_run(python: &Path, cfg: &TrainConfig, threads: usize) -> Result<(f64, f
     }
     let text = std::fs::read_to_string(&out).map_err(|e| format!("no JSON from torch_resnet.py: {e}"))?;
     let _ = std::fs::remove_file(&out);
-    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).map_err(|e| e.to_string())?;
+    // One JSON document (possibly pretty-printed), or one record per line: take the last record.
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .or_else(|_| serde_json::from_str(text.lines().last().unwrap_or("")))
+        .map_err(|e| format!("cannot parse the peer's JSON: {e}"))?;
     let sps = v["samples_per_s"].as_f64().ok_or("no samples_per_s in the peer's JSON")?;
     let acc = v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
     Ok((sps, acc))

@@ -86,7 +86,7 @@ impl Default for Config {
             epochs: 1,
             train_subset: 60_000,
             test_subset: 10_000,
-            seeds: vec![0],
+            seeds: vec![0, 1],
             loss_threshold: 1e3,
             grids: vec![
                 grid("frn-tanh", "tanh", None, &[4, 8, 16, 32], 0.05),
