@@ -80,7 +80,7 @@ impl Row {
 /// Linear interpolation of `values` (given at `variances`, increasing) in $\ln v$ at `v`; `None`
 /// outside the range (relative tolerance $10^{-9}$) or for non-positive `v`.
 pub fn interp_log(variances: &[f64], values: &[f64], v: f64) -> Option<f64> {
-    if variances.is_empty() || variances.len() != values.len() || !(v > 0.0) {
+    if variances.is_empty() || variances.len() != values.len() || v.is_nan() || v <= 0.0 {
         return None;
     }
     let lv = v.ln();

@@ -261,7 +261,7 @@ impl Axis {
     }
 
     /// The recommender searches sv2 (FRN) or sw2 (otherwise); its result as an axis value.
-    fn from_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
+    fn axis_of_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
         match (self, arch) {
             (Axis::Sv2 { .. }, Architecture::Full) => Some(searched),
             (Axis::Sw2 { .. }, a) if a != Architecture::Full => Some(searched),
@@ -445,7 +445,7 @@ fn analyze_group(
     let recommend = |d: usize| -> Option<f64> {
         let bound = bounds.iter().find(|(e, _)| *e == d)?.1;
         let searched = theory.recommend(&base, d, target, bound)?;
-        axis.from_searched(arch, searched, &base)
+        axis.axis_of_searched(arch, searched, &base)
     };
     let study = study::study(&runs, &lookup, Some(&recommend), &opts).map_err(|e| e.to_string())?;
     let (id, label) = group_label(arch, &act);
@@ -865,7 +865,7 @@ fn nice_step(span: f64, target: f64) -> f64 {
 pub fn contour_levels(values: &[f64]) -> Vec<f64> {
     let fin: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = fin.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![];
     }
     let step = nice_step(hi - lo, 5.0);
@@ -875,7 +875,7 @@ pub fn contour_levels(values: &[f64]) -> Vec<f64> {
 }
 
 fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if n < 2 || !(hi > lo) {
+    if n < 2 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     (0..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp()).collect()
@@ -1558,6 +1558,11 @@ mod tests {
         use crate::pipeline::StageRecord;
         let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
         let art = build(&synthetic_points(), 1.0, 0.3, "the synthetic test inputs", &cfg, &FakeTheory).unwrap();
+        if let Ok(dir) = std::env::var("EOC_DUMP_FIGURES") {
+            for f in &art.figures {
+                std::fs::write(format!("{dir}/{}.svg", f.name), &f.svg).unwrap();
+            }
+        }
         let rec = StageRecord {
             name: "prediction".into(),
             version: 1,
