@@ -358,7 +358,7 @@ pub struct Analysis {
 
 fn group_label(arch: Architecture, act: &Activation) -> (String, String) {
     let (id_act, label_act) = match act {
-        Activation::AlphaRelu { alpha } => (format!("alpha-relu-{alpha}"), format!("α-ReLU (α = {alpha})")),
+        Activation::AlphaRelu { alpha } => (format!("alpha-relu-{}", format!("{alpha}").replace('.', "p")), format!("α-ReLU (α = {alpha})")),
         Activation::Relu => ("relu".into(), "ReLU".into()),
         other => (other.kind().into(), other.kind().into()),
     };
@@ -759,7 +759,11 @@ pub fn claims(a: &Analysis, cfg: &Config) -> Vec<Claim> {
                 .iter()
                 .map(|g| {
                     let (se, sb, b) = pair(g);
-                    format!("{}: skill of e^L {}, of {} {}", g.label, f3(se), metric_label(&b), f3(sb))
+                    if b == "e" {
+                        format!("{}: e^L is the best metric (skill {})", g.label, f3(se))
+                    } else {
+                        format!("{}: skill of e^L {}, of {} {}", g.label, f3(se), metric_label(&b), f3(sb))
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
