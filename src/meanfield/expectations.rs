@@ -488,13 +488,13 @@ pub enum Parity {
 type ScalarFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
 
 /// Highest Hermite index of the Mehler expansion.
-const N_HERMITE: usize = 256;
+pub const N_HERMITE: usize = 256;
 /// Table grid in $\xi = \ln q$.
-const XI_MIN: f64 = -18.420_680_743_952_367; // ln 1e-8
-const XI_MAX: f64 = 27.631_021_115_928_547; // ln 1e12
-const XI_STEP: f64 = 1.0 / 32.0;
+pub const XI_MIN: f64 = -18.420_680_743_952_367; // ln 1e-8
+pub const XI_MAX: f64 = 27.631_021_115_928_547; // ln 1e12
+pub const XI_STEP: f64 = 1.0 / 32.0;
 /// The Mehler sum is used when its truncation bound is below this (relative) tolerance.
-const MEHLER_TOL: f64 = 1e-12;
+pub const MEHLER_TOL: f64 = 1e-12;
 
 /// One tabulated variance: $\ln V$, $\ln V'$ and the normalised squared Hermite coefficients.
 #[derive(Debug, Clone)]

@@ -83,7 +83,7 @@ pub const TOLERANCES: &[(&str, f64, &str, &str)] = &[
     ("exact", 1e-9, "rel", "exact in exact arithmetic (ReLU with zero biases); only rounding over L layers"),
     ("tanh_p_exponent", 0.01, "abs", "p = B l - O(sqrt l): local slope off by O(L^-1/2) ~ 3e-3 at L = 1e5"),
     ("tanh_p_const", 0.01, "rel", "local derivative of p: B + O(L^-1/2)"),
-    ("tanh_e_exponent", 0.02, "abs", "O(L^-1/2) from p, plus O(|e - e*|) ~ L^-d nonlinearity when e* > 0"),
+    ("tanh_e_exponent", 0.02, "abs", "O(L^-1/2) from p, plus O(abs(e - e*)) ~ L^-d nonlinearity when e* > 0"),
     ("tanh_grad_exponent", 0.01, "abs", "log chi = K sqrt L + C1 ln L + C0; increments remove C0, leave O(L^-1/2)"),
     ("tanh_grad_const", 0.02, "rel", "(G(L) - G(L/4))/(sqrt L - sqrt(L/4)) = K + O(ln L/sqrt L)"),
     ("relu_cos_exponent", 0.01, "abs", "1 - e = 4/(r k l)^2 (1 + O(ln l/l))"),
@@ -91,7 +91,7 @@ pub const TOLERANCES: &[(&str, f64, &str, &str)] = &[
     ("alpha_p_exponent", 0.01, "rel", "p^(1-a) = K_p l + O(ln l): slope off by O(ln L/L)"),
     ("alpha_p_const", 0.01, "rel", "local derivative of p^(1-a): K_p + O(1/L)"),
     ("alpha_grad_exponent", 0.01, "rel", "log chi = R ln L + C + O(ln L/L); increments remove C"),
-    ("alpha_e_exponent", 0.01, "abs", "slow: local slope = -d + O(|e - e*|) with |e - e*| ~ l^-d, d small; judged in the continuum limit at continuum_depth (validated within 1% against the recurrence), discrete gap reported"),
+    ("alpha_e_exponent", 0.01, "abs", "slow: local slope = -d + O(abs(e - e*)) with abs(e - e*) ~ l^-d, d small; judged in the continuum limit at continuum_depth (validated within 1% against the recurrence), discrete gap reported"),
     ("vanilla_value", 1e-8, "rel", "exponential convergence reaches rounding level within a few hundred layers"),
     ("vanilla_rate", 2e-3, "abs", "fit over deviations in [1e-10, 1e-3]: nonlinear corrections O(1e-3); rates by central differences"),
 ];
@@ -210,6 +210,8 @@ pub fn cases(cfg: &Config) -> Vec<Case> {
 /// One checked law.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LawRow {
+    /// The case (row of the summary table), e.g. "FRN tanh".
+    pub label: String,
     pub arch: String,
     pub act: String,
     pub alpha: Option<f64>,
@@ -284,6 +286,7 @@ fn row(
     let abs_diff = (measured - theory).abs();
     let pass = if kind == "abs" { abs_diff <= t } else { abs_diff <= t * theory.abs() };
     LawRow {
+        label: case.label.clone(),
         arch: case.spec.arch.short().into(),
         act: case.spec.act.kind().into(),
         alpha: match case.family {
@@ -380,8 +383,8 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
                 row(
                     case,
                     "p",
-                    "rate of |p - q*| per layer",
-                    r"|p^l - q^*| \propto \rho_q^{\,l}",
+                    "rate of p → q* per layer",
+                    r"\lvert p^l - q^*\rvert \propto \rho_q^{\,l}",
                     fp.ln_rate_q,
                     dev_fit(&|x: &Layer| x.p() - fp.q_star),
                     "vanilla_rate",
@@ -391,8 +394,8 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
                 row(
                     case,
                     "e",
-                    "rate of |e - c*| per layer",
-                    r"|e^l - c^*| \propto \rho_c^{\,l}",
+                    "rate of e → c* per layer",
+                    r"\lvert e^l - c^*\rvert \propto \rho_c^{\,l}",
                     fp.ln_rate_c,
                     dev_fit(&|x: &Layer| x.e - fp.c_star),
                     "vanilla_rate",
@@ -431,8 +434,8 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
                 row(
                     case,
                     "e",
-                    "exponent of |e - e*|",
-                    r"|e^l - e^*| = \Theta(l^{-d})",
+                    "exponent of e → e*",
+                    r"\lvert e^l - e^*\rvert = \Theta(l^{-d})",
                     -d,
                     local_slope((x2, (l2.e - e_star).abs()), (l_f, (ll.e - e_star).abs())),
                     "tanh_e_exponent",
@@ -512,8 +515,8 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
             let mut e_row = row(
                 case,
                 "e",
-                "exponent of |e - e*|",
-                r"|e^l - e^*| = \Theta(l^{-d})",
+                "exponent of e → e*",
+                r"\lvert e^l - e^*\rvert = \Theta(l^{-d})",
                 -d,
                 cont_slope,
                 "alpha_e_exponent",
@@ -600,7 +603,7 @@ pub fn build_artifact(cfg: &Config, results: &[CaseResult]) -> Result<Artifact, 
     let failed: Vec<Value> = rows
         .iter()
         .filter(|r| !r.pass)
-        .map(|r| json!({"arch": r.arch, "act": lat(&r.act, r.alpha), "quantity": r.quantity, "theory": r.theory, "measured": r.measured, "abs_diff": r.abs_diff, "tolerance": r.tolerance, "tolerance_kind": r.tolerance_kind}))
+        .map(|r| json!({"label": r.label, "arch": r.arch, "act": lat(&r.act, r.alpha), "quantity": r.quantity, "theory": r.theory, "measured": r.measured, "abs_diff": r.abs_diff, "tolerance": r.tolerance, "tolerance_kind": r.tolerance_kind}))
         .collect();
     let slow: Vec<Value> = rows
         .iter()
@@ -610,6 +613,21 @@ pub fn build_artifact(cfg: &Config, results: &[CaseResult]) -> Result<Artifact, 
             json!({
                 "arch": r.arch, "alpha": r.alpha, "d": -r.theory, "discrete": md, "discrete_gap": (md - r.theory).abs(),
                 "continuum": r.measured, "continuum_gap": r.abs_diff, "pass": r.pass,
+            })
+        })
+        .collect();
+    let supplementary: Vec<Value> = results
+        .iter()
+        .flat_map(|r| r.rows.iter().map(move |x| (r, x)))
+        .filter(|(_, x)| x.measured_continuum.is_some() && x.measured_discrete.is_none())
+        .map(|(r, x)| {
+            json!({
+                "label": r.case.label, "theory": x.theory, "d": -x.theory, "measured": x.measured, "abs_diff": x.abs_diff,
+                "continuum_within_tol": (x.measured_continuum.unwrap_or(f64::NAN) - x.theory).abs() <= x.tolerance,
+                "tolerance": x.tolerance,
+                "continuum": x.measured_continuum, "continuum_gap": (x.measured_continuum.unwrap_or(f64::NAN) - x.theory).abs(),
+                "continuum_depth": cfg.tanh_continuum_depth, "agreement": r.continuum_agreement, "e_star": r.e_star,
+                "pass": x.pass,
             })
         })
         .collect();
@@ -627,6 +645,14 @@ pub fn build_artifact(cfg: &Config, results: &[CaseResult]) -> Result<Artifact, 
         "cases": cases,
         "failed": failed,
         "slow": slow,
+        "supplementary": supplementary,
+        "method": {
+            "hermite_order": crate::meanfield::expectations::N_HERMITE,
+            "table_step": crate::meanfield::expectations::XI_STEP,
+            "table_q_min": crate::meanfield::expectations::XI_MIN.exp(),
+            "table_q_max": crate::meanfield::expectations::XI_MAX.exp(),
+            "mehler_tol": crate::meanfield::expectations::MEHLER_TOL,
+        },
         "continuum_agreement_max": agreement_max,
         "tolerances": tolerances,
         "claims": claims,
@@ -715,7 +741,7 @@ fn claims(results: &[CaseResult]) -> Vec<Claim> {
         claim(
             "C1a",
             "Random feedforward tanh networks have exponential forward dynamics: the length and the cosine of two inputs approach their fixed points exponentially fast.",
-            "vanilla tanh: p^L and e^L equal the root-found q*, c* within 1e-8 (relative), and ln|p^l - q*|, ln|e^l - c*| decrease linearly in l at the rates of the linearized maps within 2e-3",
+            "vanilla tanh: p^L and e^L equal the root-found q*, c* within 1e-8 (relative), and ln abs(p^l - q*), ln abs(e^l - c*) decrease linearly in l at the rates of the linearized maps within 2e-3",
             forward,
         ),
         claim(
@@ -726,8 +752,8 @@ fn claims(results: &[CaseResult]) -> Vec<Claim> {
         ),
         claim(
             "C2a",
-            "With skip connections (FRN, RRN) tanh forward dynamics become polynomial: p ~ B l and |e - e*| ~ l^-d.",
-            "FRN and RRN tanh at depth L: local exponents and constants of p and |e - e*| within the stated tolerances of the table",
+            "With skip connections (FRN, RRN) tanh forward dynamics become polynomial: p ~ B l and abs(e - e*) ~ l^-d.",
+            "FRN and RRN tanh at depth L: local exponents and constants of p and abs(e - e*) within the stated tolerances of the table",
             tanh_rows(&["p", "e"]),
         ),
         claim(
@@ -738,7 +764,7 @@ fn claims(results: &[CaseResult]) -> Vec<Claim> {
         ),
         claim(
             "C2c",
-            "Alpha-ReLU residual nets (1/2 < alpha < 1) have polynomial dynamics: p ~ l^(1/(1-alpha)), chi^0/chi^L = Theta(L^R) with R = alpha^2/((1-alpha)(2alpha-1)), |e - e*| ~ l^-d.",
+            "Alpha-ReLU residual nets (1/2 < alpha < 1) have polynomial dynamics: p ~ l^(1/(1-alpha)), chi^0/chi^L = Theta(L^R) with R = alpha^2/((1-alpha)(2alpha-1)), abs(e - e*) ~ l^-d.",
             "FRN and RRN, alpha in the configured set: all exponents and constants within the stated tolerances (the slow cosine law in the continuum limit)",
             alpha.iter().flat_map(|r| &r.rows).collect(),
         ),
@@ -813,8 +839,8 @@ fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, MeanFiel
         svg: plot.render().map_err(plot_err)?,
     });
 
-    // Cosine: |e - e*| and 1 - e.
-    let mut plot = LinePlot::new("", "depth l", "|e^l − e*|  (1 − e^l for ReLU)").log_x().log_y().legend(LegendPos::LowerLeft);
+    // Cosine: abs(e - e*) and 1 - e.
+    let mut plot = LinePlot::new("", "depth l", "|eˡ − e*|  (1 − eˡ for ReLU)").log_x().log_y().legend(LegendPos::LowerLeft);
     let mut color = 0;
     for r in results {
         let label = &r.case.label;
@@ -846,7 +872,7 @@ fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, MeanFiel
     }
     figs.push(Figure {
         name: "dynamics-cosine".into(),
-        caption: "Distance of the cosine $e^l$ from its limit against depth (log-log): $|e^l - e^*|$ for tanh and α-ReLU FRNs and the vanilla tanh net ($e^* = c^*$), $1 - e^l$ for the ReLU FRN. Dashed: slopes $-d$ of the theory drawn through the last point, and for ReLU the full law $4/(r k l)^2$. The vanilla net converges exponentially (it drops out of the plot after a few dozen layers), the residual nets polynomially.".into(),
+        caption: "Distance of the cosine $e^l$ from its limit against depth (log-log): $\\lvert e^l - e^*\\rvert$ for tanh and α-ReLU FRNs and the vanilla tanh net ($e^* = c^*$), $1 - e^l$ for the ReLU FRN. Dashed: slopes $-d$ of the theory drawn through the last point, and for ReLU the full law $4/(r k l)^2$. The vanilla net converges exponentially (it drops out of the plot after a few dozen layers), the residual nets polynomially.".into(),
         svg: plot.render().map_err(plot_err)?,
     });
 
@@ -919,7 +945,7 @@ fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, MeanFiel
     plot = plot.hline(1.0, "theory").y_range(0.0, 2.0);
     figs.push(Figure {
         name: "dynamics-local-e".into(),
-        caption: "Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to $10^{40}$. The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $|e^l - e^*|$, which itself decays only like $l^{-d}$.".into(),
+        caption: format!("Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to ${}$ (α-ReLU) and ${}$ (tanh with $e^* > 0$). The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $\\lvert e^l - e^*\\rvert$, which itself decays only like $l^{{-d}}$.", crate::report::format::sci(cfg.continuum_depth, 0), crate::report::format::sci(cfg.tanh_continuum_depth, 0)),
         svg: plot.render().map_err(plot_err)?,
     });
     // grad family.
@@ -963,6 +989,36 @@ mod tests {
         assert!(t.rows.iter().all(|r| r["measured"].is_number()), "no NaN measurement");
         assert_eq!(art.claims.len(), 6);
         assert!(art.figures.iter().all(|f| f.name.starts_with("dynamics-") && f.svg.starts_with("<svg")));
+        // The chapter renders: no template error, no LaTeX warning, every figure referenced.
+        let profile = Profile { dynamics: cfg.clone(), ..Profile::load("quick").unwrap() };
+        let record = crate::pipeline::StageRecord {
+            name: "dynamics".into(),
+            version: 1,
+            key: "k".into(),
+            cached: false,
+            seconds: 0.0,
+            jobs: 1,
+            artifact: std::sync::Arc::new(art.clone()),
+        };
+        let info = crate::report::render::RunInfo {
+            program_version: "test".into(),
+            git_commit: None,
+            profile: "quick".into(),
+            profile_description: String::new(),
+            threads: 1,
+            generated_at: String::new(),
+        };
+        let rendered = crate::report::render::render(&[record], &profile, &info).unwrap();
+        if let Ok(dir) = std::env::var("DYN_DUMP") {
+            std::fs::write(format!("{dir}/dyn.md"), &rendered.markdown).unwrap();
+            for f in &art.figures {
+                std::fs::write(format!("{dir}/{}.svg", f.name), &f.svg).unwrap();
+            }
+        }
+        assert!(rendered.warnings.is_empty(), "{:?}", rendered.warnings);
+        assert!(rendered.markdown.contains("## 3 Dynamics"));
+        assert_eq!(rendered.figures.len(), art.figures.len());
+        assert!(!rendered.markdown.contains("NaN"));
         // The exact laws hold at any depth.
         for r in results.iter().flat_map(|r| &r.rows).filter(|r| r.tolerance_kind == "rel" && r.tolerance == 1e-9) {
             assert!(r.pass, "{r:?}");
