@@ -38,7 +38,7 @@ pub fn spread_ratio(ridge_values: &[f64], grid_values: &[f64]) -> Result<f64, An
         need: 2,
         got: grid_values.len(),
     })?;
-    if !(g > 0.0) || !r.is_finite() || !g.is_finite() {
+    if g.is_nan() || g <= 0.0 || !r.is_finite() || !g.is_finite() {
         return Err(AnalysisError::Degenerate { what: "spread ratio", why: "the metric is constant or not finite over the grid" });
     }
     Ok(r / g)
@@ -74,7 +74,7 @@ pub const BANDWIDTH_FACTORS: [f64; 7] = [0.02, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0];
 /// [`BANDWIDTH_FACTORS`] times the sd of `xs`; `None` if `xs` is constant.
 pub fn choose_bandwidth(xs: &[f64], ys: &[f64], groups: &[usize]) -> Option<f64> {
     let sd = stats::sample_sd(xs)?;
-    if !(sd > 0.0) {
+    if sd.is_nan() || sd <= 0.0 {
         return None;
     }
     let mut distinct = groups.to_vec();

@@ -80,7 +80,7 @@ impl Row {
 /// Linear interpolation of `values` (given at `variances`, increasing) in $\ln v$ at `v`; `None`
 /// outside the range (relative tolerance $10^{-9}$) or for non-positive `v`.
 pub fn interp_log(variances: &[f64], values: &[f64], v: f64) -> Option<f64> {
-    if variances.is_empty() || variances.len() != values.len() || !(v > 0.0) {
+    if variances.is_empty() || variances.len() != values.len() || v.is_nan() || v <= 0.0 {
         return None;
     }
     let lv = v.ln();
@@ -177,11 +177,13 @@ impl Grid {
     }
 
     /// Pooled within-cell standard deviation of accuracy over seeds,
-    /// $\sqrt{\sum_c \sum_s (a_{cs} - \bar a_c)^2 / \sum_c (n_c - 1)}$; `None` if no cell has two seeds.
+    /// $\sqrt{\sum_c \sum_s (a_{cs} - \bar a_c)^2 / \sum_c (n_c - 1)}$, over the cells with two or
+    /// more seeds that did not diverge entirely (those hold the fail accuracy exactly, whose zero
+    /// spread says nothing about the seed noise of training); `None` if there is no such cell.
     pub fn pooled_seed_sd(&self) -> Option<f64> {
         let (mut ss, mut dof) = (0.0, 0usize);
         for (_, c) in self.cells() {
-            if c.accuracies.len() >= 2 {
+            if c.accuracies.len() >= 2 && c.n_diverged < c.accuracies.len() {
                 let m = c.mean();
                 ss += c.accuracies.iter().map(|a| (a - m).powi(2)).sum::<f64>();
                 dof += c.accuracies.len() - 1;
@@ -500,6 +502,11 @@ mod tests {
         assert_eq!(last.n_diverged, 3);
         assert!((last.mean() - 0.1).abs() < 1e-15);
         assert!(g.pooled_seed_sd().unwrap() < 1e-15);
+        // fully diverged cells do not enter the pooled sd: one cell with seeds (0.5, 0.7) and one
+        // all-diverged cell give sd(0.5, 0.7) = sqrt(0.02)
+        let mk = |v: f64, seed: u64, accuracy: f64, diverged: bool| Run { depth: 3, variance: v, seed, accuracy, diverged };
+        let g2 = Grid::from_runs(&[mk(1.0, 0, 0.5, false), mk(1.0, 1, 0.7, false), mk(2.0, 0, 0.1, true), mk(2.0, 1, 0.1, true)], 0.1).unwrap();
+        assert!((g2.pooled_seed_sd().unwrap() - 0.02f64.sqrt()).abs() < 1e-12);
         assert!((g.median_log_step().unwrap() - (1000f64).ln() / 18.0).abs() < 1e-12);
         assert!(Grid::from_runs(&[], 0.1).is_err());
         let bad = Run { depth: 2, variance: -1.0, seed: 0, accuracy: 0.5, diverged: false };

@@ -179,6 +179,11 @@ impl TrainedPoint {
     }
 }
 
+/// Weight variance of the Xavier initialization ($\sigma_w^2 = \sigma_v^2 = 1$).
+pub const XAVIER_VARIANCE: f64 = 1.0;
+/// Weight variance of the He initialization ($\sigma_w^2 = \sigma_v^2 = 2$).
+pub const HE_VARIANCE: f64 = 2.0;
+
 /// Which variance the grid varies, and so what its axis $v$ means.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -237,8 +242,8 @@ impl Axis {
     /// Axis values of the Xavier and He initializations: every weight variance 1, resp. 2.
     pub fn xavier_he(&self) -> (f64, f64) {
         match self {
-            Axis::Product { .. } => (1.0, 4.0),
-            _ => (1.0, 2.0),
+            Axis::Product { .. } => (XAVIER_VARIANCE * XAVIER_VARIANCE, HE_VARIANCE * HE_VARIANCE),
+            _ => (XAVIER_VARIANCE, HE_VARIANCE),
         }
     }
 
@@ -261,7 +266,7 @@ impl Axis {
     }
 
     /// The recommender searches sv2 (FRN) or sw2 (otherwise); its result as an axis value.
-    fn from_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
+    fn axis_of_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
         match (self, arch) {
             (Axis::Sv2 { .. }, Architecture::Full) => Some(searched),
             (Axis::Sw2 { .. }, a) if a != Architecture::Full => Some(searched),
@@ -306,6 +311,39 @@ pub struct GroupResult {
     pub theory_metric: String,
     pub recommender_target: String,
     pub recommender_bounds: Vec<(usize, f64)>,
+    /// Where training starts to fail at each depth (see [`divergence_boundary`]).
+    pub boundary: Vec<BoundaryPoint>,
+    /// Spread ratio of $\log p^L$ along the boundary (and of $\ln v$, for reference).
+    pub boundary_spread_log_p: Option<f64>,
+    pub boundary_spread_log_v: Option<f64>,
+}
+
+/// The onset of divergence at one depth.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoundaryPoint {
+    pub depth: usize,
+    /// Largest variance below the boundary where some seed trained, and the first variance
+    /// above it where every seed diverged (and every larger one too).
+    pub v_below: f64,
+    pub v_above: f64,
+    /// Geometric midpoint $\sqrt{v_\text{below} v_\text{above}}$ and the metrics there.
+    pub variance: f64,
+    pub metrics: InitMetrics,
+}
+
+/// Per depth, the boundary between variances where training ran and the range above it where
+/// every run diverged; `None` at depths with no such range (or where everything diverged).
+pub fn divergence_boundary(s: &Study) -> Vec<(usize, f64, f64)> {
+    s.depths
+        .iter()
+        .filter_map(|&d| {
+            let row: Vec<&study::CellRow> = s.cells.iter().filter(|c| c.depth == d).collect();
+            let all_div = |c: &&study::CellRow| c.n_diverged == c.n;
+            // first index k such that every cell from k on fully diverged
+            let k = row.iter().rposition(|c| !all_div(c)).map(|i| i + 1)?;
+            (k < row.len()).then(|| (d, row[k - 1].variance, row[k].variance))
+        })
+        .collect()
 }
 
 /// Everything the stage computed.
@@ -320,7 +358,7 @@ pub struct Analysis {
 
 fn group_label(arch: Architecture, act: &Activation) -> (String, String) {
     let (id_act, label_act) = match act {
-        Activation::AlphaRelu { alpha } => (format!("alpha-relu-{alpha}"), format!("α-ReLU (α = {alpha})")),
+        Activation::AlphaRelu { alpha } => (format!("alpha-relu-{}", format!("{alpha}").replace('.', "p")), format!("α-ReLU (α = {alpha})")),
         Activation::Relu => ("relu".into(), "ReLU".into()),
         other => (other.kind().into(), other.kind().into()),
     };
@@ -445,9 +483,22 @@ fn analyze_group(
     let recommend = |d: usize| -> Option<f64> {
         let bound = bounds.iter().find(|(e, _)| *e == d)?.1;
         let searched = theory.recommend(&base, d, target, bound)?;
-        axis.from_searched(arch, searched, &base)
+        axis.axis_of_searched(arch, searched, &base)
     };
     let study = study::study(&runs, &lookup, Some(&recommend), &opts).map_err(|e| e.to_string())?;
+    let boundary: Vec<BoundaryPoint> = divergence_boundary(&study)
+        .into_iter()
+        .map(|(depth, lo, hi)| {
+            let v = (lo * hi).sqrt();
+            BoundaryPoint { depth, v_below: lo, v_above: hi, variance: v, metrics: theory.metrics(&at(v), &[depth])[0] }
+        })
+        .collect();
+    let grid_log_p: Vec<f64> = study.cells.iter().map(|c| c.metrics.log_p).filter(|x| x.is_finite()).collect();
+    let grid_log_v: Vec<f64> = study.cells.iter().map(|c| c.variance.ln()).collect();
+    let bp: Vec<f64> = boundary.iter().map(|b| b.metrics.log_p).filter(|x| x.is_finite()).collect();
+    let bv: Vec<f64> = boundary.iter().map(|b| b.variance.ln()).collect();
+    let boundary_spread_log_p = predictors::spread_ratio(&bp, &grid_log_p).ok();
+    let boundary_spread_log_v = predictors::spread_ratio(&bv, &grid_log_v).ok();
     let (id, label) = group_label(arch, &act);
     Ok(GroupResult {
         id,
@@ -461,6 +512,9 @@ fn analyze_group(
         theory_metric: tm.into(),
         recommender_target: target.into(),
         recommender_bounds: bounds,
+        boundary,
+        boundary_spread_log_p,
+        boundary_spread_log_v,
     })
 }
 
@@ -705,13 +759,55 @@ pub fn claims(a: &Analysis, cfg: &Config) -> Vec<Claim> {
                 .iter()
                 .map(|g| {
                     let (se, sb, b) = pair(g);
-                    format!("{}: skill of e^L {}, of {} {}", g.label, f3(se), metric_label(&b), f3(sb))
+                    if b == "e" {
+                        format!("{}: e^L is the best metric (skill {})", g.label, f3(se))
+                    } else {
+                        format!("{}: skill of e^L {}, of {} {}", g.label, f3(se), metric_label(&b), f3(sb))
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
             (m, status(ok))
         };
         out.push(mk("C3e", "Angular expressivity e^L does not predict accuracy", criterion, measured, st));
+    }
+
+    // C3f: the ReLU failure region follows a contour of p^L.
+    {
+        let tested: Vec<&GroupResult> =
+            relu.iter().copied().filter(|g| g.boundary.len() >= cfg.min_depths && g.boundary_spread_log_p.is_some()).collect();
+        let criterion = format!(
+            "sd of log p^L at the divergence boundary (midpoint between the last trained and the first all-diverged variance, per depth) / its sd over the grid < {}",
+            cfg.spread_threshold
+        );
+        let (measured, st) = if tested.is_empty() {
+            let why = if relu.is_empty() {
+                "no ReLU or alpha-ReLU grid was trained".to_string()
+            } else {
+                relu.iter()
+                    .map(|g| format!("{}: divergence boundary inside the grid at {} depths (need {})", g.label, g.boundary.len(), cfg.min_depths))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            (why, ClaimStatus::NotTested)
+        } else {
+            let ok = tested.iter().all(|g| g.boundary_spread_log_p.expect("filtered") < cfg.spread_threshold);
+            let m = tested
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}: ratio {} over {} depths (log variance itself: {})",
+                        g.label,
+                        f3(g.boundary_spread_log_p.expect("filtered")),
+                        g.boundary.len(),
+                        g.boundary_spread_log_v.map_or("-".into(), f3)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (m, status(ok))
+        };
+        out.push(mk("C3f", "For ReLU-type resnets the region where training fails follows a contour of p^L (overflow)", criterion, measured, st));
     }
 
     // C4a: Xavier and He are not optimal at depth.
@@ -865,7 +961,7 @@ fn nice_step(span: f64, target: f64) -> f64 {
 pub fn contour_levels(values: &[f64]) -> Vec<f64> {
     let fin: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = fin.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![];
     }
     let step = nice_step(hi - lo, 5.0);
@@ -875,7 +971,7 @@ pub fn contour_levels(values: &[f64]) -> Vec<f64> {
 }
 
 fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if n < 2 || !(hi > lo) {
+    if n < 2 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     (0..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp()).collect()
@@ -1174,6 +1270,9 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
                 "he": s.he.iter().map(eval_json).collect::<Vec<_>>(),
                 "recommended": s.recommended.iter().map(eval_json).collect::<Vec<_>>(),
                 "init_rows": init_rows(s),
+                "boundary": g.boundary.iter().map(|b| json!({"depth": b.depth, "v_below": b.v_below, "v_above": b.v_above, "variance": b.variance, "log_p": b.metrics.log_p})).collect::<Vec<_>>(),
+                "boundary_spread_log_p": g.boundary_spread_log_p,
+                "boundary_spread_log_v": g.boundary_spread_log_v,
                 "figures": {
                     "heatmap": format!("prediction-heatmap-{}", g.id),
                     "collapse": format!("prediction-collapse-{}", g.id),
@@ -1183,6 +1282,12 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
         })
         .collect();
     json!({
+        "pixels": crate::nn::mnist::PIXELS,
+        "level": StudyOptions::default().level,
+        "tanh_theory_slope": -1,
+        "ln_f32_max": crate::meanfield::init::LN_F32_MAX,
+        "xavier_weight_variance": XAVIER_VARIANCE,
+        "he_weight_variance": HE_VARIANCE,
         "p0": a.p0,
         "e0": a.e0,
         "p0_source": p0_source,
@@ -1424,7 +1529,13 @@ mod tests {
                     pts.push(point("tanh", l, 1.0, v, seed, 0.1 + 0.85 * (-0.5 * u * u).exp() + j));
                     let m = FakeTheory.metrics(&InitConfig { arch: Architecture::Full, act: Activation::Relu, sw2: 1.0, sv2: v, sb2: 0.0, sa2: 0.0, p0: 1.0, e0: 0.3 }, &[l])[0];
                     let z = (m.log_s - 3.0) / 1.5;
-                    pts.push(point("relu", l, 1.0, v, seed, 0.1 + 0.85 * (-0.5 * z * z).exp() + j));
+                    let mut p = point("relu", l, 1.0, v, seed, 0.1 + 0.85 * (-0.5 * z * z).exp() + j);
+                    // training fails where p^L exceeds e^7 (a stand-in for float overflow)
+                    if m.log_p > 7.0 {
+                        p.diverged = true;
+                        p.test_acc = None;
+                    }
+                    pts.push(p);
                 }
             }
         }
@@ -1493,6 +1604,26 @@ mod tests {
     }
 
     #[test]
+    fn divergence_boundary_is_the_start_of_the_all_diverged_tail() {
+        let mut pts = Vec::new();
+        // depth 4: diverges from v = 4 on; depth 8: a lone diverged cell at v = 1 then trains again,
+        // diverges from v = 8; depth 16: never diverges
+        for (l, div) in [(4usize, vec![4.0, 8.0]), (8, vec![1.0, 8.0]), (16, vec![])] {
+            for v in [0.5, 1.0, 2.0, 4.0, 8.0] {
+                let mut p = point("relu", l, 1.0, v, 0, 0.5 + 0.01 * v);
+                p.diverged = div.contains(&v);
+                pts.push(p);
+            }
+        }
+        let runs: Vec<Run> = pts
+            .iter()
+            .map(|p| Run { depth: p.depth, variance: p.sv2, seed: p.seed, accuracy: p.test_acc.unwrap(), diverged: p.diverged })
+            .collect();
+        let st = study::study(&runs, &|_, _| InitMetrics::undefined(), None, &StudyOptions::default()).unwrap();
+        assert_eq!(divergence_boundary(&st), vec![(4, 2.0, 4.0), (8, 4.0, 8.0)]);
+    }
+
+    #[test]
     fn axis_detection() {
         let a = point("tanh", 4, 1.0, 0.5, 0, 0.5);
         let b = point("tanh", 4, 1.0, 2.0, 0, 0.5);
@@ -1544,6 +1675,7 @@ mod tests {
         assert!(by_id("C3e").measured.contains("FRN tanh: skill of e^L"), "{:?}", by_id("C3e"));
         assert_eq!(by_id("C4a").status, ClaimStatus::Reproduced, "{:?}", by_id("C4a"));
         assert_eq!(by_id("C4b").status, ClaimStatus::Reproduced, "{:?}", by_id("C4b"));
+        assert_eq!(by_id("C3f").status, ClaimStatus::Reproduced, "{:?}", by_id("C3f"));
         assert_eq!(art.figures.len(), 2 + 2 + 1);
         assert!(art.figures.iter().all(|f| f.svg.starts_with("<svg")));
         assert_eq!(art.tables[0].rows.len(), 2 * 6);
@@ -1558,6 +1690,11 @@ mod tests {
         use crate::pipeline::StageRecord;
         let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
         let art = build(&synthetic_points(), 1.0, 0.3, "the synthetic test inputs", &cfg, &FakeTheory).unwrap();
+        if let Ok(dir) = std::env::var("EOC_DUMP_FIGURES") {
+            for f in &art.figures {
+                std::fs::write(format!("{dir}/{}.svg", f.name), &f.svg).unwrap();
+            }
+        }
         let rec = StageRecord {
             name: "prediction".into(),
             version: 1,
@@ -1587,10 +1724,10 @@ mod tests {
         let pts: Vec<TrainedPoint> = synthetic_points().into_iter().filter(|p| p.depth <= 8).collect();
         let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
         let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
-        for id in ["C3a", "C3b", "C3c", "C3d", "C3e", "C4b"] {
+        for id in ["C3a", "C3b", "C3c", "C3d", "C3e", "C3f", "C4b"] {
             let c = art.claims.iter().find(|c| c.id == id).unwrap();
             assert_eq!(c.status, ClaimStatus::NotTested, "{c:?}");
-            assert!(c.measured.contains("need 3"), "{c:?}");
+            assert!(c.measured.contains("(need 3)"), "{c:?}");
         }
     }
 }
