@@ -229,6 +229,24 @@ mod tests {
     }
 
     #[test]
+    fn run_train_prints_the_result_and_writes_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let args = parse(&[
+            "--width", "16", "--depth", "2", "--train-subset", "300", "--batch", "50", "--threads", "1",
+            "--json", json.to_str().unwrap(),
+        ]);
+        let mut out = Vec::new();
+        run_train(&args, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("samples/s"), "{text}");
+        assert!(text.contains("test accuracy"), "{text}");
+        let r: TrainResult = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!((r.width, r.depth, r.train_subset, r.steps), (16, 2, 300, 6));
+        assert!(r.test_acc > 0.2, "{}", r.test_acc);
+    }
+
+    #[test]
     fn missing_mnist_dir_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let args = parse(&["--mnist-dir", dir.path().to_str().unwrap(), "--threads", "1"]);
