@@ -24,6 +24,7 @@ pub fn all() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(identities::IdentitiesStage),
         Box::new(dynamics::Dynamics),
+        Box::new(simulations::Simulations),
         Box::new(training::TrainingStage),
         Box::new(prediction::PredictionStage),
         Box::new(performance::PerformanceStage),
