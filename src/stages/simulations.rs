@@ -393,6 +393,22 @@ pub fn stat(xs: &[f64]) -> Stat {
     }
 }
 
+/// Two-sided tail $P(|T| > t)$ of Student's $t$ distribution with $\nu$ degrees of freedom,
+/// $2\int_t^\infty \frac{\Gamma((\nu+1)/2)}{\sqrt{\nu\pi}\,\Gamma(\nu/2)}(1 + x^2/\nu)^{-(\nu+1)/2}dx$, by adaptive
+/// quadrature ($t \ge 0$, $\nu > 0$): the chance that a mean-field value that is exactly right still
+/// falls outside $t$ standard errors of a seed mean over $\nu + 1$ Gaussian seeds.
+pub fn student_t_tail(t: f64, nu: f64) -> Result<f64, StageError> {
+    use crate::math::quadrature::{integrate, Tol};
+    use crate::math::special::ln_gamma;
+    if !(t >= 0.0 && nu > 0.0 && t.is_finite() && nu.is_finite()) {
+        return Err(StageError::Failed(format!("student_t_tail: t = {t}, nu = {nu} (valid: t >= 0, nu > 0, finite)")));
+    }
+    let ln_c = ln_gamma((nu + 1.0) / 2.0) - ln_gamma(nu / 2.0) - 0.5 * (nu * std::f64::consts::PI).ln();
+    let f = |x: f64| (ln_c - (nu + 1.0) / 2.0 * (1.0 + x * x / nu).ln()).exp();
+    let q = integrate(f, t, f64::INFINITY, Tol::new(1e-14, 1e-10)).map_err(|e| StageError::Failed(format!("student_t_tail: {e}")))?;
+    Ok(2.0 * q.value)
+}
+
 /// The quantities compared with mean field, in table order.
 pub const QUANTITIES: &[(&str, &str)] = &[
     ("p", "$p^l$"),
@@ -536,7 +552,7 @@ fn exponents(rows: &[Row]) -> Vec<(String, String, usize, f64)> {
 pub struct Simulations;
 
 /// Version of the summary, tables and figures.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Version of one simulated network (salts the task keys).
 const RUN_VERSION: u32 = 1;
 
@@ -662,6 +678,10 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
                 "n_rows": mine.len(),
                 "n_pass_max_width": mine.iter().filter(|r| r.width == n_max && r.pass).count(),
                 "n_rows_max_width": mine.iter().filter(|r| r.width == n_max).count(),
+                "single": {
+                    "p_rel_sd": get("p", n_max).map(|r| r.rel_sd), "grad_rel_sd": get("grad", n_max).map(|r| r.rel_sd),
+                    "e_sd": get("e", n_max).map(|r| r.simulated_sd), "ln_grad_sd": get("ln_grad", n_max).map(|r| r.simulated_sd),
+                },
                 "gia_same": gia("grad"), "gia_indep": gia("grad_indep"), "ln_grad": gia("ln_grad"),
                 "figure": format!("simulations-{}", c.name),
             })
@@ -676,6 +696,11 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
     let seconds: Vec<f64> = pairs.iter().map(|(_, r)| r.seconds).collect();
     let strict_rows = |rs: &[&Row]| -> Vec<Value> { rs.iter().map(|r| json!({"depth": r.depth, "rel_dev": r.rel_dev})).collect() };
     let indep_rows = at_max(&["grad_indep"]);
+    let same_rows = at_max(&["grad"]);
+    let mean_z = |rs: &[&Row]| if rs.is_empty() { f64::NAN } else { rs.iter().map(|r| r.z).sum::<f64>() / rs.len() as f64 };
+    // Chance that an exactly right mean field falls outside SE_MULT standard errors of a seed mean
+    // (Student t with seeds - 1 degrees of freedom; the 5% alternative only lowers it).
+    let p_false = student_t_tail(criteria::SE_MULT, cfg.seeds as f64 - 1.0)?;
 
     let claims = vec![
         Claim {
@@ -764,6 +789,16 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
             "max_rel_grad": max_abs(&at_max(&["grad"])), "max_rel_chi_w": max_abs(&at_max(&["chi_w"])),
             "max_rel_indep": if indep_rows.is_empty() { Value::Null } else { json!(max_abs(&indep_rows)) },
             "strict": strict_rows(&strict_g), "strict_max": max_abs(&strict_g), "strict_pass": strict_ok(&strict_g),
+        },
+        "false_alarm": {
+            "p_one": p_false, "expected_forward": p_false * fwd.len() as f64, "expected_gradient": p_false * bwd.len() as f64,
+            "dof": cfg.seeds - 1,
+        },
+        "gia": {
+            "mean_z_same": mean_z(&same_rows), "mean_z_indep": mean_z(&indep_rows),
+            "max_rel_same": max_abs(&same_rows), "max_rel_indep": max_abs(&indep_rows),
+            "n_pass_same": same_rows.iter().filter(|r| r.pass).count(), "n_pass_indep": indep_rows.iter().filter(|r| r.pass).count(),
+            "n": same_rows.len(),
         },
         "scaling": {
             "pass": scaling_ok, "beta_mean": beta_mean, "beta_sd": beta_sd, "n": betas.len(),
@@ -854,10 +889,10 @@ fn case_figure(cfg: &Config, cr: &CaseRuns) -> Result<Figure, StageError> {
         plot.render().map_err(fig_err(&name))
     };
     let mut panels = vec![
-        panel("(a) length p^l", "p^l", "p", 0, true)?,
-        panel("(b) cosine e^l", "e^l", "e", 0, false)?,
-        panel("(c) gradient χ^l/χ^L", "χ^l / χ^L", "chi", 0, true)?,
-        panel("(d) weight gradient χ_w^l/χ^L", "χ_w^l / χ^L", "chi_w", 1, true)?,
+        panel("(a) length pˡ", "pˡ", "p", 0, true)?,
+        panel("(b) cosine eˡ", "eˡ", "e", 0, false)?,
+        panel("(c) gradient χˡ/χᴸ", "χˡ / χᴸ", "chi", 0, true)?,
+        panel("(d) weight gradient χ_wˡ/χᴸ", "χ_wˡ / χᴸ", "chi_w", 1, true)?,
     ];
     // (e) ratio to mean field at the largest width.
     let (wmax, runs) = cr.by_width.last().expect("a case with runs");
@@ -871,23 +906,23 @@ fn case_figure(cfg: &Config, cr: &CaseRuns) -> Result<Figure, StageError> {
             band.push((ll as f64, s.min / m, s.max / m));
         }
         let mut s = Series::new(label, pts).color(color).style(style);
-        if style == SeriesStyle::Line {
+        if style == SeriesStyle::Line && q != "chi_w" {
             s = s.band(band);
         }
         Some(s)
     };
-    for (i, (q, label)) in [("p", "p^l"), ("grad", "χ⁰/χ^l"), ("chi_w", "χ_w^l")].iter().enumerate() {
+    for (i, (q, label)) in [("p", "pˡ"), ("grad", "χ⁰/χˡ"), ("chi_w", "χ_wˡ")].iter().enumerate() {
         if let Some(s) = ratio(q, 1, label, i, SeriesStyle::Line) {
             plot.series.push(s);
         }
     }
-    if let Some(s) = ratio("grad_indep", 1, "χ⁰/χ^l, indep. W", 3, SeriesStyle::Dashed) {
+    if let Some(s) = ratio("grad_indep", 1, "χ⁰/χˡ, indep. W", 3, SeriesStyle::Dashed) {
         plot.series.push(s);
     }
     plot = plot.hline(1.0, "");
     panels.push(plot.render().map_err(fig_err(&name))?);
     // (f) e - e_MF per width.
-    let mut plot = LinePlot::new("(f) cosine minus mean field", "layer l", "e^l − e^l_MF").size(PANEL_W, PANEL_H);
+    let mut plot = LinePlot::new("(f) cosine minus mean field", "layer l", "eˡ − eˡ(MF)").size(PANEL_W, PANEL_H);
     for (i, (w, runs)) in cr.by_width.iter().enumerate() {
         let mut pts = Vec::new();
         let mut band = Vec::new();
@@ -921,39 +956,70 @@ fn case_figure(cfg: &Config, cr: &CaseRuns) -> Result<Figure, StageError> {
 fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure, StageError> {
     let name = "simulations-width";
     let l = cfg.depth;
-    let mut plot = LinePlot::new("", "width N", "seed-to-seed sd / mean field").log_x().log_y().legend(LegendPos::LowerLeft);
-    let mut lo = f64::INFINITY;
-    let mut hi: f64 = 0.0;
-    let mut first: Option<(f64, f64)> = None;
+    let mut panels = Vec::new();
+    // (a)-(d): sqrt(N) sd / MF against the layer, per configuration: curves of different widths
+    // coincide if the fluctuations scale like N^{-1/2}.
+    for (k, cr) in cases.iter().enumerate() {
+        let letter = (b'a' + k as u8) as char;
+        let mut plot = LinePlot::new(format!("({letter}) {}", cr.case.label()), "layer l", "√N · sd / mean field")
+            .log_y()
+            .size(PANEL_W, PANEL_H);
+        for (i, (w, runs)) in cr.by_width.iter().enumerate() {
+            for (q, style, ql) in [("p", SeriesStyle::Line, "pˡ"), ("grad", SeriesStyle::Dashed, "χ⁰/χˡ")] {
+                let pts: Vec<(f64, f64)> = (1..=l)
+                    .filter_map(|ll| {
+                        let (s, m) = (stat_at(runs, q, ll)?, mf_value(&cr.mf, q, ll)?);
+                        Some((ll as f64, s.sd / m.abs() * (*w as f64).sqrt()))
+                    })
+                    .collect();
+                plot.series.push(Series::new(format!("{ql}, N = {w}"), pts).style(style).color(i));
+            }
+        }
+        panels.push(plot.render().map_err(fig_err(name))?);
+    }
+    let next = (b'a' + cases.len() as u8) as char;
+    // Relative sd at depth L against width.
+    let mut plot = LinePlot::new(format!("({next}) spread at depth {l} against width"), "width N", "sd / mean field")
+        .log_x()
+        .log_y()
+        .size(PANEL_W, PANEL_H)
+        .legend(LegendPos::LowerLeft);
+    let (lo, hi) = (cfg.widths.iter().copied().min().unwrap_or(1) as f64, cfg.widths.iter().copied().max().unwrap_or(1) as f64);
+    let mut top: f64 = 0.0;
     for (i, cr) in cases.iter().enumerate() {
-        for (q, style, qlabel) in [("p", SeriesStyle::LineWithMarkers, "p^L"), ("grad", SeriesStyle::Dashed, "χ⁰/χ^L")] {
+        for (q, style) in [("p", SeriesStyle::LineWithMarkers), ("grad", SeriesStyle::Dashed)] {
             let pts: Vec<(f64, f64)> = rows
                 .iter()
                 .filter(|r| r.case == cr.case.name && r.quantity == q && r.depth == l)
                 .map(|r| (r.width as f64, r.rel_sd))
                 .collect();
-            for &(x, y) in &pts {
-                lo = lo.min(x);
-                hi = hi.max(x);
-                if first.is_none_or(|f| y > f.1) && x == cfg.widths.iter().copied().min().unwrap_or(0) as f64 {
-                    first = Some((x, y));
-                }
-            }
-            plot.series.push(Series::new(format!("{} {qlabel}", cr.case.label()), pts).style(style).color(i));
+            top = pts.iter().filter(|p| p.0 == lo).map(|p| p.1).fold(top, f64::max);
+            let label = if q == "p" { cr.case.name.clone() } else { String::new() };
+            plot.series.push(Series::new(label, pts).style(style).color(i));
         }
     }
-    if let Some((x0, y0)) = first {
-        if hi > lo {
-            let r: Vec<(f64, f64)> = [lo, hi].iter().map(|&x| (x, 1.5 * y0 * (x / x0).powf(-0.5))).collect();
-            plot.series.push(Series::new("∝ N^(−1/2)", r).style(SeriesStyle::Dashed).color(MF_COLOR));
-        }
+    if hi > lo && top > 0.0 {
+        let r: Vec<(f64, f64)> = [lo, hi].iter().map(|&x| (x, 1.5 * top * (x / lo).powf(-0.5))).collect();
+        plot.series.push(Series::new("∝ N^(−1/2)", r).style(SeriesStyle::Dashed).color(MF_COLOR));
     }
+    panels.push(plot.render().map_err(fig_err(name))?);
+    // Exponent estimates.
+    let next2 = (next as u8 + 1) as char;
+    let betas = exponents(rows);
+    let mut plot = LinePlot::new(format!("({next2}) exponent β of sd ∝ N^β"), "table depth l", "β").size(PANEL_W, PANEL_H);
+    for (i, cr) in cases.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64, b.3)).collect();
+        plot.series.push(Series::new(cr.case.name.clone(), pts).style(SeriesStyle::Markers).color(i));
+    }
+    plot = plot.hline(-0.5, "−1/2");
+    panels.push(plot.render().map_err(fig_err(name))?);
     Ok(Figure {
         name: name.into(),
         caption: format!(
-            "Per-network fluctuation around mean field against width at depth {l}: the standard deviation over seeds divided by the mean-field value, for $p^L$ (solid with markers) and the gradient ratio $\\chi^0/\\chi^L$ (dashed) of every configuration; black dashed: a reference slope $N^{{-1/2}}$."
+            "Fluctuations against width. ({}) For each configuration, the seed-to-seed standard deviation divided by the mean-field value and multiplied by $\\sqrt N$, against the layer, for $p^l$ (solid) and $\\chi^0/\\chi^l$ (dashed), one colour per width: with $N^{{-1/2}}$ scaling the curves of different widths coincide. ({next}) The relative standard deviation at depth {l} against width (markers: $p^L$, dashed: $\\chi^0/\\chi^L$) with a reference slope $N^{{-1/2}}$. ({next2}) The exponent estimated between the smallest and the largest width for every configuration, quantity ($p$, $e$, $\\chi^0/\\chi^l$, $\\chi_w$) and table depth; the line marks $-1/2$.",
+            if cases.len() > 1 { format!("a–{}", (b'a' + cases.len() as u8 - 1) as char) } else { "a".into() }
         ),
-        svg: plot.render().map_err(fig_err(name))?,
+        svg: compose(&panels, 2, PANEL_W, PANEL_H),
     })
 }
 
@@ -1145,6 +1211,25 @@ mod tests {
             assert!(f.name.starts_with("simulations-") && f.svg.starts_with("<svg") && f.svg.trim_end().ends_with("</svg>"));
             crate::report::markdown::prepare_svg(&f.svg, &f.name, "x").unwrap();
         }
+    }
+
+    /// Student t tails against closed forms (nu = 1: Cauchy, 1 - (2/pi) atan t; nu = 2:
+    /// 1 - t/sqrt(2 + t^2)) and the critical values of the standard t table (Abramowitz & Stegun
+    /// Table 26.10: nu = 7, t = 2.998 for two-sided 0.02 and 3.499 for 0.01; nu = 15, 2.947 for 0.01;
+    /// printed to 3 decimals, hence the 2e-3 relative tolerance).
+    #[test]
+    fn student_t_tail_matches_closed_forms_and_tables() {
+        for t in [0.0, 0.5, 1.0, 3.0, 10.0] {
+            let cauchy = 1.0 - 2.0 / std::f64::consts::PI * f64::atan(t);
+            assert!((student_t_tail(t, 1.0).unwrap() - cauchy).abs() < 1e-9, "nu = 1, t = {t}");
+            let two = 1.0 - t / (2.0 + t * t).sqrt();
+            assert!((student_t_tail(t, 2.0).unwrap() - two).abs() < 1e-9, "nu = 2, t = {t}");
+        }
+        for (t, nu, p) in [(2.998, 7.0, 0.02), (3.499, 7.0, 0.01), (2.947, 15.0, 0.01)] {
+            let got = student_t_tail(t, nu).unwrap();
+            assert!((got / p - 1.0).abs() < 2e-3, "t = {t}, nu = {nu}: {got} vs {p}");
+        }
+        assert!(student_t_tail(-1.0, 3.0).is_err());
     }
 
     #[test]
