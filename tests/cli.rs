@@ -33,7 +33,7 @@ fn redact(md: &str) -> String {
     let body = md.split("\n## Appendix A").next().unwrap_or(md);
     body.lines()
         .map(|l| {
-            if ["single-thread time", "samples per second"].iter().any(|v| l.contains(v)) {
+            if ["single-thread time", "samples per second", "task time"].iter().any(|v| l.contains(v)) {
                 l.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
             } else {
                 l.to_string()
