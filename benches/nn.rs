@@ -232,6 +232,46 @@ fn main() {
         println!("{:.0} samples/s, median step {:.0}", r.samples_per_sec, r.median_step_samples_per_sec);
         return;
     }
+    if args.iter().any(|a| a == "transition") {
+        let mut s2 = Step::new(B);
+        s2.run(1.0 / B as f64);
+        let labels = s2.labels.clone();
+        let a = vec![0.5f32; 128 * 128];
+        let x = vec![0.25f32; 128 * 128];
+        let mut y = vec![0.0f32; 128 * 128];
+        let t_mm = time(300, || matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq));
+        let t_both = time(300, || {
+            matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq);
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        #[target_feature(enable = "avx")]
+        unsafe fn zu() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        let t_zu = time(300, || {
+            matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq);
+            unsafe { zu() };
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        let t_sm = time(300, || {
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        println!(
+            "matmul {:.1} us; matmul+softmax {:.1} us; with vzeroupper {:.1} us; softmax alone {:.1} us",
+            t_mm * 1e6,
+            t_both * 1e6,
+            t_zu * 1e6,
+            t_sm * 1e6
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "profile-forward") {
+        let mut s = Step::new(B);
+        for _ in 0..500 {
+            forward(&s.params, &mut s.tape).unwrap();
+        }
+        return;
+    }
     if args.iter().any(|a| a == "profile-backward") {
         let mut s = Step::new(B);
         s.run(1.0 / B as f64);
@@ -267,6 +307,12 @@ fn breakdown() {
         black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
     });
     println!("softmax_xent of {B} samples {:.2} us", t_l * 1e6);
+    let t_fl = time(50, || {
+        forward(&s2.params, &mut s2.tape).unwrap();
+        black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+    });
+    let t_f2 = time(50, || forward(&s2.params, &mut s2.tape).unwrap());
+    println!("forward+softmax {:.3} ms vs forward {:.3} ms", t_fl * 1e3, t_f2 * 1e3);
     let g1 = s2.grads.clone();
     let g2 = s2.grads.clone();
     let mut p = s2.params.clone();
