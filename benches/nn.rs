@@ -1,10 +1,15 @@
 //! Benchmarks of the network core (run with `cargo bench --bench nn`):
 //! - one forward+backward step of the reference FRN (tanh, N = 128, L = 20, batch 128, f32),
 //!   sequential and as two 64-sample shards on two threads;
-//! - the raw faer products at those shapes, and a 1024^3 product (peak GFLOP/s of this machine);
+//! - the raw faer products at those shapes, and a 1024^3 product (peak GFLOP/s of this machine;
+//!   criterion's throughput "elem/s" counts floating-point operations, so Gelem/s = GFLOP/s);
 //! - `cargo bench --bench nn -- train-reference [THREADS] [REPEATS]`: whole training runs of the
 //!   reference configuration of `torch_resnet.py` (10000 images, 1 epoch), printing samples/s in
-//!   the same definition (training loop only) for the comparison with PyTorch.
+//!   the same definition (training loop only) for the comparison with PyTorch (with
+//!   `EOC_WAIT_QUIET=S`, each run first waits up to S seconds for the machine to be idle);
+//! - `-- quick`: only the quick timings; `-- breakdown`: per-operation timings; `-- transition`:
+//!   the cost of legacy-SSE code right after a faer product; `-- profile-forward`,
+//!   `-- profile-backward`, `-- profile-train`: loops to run under `perf`.
 
 use criterion::{black_box, Criterion, Throughput};
 use edge_of_chaos::nn::matmul;
@@ -176,6 +181,15 @@ fn busy_cores(a: (u64, u64), b: (u64, u64)) -> f64 {
     ncpu * (1.0 - idle / total)
 }
 
+/// CPU seconds used by this process so far (utime + stime from /proc/self/stat).
+fn own_cpu_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Waits (up to `max_s`) until the machine uses < 0.2 cores over a 1 s probe; returns the waited s.
 fn wait_quiet(max_s: f64) -> f64 {
     let t0 = Instant::now();
@@ -196,12 +210,14 @@ fn train_reference(threads: usize, repeats: usize) {
     let max_wait: f64 = std::env::var("EOC_WAIT_QUIET").ok().and_then(|s| s.parse().ok()).unwrap_or(0.0);
     for _ in 0..repeats {
         let waited = if max_wait > 0.0 { wait_quiet(max_wait) } else { 0.0 };
-        let a = proc_stat();
+        let (a, c0, t0) = (proc_stat(), own_cpu_s(), Instant::now());
         let r = train(&cfg, &data, &mut |_| {}).expect("valid config");
-        let busy = a.zip(proc_stat()).map(|(a, b)| busy_cores(a, b)).unwrap_or(f64::NAN);
+        let wall = t0.elapsed().as_secs_f64();
+        let own = c0.zip(own_cpu_s()).map_or(f64::NAN, |(a, b)| (b - a) / wall);
+        let busy = a.zip(proc_stat()).map(|(a, b)| busy_cores(a, b)).unwrap_or(f64::NAN) - own;
         println!(
             "train-reference threads={threads}: {:.0} samples/s (median step {:.0}; {} samples in {:.3} s), test acc {:.4}, \
-             final loss {:?}; waited {waited:.0} s for quiet, busy cores during run+eval {busy:.2}",
+             final loss {:?}; waited {waited:.0} s for quiet, other busy cores during run+eval {busy:.2}",
             r.samples_per_sec, r.median_step_samples_per_sec, r.samples, r.seconds, r.test_acc, r.final_loss
         );
         rates.push(r.samples_per_sec);
@@ -230,6 +246,46 @@ fn main() {
         };
         let r = train(&cfg, &data, &mut |_| {}).unwrap();
         println!("{:.0} samples/s, median step {:.0}", r.samples_per_sec, r.median_step_samples_per_sec);
+        return;
+    }
+    if args.iter().any(|a| a == "transition") {
+        let mut s2 = Step::new(B);
+        s2.run(1.0 / B as f64);
+        let labels = s2.labels.clone();
+        let a = vec![0.5f32; 128 * 128];
+        let x = vec![0.25f32; 128 * 128];
+        let mut y = vec![0.0f32; 128 * 128];
+        let t_mm = time(300, || matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq));
+        let t_both = time(300, || {
+            matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq);
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        #[target_feature(enable = "avx")]
+        unsafe fn zu() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        let t_zu = time(300, || {
+            matmul::forward(&mut y, false, &a, &x, 128, 128, 128, Par::Seq);
+            unsafe { zu() };
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        let t_sm = time(300, || {
+            black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+        });
+        println!(
+            "matmul {:.1} us; matmul+softmax {:.1} us; with vzeroupper {:.1} us; softmax alone {:.1} us",
+            t_mm * 1e6,
+            t_both * 1e6,
+            t_zu * 1e6,
+            t_sm * 1e6
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "profile-forward") {
+        let mut s = Step::new(B);
+        for _ in 0..500 {
+            forward(&s.params, &mut s.tape).unwrap();
+        }
         return;
     }
     if args.iter().any(|a| a == "profile-backward") {
@@ -267,6 +323,12 @@ fn breakdown() {
         black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
     });
     println!("softmax_xent of {B} samples {:.2} us", t_l * 1e6);
+    let t_fl = time(50, || {
+        forward(&s2.params, &mut s2.tape).unwrap();
+        black_box(softmax_xent(&mut s2.tape, &labels, Some(1.0 / B as f64)).unwrap());
+    });
+    let t_f2 = time(50, || forward(&s2.params, &mut s2.tape).unwrap());
+    println!("forward+softmax {:.3} ms vs forward {:.3} ms", t_fl * 1e3, t_f2 * 1e3);
     let g1 = s2.grads.clone();
     let g2 = s2.grads.clone();
     let mut p = s2.params.clone();

@@ -171,6 +171,9 @@ pub fn split_block_mut<T>(chunk: &mut [T], width: usize, arch: Architecture) -> 
     BlockMut { w, b, v, a }
 }
 
+/// A weight matrix and its bias, mutable.
+pub type WeightBiasMut<'a, T> = (&'a mut [T], &'a mut [T]);
+
 /// One block's parameters. `v` and `a` are empty for vanilla and RRN blocks.
 #[derive(Debug)]
 pub struct Block<'a, T> {
@@ -318,7 +321,7 @@ impl<T: Scalar> Params<T> {
 
     /// Disjoint mutable views of the three regions: embedding `(E, e)`, the blocks (contiguous,
     /// [`Layout::block_len`] values each, see [`split_block_mut`]) and readout `(R, r)`.
-    pub fn regions_mut(&mut self) -> (Option<(&mut [T], &mut [T])>, &mut [T], Option<(&mut [T], &mut [T])>) {
+    pub fn regions_mut(&mut self) -> (Option<WeightBiasMut<'_, T>>, &mut [T], Option<WeightBiasMut<'_, T>>) {
         let n = self.layout.width;
         let (head, rest) = self.data.split_at_mut(self.layout.blocks);
         let (blocks, tail) = rest.split_at_mut(self.layout.readout - self.layout.blocks);

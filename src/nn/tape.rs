@@ -6,8 +6,13 @@
 //! [`super::matmul`]):
 //! - [`Tape::x`]`(l)` = $x^l$ for $l = 0..L$, [`Tape::h`]`(l)` = $h^l$ (FRN, $l = 1..L$),
 //!   [`Tape::phi`]`(l)` = $\phi(h^l)$ (FRN) or $\phi(x^{l-1})$ (vanilla, RRN);
-//! - after [`backward`], [`Tape::dx`]`(l)` = $\partial E/\partial x^l$ for $l = 0..L$
-//!   ([`TapeMode::Full`]) and the parameter gradients in a [`Params`] of the model's layout.
+//! - after [`backward`], [`Tape::dx`]`(l)` = $\partial E/\partial x^l$ for $l = 0..L$ and, for
+//!   FRN, [`Tape::dh`]`(l)` = $\partial E/\partial h^l$ ([`TapeMode::Full`]), and the parameter
+//!   gradients in a [`Params`] of the model's layout ([`Params::block`] per block).
+//!
+//! The cotangent is set by [`super::loss::softmax_xent`] or written by the caller into
+//! [`Tape::output_grad_mut`] (at the logits, or at $x^L$ for a trunk-only model) or
+//! [`Tape::top_grad_mut`] (at $x^L$ of a model with readout, then [`backward_from_top`]).
 //!
 //! Backward equations (with $g^l = \partial E/\partial x^l$, sums over the batch):
 //! - FRN: $\partial a^l = \sum g^l$, $\partial V^l = g^l \phi(h^l)^\top$,
@@ -31,7 +36,8 @@ use faer::Par;
 pub enum TapeMode {
     /// Forward only; keeps the current layer (and the output). Smallest footprint.
     Inference,
-    /// Keeps every layer's forward quantities, as backpropagation needs; one gradient buffer.
+    /// Keeps every layer's forward quantities, as backpropagation needs; two gradient buffers
+    /// used in turn.
     Train,
     /// Like `Train`, and also keeps $\partial E/\partial x^l$ of every layer.
     Full,
