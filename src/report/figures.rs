@@ -69,6 +69,26 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> FigureError {
     FigureError::Draw(format!("{e:?}"))
 }
 
+/// Round the `font-size` attributes plotters writes (`15.000000000000002` -> `15`).
+fn tidy_svg(svg: String) -> String {
+    const KEY: &str = "font-size=\"";
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg.as_str();
+    while let Some(p) = rest.find(KEY) {
+        let start = p + KEY.len();
+        out.push_str(&rest[..start]);
+        let len = rest[start..].find('"').unwrap_or(0);
+        let num = &rest[start..start + len];
+        match num.parse::<f64>() {
+            Ok(v) => out.push_str(&format!("{}", (v * 10.0).round() / 10.0)),
+            Err(_) => out.push_str(num),
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Plotters' SVG backend writes `font-size = size / 1.24`; this returns a font whose rendered size
 /// is `px` pixels.
 fn font(px: f64) -> FontDesc<'static> {
@@ -263,7 +283,7 @@ impl Axis {
         let d0 = (lo - 1e-9).ceil() as i32;
         let d1 = (hi + 1e-9).floor() as i32;
         let ndec = d1 - d0 + 1; // number of decades 10^k inside the range
-        if ndec >= 2 {
+        if ndec >= 2 && hi - lo >= 2.5 {
             let stride = ((ndec as f64) / 7.0).ceil().max(1.0) as i32;
             for k in d0..=d1 {
                 if (k - d0) % stride == 0 {
@@ -285,7 +305,7 @@ impl Axis {
             }
             return;
         }
-        // Less than two decades: label 1-2-5 (then 1..9) multiples of powers of ten.
+        // Less than 2.5 decades: label 1-2-5 (then 1..9) multiples of powers of ten.
         for mults in [&[1.0, 2.0, 5.0][..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0][..]] {
             self.major.clear();
             self.labels.clear();
@@ -1151,7 +1171,7 @@ impl LinePlot {
             }
             root.present().map_err(draw_err)?;
         }
-        Ok(svg)
+        Ok(tidy_svg(svg))
     }
 }
 
@@ -1576,7 +1596,7 @@ impl Heatmap {
             }
             root.present().map_err(draw_err)?;
         }
-        Ok(svg)
+        Ok(tidy_svg(svg))
     }
 }
 
@@ -1913,6 +1933,8 @@ mod tests {
     fn log_axis_ticks_are_decades_in_scientific_notation() {
         let ax = Axis::new(-4.2, 1.3, true);
         assert_eq!(ax.labels, vec!["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]);
+        let two = Axis::new(0.0, 54f64.log10(), true);
+        assert_eq!(two.labels, vec!["1", "2", "5", "10", "20", "50"]);
         let narrow = Axis::new(0.1, 0.9, true); // 1.26 .. 7.9
         assert_eq!(narrow.labels, vec!["2", "3", "4", "5", "6", "7"]);
         let narrower = Axis::new(1.188f64.log10(), 2.00009f64.log10(), true);
@@ -2026,12 +2048,14 @@ mod tests {
         let start = std::time::Instant::now();
         let svg = sample_heatmap().render().unwrap();
         let took = start.elapsed();
+        eprintln!("heatmap render took {took:?}");
         assert!(svg.starts_with("<svg"));
-        for needle in ["Test accuracy", "σ_w²", "σ_b²", "accuracy", "Xavier", "He", "χ = 1", "no data", "diverged", "10⁻¹", "0.5"] {
+        assert!(!svg.contains("font-size=\"15.000"), "font sizes are rounded");
+        for needle in ["Test accuracy", "σ_w²", "σ_b²", "accuracy", "Xavier", "He", "χ = 1", "no data", "diverged", "0.2", "0.5"] {
             assert!(svg.contains(needle), "missing {needle}");
         }
-        // Debug builds of the test profile are opt-level 1; release is much faster still.
-        assert!(took.as_millis() < 1000, "heatmap took {took:?}");
+        // Brief: a figure renders in well under 100 ms (about 1 ms here, test profile).
+        assert!(took.as_millis() < 100, "heatmap took {took:?}");
     }
 
     #[test]

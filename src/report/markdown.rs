@@ -610,4 +610,53 @@ See [the paper](#1-introduction) and the list:
         assert!(external_references(&r.html).is_empty());
         assert!(!r.html.contains("http://"));
     }
+
+    /// Renders a demo page with real figures (always) and writes it to `$EOC_HTML_DIR/demo.html`
+    /// when that variable is set, for looking at it in a browser.
+    #[test]
+    fn demo_page() {
+        use crate::report::figures::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
+        let xs: Vec<f64> = (1..=40).map(|i| i as f64 * 5.0).collect();
+        let line = LinePlot::new("", "depth L", "gradient ratio")
+            .log_y()
+            .series(Series::new("tanh", xs.iter().map(|&l| (l, (l / 50.0).exp())).collect()))
+            .series(Series::new("ReLU", xs.iter().map(|&l| (l, l.sqrt())).collect()).style(SeriesStyle::Dashed))
+            .render()
+            .unwrap();
+        let gx: Vec<f64> = (0..25).map(|i| 0.5 + 0.1 * i as f64).collect();
+        let gy: Vec<f64> = (0..20).map(|j| 0.05 * j as f64).collect();
+        let field: Vec<Vec<f64>> = gy.iter().map(|&b| gx.iter().map(|&w| w * w * (1.0 - 0.3 * b)).collect()).collect();
+        let heat = Heatmap::new(
+            "",
+            "σ_w²",
+            "σ_b²",
+            gx.clone(),
+            gy.clone(),
+            field.iter().map(|r| r.iter().map(|v| Some(1.0 - (v - 1.0).abs())).collect()).collect(),
+        )
+        .colorbar("accuracy")
+        .contour(ContourSet { label: "χ₁ = 1".into(), x: gx, y: gy, values: field, levels: vec![1.0], ..Default::default() })
+        .marker(1.0, 0.0, "He", MarkerShape::Triangle)
+        .render()
+        .unwrap();
+        let md = format!(
+            "{SAMPLE}\n## 2 Aligned\n\n$$\\begin{{aligned}} \\chi_1 &= \\sigma_w^2 \\,\\mathbb{{E}}[\\phi'(z)^2] \\\\ &< 1 \\end{{aligned}}$$\n\n![Figure 2: a line plot, $\\chi_1 < 1$.](figures/line.svg)\n\n![Figure 3: a heatmap.](figures/heat.svg)\n\nVerdict: <span class=\"pass\">pass</span>, <span class=\"fail\">fail</span>.\n"
+        );
+        let r = markdown_to_html(&md, &|n| match n {
+            "line" => Some(line.clone()),
+            "heat" => Some(heat.clone()),
+            _ => figs(n),
+        })
+        .unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert!(external_references(&r.html).is_empty());
+        if let Ok(dir) = std::env::var("EOC_HTML_DIR") {
+            let toc: String = r.headings.iter().map(|h| format!("<li><a href=\"#{}\">{}</a></li>", h.id, h.html)).collect();
+            let page = format!(
+                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>demo</title><style>{STYLE}</style></head><body><nav class=\"toc\"><ol>{toc}</ol></nav>{}</body></html>",
+                r.html
+            );
+            std::fs::write(format!("{dir}/demo.html"), page).unwrap();
+        }
+    }
 }
