@@ -403,7 +403,7 @@ fn axis_range(
     log: bool,
     explicit: Option<(f64, f64)>,
     margin: f64,
-) -> Result<(f64, f64, bool), FigureError> {
+) -> Result<(f64, f64), FigureError> {
     if let Some((a, b)) = explicit {
         let (ta, tb) = match (fwd(a, log), fwd(b, log)) {
             (Some(ta), Some(tb)) if tb > ta => (ta, tb),
@@ -414,7 +414,7 @@ fn axis_range(
                 )))
             }
         };
-        return Ok((ta, tb, true));
+        return Ok((ta, tb));
     }
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in vals {
@@ -424,14 +424,14 @@ fn axis_range(
         }
     }
     if !lo.is_finite() {
-        return Ok(if log { (0.0, 1.0, false) } else { (0.0, 1.0, false) });
+        return Ok((0.0, 1.0));
     }
     if hi - lo < 1e-12 * (1.0 + lo.abs()) {
         let d = if log { 0.5 } else if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
-        return Ok((lo - d, hi + d, true));
+        return Ok((lo - d, hi + d));
     }
     let pad = (hi - lo) * margin;
-    Ok((lo - pad, hi + pad, true))
+    Ok((lo - pad, hi + pad))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,7 +972,7 @@ impl LinePlot {
             RefLine::Vertical { x, .. } => Some(*x),
             _ => None,
         }));
-        let (x0, x1, has_x) = axis_range(xs, xl, self.x_range, 0.02)?;
+        let (x0, x1) = axis_range(xs, xl, self.x_range, 0.02)?;
         let ys = self.series.iter().flat_map(|s| {
             let valid = s.points.iter().filter(|p| fwd(p.0, xl).is_some()).map(|p| p.1);
             let band = s.band.iter().flatten().flat_map(|b| [b.1, b.2]);
@@ -982,7 +982,7 @@ impl LinePlot {
             RefLine::Horizontal { y, .. } => Some(*y),
             _ => None,
         }));
-        let (y0, y1, has_y) = axis_range(ys, yl, self.y_range, 0.05)?;
+        let (y0, y1) = axis_range(ys, yl, self.y_range, 0.05)?;
         let clip = Clip { x0, x1, y0, y1 };
         let has_data = self
             .series
@@ -1139,7 +1139,6 @@ impl LinePlot {
                 ))
                 .map_err(draw_err)?;
             }
-            let _ = (has_x, has_y);
 
             if !entries.is_empty() && self.legend != LegendPos::None {
                 let (w, h) = legend_size(&entries);
@@ -1405,10 +1404,9 @@ impl Heatmap {
 
         // Legend entries (drawn in a row under the plot).
         let mut entries = vec![];
-        for (k, c) in self.contours.iter().enumerate() {
+        for c in &self.contours {
             if !c.label.is_empty() {
                 let color = c.color.map(|i| PALETTE[i % PALETTE.len()]).unwrap_or(BLACK);
-                let _ = k;
                 entries.push(LegendEntry { label: c.label.clone(), swatch: Swatch::Contour { color, dashed: c.dashed } });
             }
         }

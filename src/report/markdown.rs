@@ -99,7 +99,7 @@ fn matching_end(events: &[Event], start: usize) -> usize {
         match e {
             Event::Start(_) => depth += 1,
             Event::End(_) => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return k;
                 }
@@ -166,7 +166,9 @@ impl<'f> Ctx<'f> {
                         let html = if in_para { format!("</p>{fig}<p>") } else { fig };
                         out.push(Event::Html(html.into()));
                     } else if dest_url.starts_with("data:") {
-                        out.extend(self.convert(&ev[i..=end], false)?);
+                        out.push(ev[i].clone());
+                        out.extend(self.convert(&ev[i + 1..end], false)?);
+                        out.push(ev[end].clone());
                     } else {
                         return Err(MarkdownError::ExternalImage { url: dest_url.to_string() });
                     }
@@ -419,46 +421,74 @@ pub fn prepare_svg(svg: &str, name: &str, label: &str) -> Result<String, Markdow
     Ok(out)
 }
 
-/// Constructs in `html` that would make a browser fetch something or run code: `<script`,
-/// `<link`, `<iframe`, `<object`, `<embed`, `@import`, `src=`/`srcset=` attributes and CSS
-/// `url(...)` that are not `data:` / fragment (`#`) references, and external `href` on SVG
-/// `<image>`/`<use>`. Plain hyperlinks (`<a href=...>`) are navigation, not requests, and allowed.
+/// Constructs in `html` that would make a browser fetch something or run code: `<script>`,
+/// `<link>`, `<iframe>`, `<frame>`, `<object>`, `<embed>`, `<base>`; `src` / `srcset` / `poster` /
+/// `background` / `data` attributes and CSS `url(...)` (in attributes and `<style>` blocks) that
+/// are not `data:` or `#fragment` references; `@import`; `href` on SVG `<image>`, `<use>`,
+/// `<feImage>`. Only markup is inspected (text content is escaped and cannot load anything).
+/// Plain hyperlinks (`<a href=...>`) are navigation, not requests, and are allowed.
 pub fn external_references(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    let mut found = vec![];
-    for tag in ["<script", "<link", "<iframe", "<object", "<embed", "@import"] {
-        if lower.contains(tag) {
-            found.push(tag.to_string());
-        }
+    /// Whether the attribute / `url(` value at the start of `v` is local (`data:`, `#id`, empty).
+    fn local(v: &str) -> bool {
+        let v = v.trim_start();
+        let value = match v.chars().next() {
+            Some(q @ ('"' | '\'')) => v[1..].split(q).next().unwrap_or(""),
+            _ => v.split([' ', ')', '>']).next().unwrap_or(""),
+        };
+        let value = value.trim();
+        value.is_empty() || value.starts_with("data:") || value.starts_with('#')
     }
-    let local = |v: &str| {
-        let v = v.trim_start_matches(['"', '\'', ' ']);
-        v.starts_with("data:") || v.starts_with('#') || v.is_empty()
-    };
-    for key in [" src=", " srcset=", "url(", " poster=", " background="] {
+    fn check_css(css: &str, what: &str, found: &mut Vec<String>) {
+        if css.contains("@import") {
+            found.push(format!("@import in {what}"));
+        }
         let mut from = 0;
-        while let Some(p) = lower[from..].find(key) {
-            let at = from + p + key.len();
-            if !local(&lower[at..]) {
-                found.push(format!("{}{}", key.trim(), &html[at..(at + 40).min(html.len())].chars().take(40).collect::<String>()));
+        while let Some(p) = css[from..].find("url(") {
+            let at = from + p + 4;
+            if !local(&css[at..]) {
+                found.push(format!("url({}", css[at..].chars().take(40).collect::<String>()));
             }
             from = at;
         }
     }
-    for tag in ["<image", "<use", "<feimage"] {
-        let mut from = 0;
-        while let Some(p) = lower[from..].find(tag) {
-            let start = from + p;
-            let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
-            let t = &lower[start..end];
+    let lower = html.to_ascii_lowercase();
+    let mut found = vec![];
+    let mut pos = 0;
+    while let Some(p) = lower[pos..].find('<') {
+        let start = pos + p;
+        if lower[start..].starts_with("<!--") {
+            pos = lower[start..].find("-->").map(|e| start + e + 3).unwrap_or(lower.len());
+            continue;
+        }
+        let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
+        // Normalise whitespace so attribute names are preceded by a single space.
+        let tag: String = lower[start..end].chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+        let name = tag[1..].split([' ', '/']).next().unwrap_or("");
+        if ["script", "link", "iframe", "frame", "object", "embed", "base", "applet", "portal"].contains(&name) {
+            found.push(format!("<{name}> element"));
+        }
+        for key in [" src=", " srcset=", " poster=", " background=", " data=", " lowsrc="] {
+            if let Some(q) = tag.find(key) {
+                if !local(&tag[q + key.len()..]) {
+                    found.push(format!("<{name}{}", tag[q..].chars().take(50).collect::<String>()));
+                }
+            }
+        }
+        if ["image", "use", "feimage"].contains(&name) {
             for key in [" href=", " xlink:href="] {
-                if let Some(q) = t.find(key) {
-                    if !local(&t[q + key.len()..]) {
-                        found.push(format!("{tag} {}", &t[q..]));
+                if let Some(q) = tag.find(key) {
+                    if !local(&tag[q + key.len()..]) {
+                        found.push(format!("<{name}{}", tag[q..].chars().take(50).collect::<String>()));
                     }
                 }
             }
-            from = end;
+        }
+        check_css(&tag, &format!("<{name}> attribute"), &mut found);
+        pos = end;
+        if name == "style" {
+            let close = lower[end..].find("</style").map(|e| end + e).unwrap_or(lower.len());
+            check_css(&lower[end..close], "<style>", &mut found);
+            pos = close;
         }
     }
     found
@@ -596,7 +626,17 @@ See [the paper](#1-introduction) and the list:
         }
         assert!(external_references(&r.html).is_empty());
         assert!(!external_references("<img src=\"a.png\">").is_empty());
+        assert!(!external_references("<img\nalt=x\tsrc='https://x/a.png'>").is_empty());
+        assert!(!external_references("<p style=\"background: url(http://x/a.png)\">").is_empty());
+        assert!(!external_references("<style>@import 'x.css';</style>").is_empty());
+        assert!(!external_references("<LINK rel=stylesheet href=x.css>").is_empty());
         assert!(external_references("<img src=\"data:image/png;base64,AAAA\">").is_empty());
+        assert!(external_references("<img src=\"\" alt=\"x\"><use href=\"#a\"/><p style=\"fill:url(#g)\">").is_empty());
+        // Text content (escaped) and hyperlinks load nothing.
+        assert!(external_references("<p>write src=\"x\" or url(y) here</p><a href=\"https://arxiv.org\">paper</a>").is_empty());
+        // An inline data: image passes through as an <img>.
+        let r = render("![dot](data:image/png;base64,AAAA)");
+        assert!(r.html.contains("<img src=\"data:image/png;base64,AAAA\" alt=\"dot\""), "{}", r.html);
     }
 
     #[test]
