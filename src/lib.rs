@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the map from each stage and concept to its module.
 
 pub mod activation;
+pub mod analysis;
 pub mod architecture;
 pub mod config;
 pub mod error;

@@ -69,6 +69,10 @@ enum Command {
     Cache(CacheCommand),
     /// Train one residual network on MNIST (the same code and defaults as the training grid).
     Train(edge_of_chaos::nn::cli::TrainArgs),
+    /// Mean-field theory calculator: iterate the recurrences of one network and print its layers.
+    Meanfield(edge_of_chaos::meanfield::cli::MeanfieldArgs),
+    /// Recommend a depth-aware initialization variance (and compare Xavier and He).
+    Init(edge_of_chaos::meanfield::cli::InitArgs),
 }
 
 #[derive(Subcommand)]
@@ -132,8 +136,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let progress = Progress::new(verbosity);
 
     // Commands that need no profile or pipeline.
-    if let Command::Train(args) = &cli.command {
-        return edge_of_chaos::nn::cli::run_train(args, &mut std::io::stdout().lock());
+    match &cli.command {
+        Command::Train(args) => return edge_of_chaos::nn::cli::run_train(args, &mut std::io::stdout().lock()),
+        Command::Meanfield(args) => return edge_of_chaos::meanfield::cli::run_meanfield(args, &mut std::io::stdout().lock()),
+        Command::Init(args) => return edge_of_chaos::meanfield::cli::run_init(args, &mut std::io::stdout().lock()),
+        _ => {}
     }
 
     let profile = Profile::load(&g.profile)?;
@@ -211,7 +218,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             progress.info(&format!("removed {n} cached artifact(s) from {}", g.cache_dir.display()));
         }
-        Command::Train(_) => unreachable!("handled above"),
+        Command::Train(_) | Command::Meanfield(_) | Command::Init(_) => unreachable!("handled above"),
         Command::Cache(CacheCommand::Merge { dirs }) => {
             for d in dirs {
                 if !d.is_dir() {

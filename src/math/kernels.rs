@@ -29,8 +29,8 @@ pub fn alpha_relu_c(a: f64) -> Result<f64, MathError> {
 }
 
 /// $W_\alpha(c) = E[\phi_\alpha(z)\phi_\alpha(z')]$ by the closed form of SCIENCE.md section 3,
-/// $$W_\alpha(c) = \frac{2^\alpha}{4\pi}\Big[\Gamma(\tfrac{\alpha+1}2)^2\,{}_2F_1(-\tfrac\alpha2,-\tfrac\alpha2;\tfrac12;c^2)
-///   + 2c\,\Gamma(\tfrac\alpha2+1)^2\,{}_2F_1(\tfrac{1-\alpha}2,\tfrac{1-\alpha}2;\tfrac32;c^2)\Big],$$
+/// $$W_\alpha(c) = \frac{2^\alpha}{4\pi}\Big[\Gamma(\tfrac{\alpha+1}2)^2\,{}_2F_1(-\tfrac\alpha2,-\tfrac\alpha2;\tfrac12;c^2) +
+///   2c\,\Gamma(\tfrac\alpha2+1)^2\,{}_2F_1(\tfrac{1-\alpha}2,\tfrac{1-\alpha}2;\tfrac32;c^2)\Big],$$
 /// $\alpha > -1/2$, $|c| \le 1$. Both series have non-negative coefficients, so for $c \ge 0$
 /// there is no cancellation; for $c \to -1$ the two terms cancel ($W_\alpha(-1) = 0$) and the
 /// relative accuracy degrades like $\epsilon_{\rm mach}/W_\alpha(c)$. [`alpha_relu_w`] avoids that.
@@ -218,6 +218,7 @@ pub fn k0_moment_int(n: u32, c: f64) -> Result<f64, MathError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

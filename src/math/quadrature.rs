@@ -137,9 +137,12 @@ fn legendre_p_and_deriv(n: usize, x: f64) -> (f64, f64) {
 
 /// Gauss-Hermite rule of order $n$ for the **physicists'** weight $e^{-x^2}$:
 /// $\int_{-\infty}^\infty e^{-x^2} f(x)\,dx \approx \sum_i w_i f(x_i)$, exact for polynomials of
-/// degree $\le 2n - 1$. Nodes by Newton's method on the orthonormal Hermite recurrence
-/// (Numerical Recipes' `gauher` initial guesses); accurate for $n$ up to a few hundred.
-/// For the standard normal use [`GaussHermite::expectation`].
+/// degree $\le 2n - 1$. Nodes: eigenvalues of the Jacobi matrix (Golub-Welsch; off-diagonal
+/// $\sqrt{k/2}$) by the implicit QL algorithm, each polished by Newton steps on the orthonormal
+/// Hermite recurrence; weights $w_i = 2/\tilde H_n'(x_i)^2$ from the same recurrence, so the
+/// tiny outer weights keep full relative accuracy. Valid for $1 \le n \le 600$ (beyond, the
+/// recurrence overflows at the outer nodes). For the standard normal use
+/// [`GaussHermite::expectation`].
 #[derive(Clone, Debug)]
 pub struct GaussHermite {
     pub nodes: Vec<f64>,
@@ -147,48 +150,48 @@ pub struct GaussHermite {
 }
 
 impl GaussHermite {
-    /// `n >= 1`. Nodes in increasing order.
+    /// `n` is clamped to `1..=600`. Nodes in increasing order.
     pub fn new(n: usize) -> Self {
-        let n = n.max(1);
-        let nf = n as f64;
+        let n = n.clamp(1, 600);
         let pim4 = PI.powf(-0.25);
-        let mut x_desc = vec![0.0; n];
-        let mut w_desc = vec![0.0; n];
-        let m = n.div_ceil(2);
-        let mut z = 0.0f64;
-        for i in 0..m {
-            z = match i {
-                0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-1.0 / 6.0),
-                1 => z - 1.14 * nf.powf(0.426) / z,
-                2 => 1.86 * z - 0.86 * x_desc[0],
-                3 => 1.91 * z - 0.91 * x_desc[1],
-                _ => 2.0 * z - x_desc[i - 2],
-            };
-            let mut pp = 0.0;
-            for _ in 0..100 {
-                let (p1, d) = hermite_orthonormal(n, z, pim4);
-                pp = d;
-                let dz = p1 / pp;
-                z -= dz;
-                if dz.abs() <= 3e-16 * z.abs().max(1.0) {
+        let mut d = vec![0.0; n];
+        let mut e: Vec<f64> = (0..n).map(|k| if k + 1 < n { ((k + 1) as f64 / 2.0).sqrt() } else { 0.0 }).collect();
+        tqli(&mut d, &mut e);
+        d.sort_by(|a, b| a.total_cmp(b));
+        let mut weights = vec![0.0; n];
+        for (i, x) in d.iter_mut().enumerate() {
+            let mut pp = 1.0;
+            for _ in 0..3 {
+                let (p, dp) = hermite_orthonormal(n, *x, pim4);
+                if dp == 0.0 || !dp.is_finite() {
+                    break;
+                }
+                pp = dp;
+                let dx = p / dp;
+                *x -= dx;
+                if dx.abs() <= 1e-16 * x.abs().max(1.0) {
                     break;
                 }
             }
-            let (_, d) = hermite_orthonormal(n, z, pim4);
-            if d != 0.0 {
-                pp = d;
+            let (_, dp) = hermite_orthonormal(n, *x, pim4);
+            if dp.is_finite() && dp != 0.0 {
+                pp = dp;
             }
-            x_desc[i] = z;
-            x_desc[n - 1 - i] = -z;
-            w_desc[i] = 2.0 / (pp * pp);
-            w_desc[n - 1 - i] = w_desc[i];
+            weights[i] = 2.0 / (pp * pp);
+        }
+        // exact symmetry
+        for i in 0..n / 2 {
+            let x = 0.5 * (d[n - 1 - i] - d[i]);
+            d[i] = -x;
+            d[n - 1 - i] = x;
+            let w = 0.5 * (weights[i] + weights[n - 1 - i]);
+            weights[i] = w;
+            weights[n - 1 - i] = w;
         }
         if n % 2 == 1 {
-            x_desc[n / 2] = 0.0;
+            d[n / 2] = 0.0;
         }
-        x_desc.reverse();
-        w_desc.reverse();
-        Self { nodes: x_desc, weights: w_desc }
+        Self { nodes: d, weights }
     }
 
     /// $E[f(z)]$ for $z \sim N(0, 1)$: $\pi^{-1/2} \sum_i w_i f(\sqrt 2 x_i)$.
@@ -211,6 +214,65 @@ fn hermite_orthonormal(n: usize, z: f64, pim4: f64) -> (f64, f64) {
     (p1, (2.0 * n as f64).sqrt() * p2)
 }
 
+/// Eigenvalues of the symmetric tridiagonal matrix with diagonal `d` and off-diagonal `e`
+/// (`e[i]` couples `i` and `i+1`; `e[n-1]` unused) by the implicit QL algorithm with Wilkinson
+/// shifts (Numerical Recipes `tqli`, eigenvalues only). On return `d` holds the eigenvalues.
+fn tqli(d: &mut [f64], e: &mut [f64]) {
+    let n = d.len();
+    if n > 0 {
+        e[n - 1] = 0.0;
+    }
+    for l in 0..n {
+        let mut iter = 0;
+        loop {
+            let mut m = l;
+            while m + 1 < n {
+                let dd = d[m].abs() + d[m + 1].abs();
+                if e[m].abs() <= f64::EPSILON * dd {
+                    break;
+                }
+                m += 1;
+            }
+            if m == l || iter >= 100 {
+                break;
+            }
+            iter += 1;
+            let mut g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+            let mut r = g.hypot(1.0);
+            g = d[m] - d[l] + e[l] / (g + r.copysign(g));
+            let (mut s, mut c, mut p) = (1.0f64, 1.0f64, 0.0f64);
+            let mut i = m;
+            let mut deflated = false;
+            while i > l {
+                i -= 1;
+                let f = s * e[i];
+                let b = c * e[i];
+                r = f.hypot(g);
+                e[i + 1] = r;
+                if r == 0.0 {
+                    d[i + 1] -= p;
+                    e[m] = 0.0;
+                    deflated = true;
+                    break;
+                }
+                s = f / r;
+                c = g / r;
+                g = d[i + 1] - p;
+                r = (d[i] - g) * s + 2.0 * c * b;
+                p = s * r;
+                d[i + 1] = g + p;
+                g = c * r - b;
+            }
+            if deflated {
+                continue;
+            }
+            d[l] -= p;
+            e[l] = g;
+            e[m] = 0.0;
+        }
+    }
+}
+
 /// $E[f(z)]$, $z \sim N(0,1)$, by the $n$-node Gauss-Hermite rule (probabilists' form of
 /// [`GaussHermite`]). Exact for polynomials of degree $\le 2n-1$; unreliable when $f$ has
 /// structure narrower than the node spacing $\approx \pi\sqrt{2/n}$ near $0$.
@@ -221,6 +283,7 @@ pub fn gauss_expectation_1d<F: Fn(f64) -> f64>(f: F, n: usize) -> f64 {
 // ---------------------------------------------------------------------------------------------
 // Adaptive Gauss-Kronrod (7, 15)
 
+#[allow(clippy::excessive_precision)]
 const XGK: [f64; 8] = [
     0.991_455_371_120_812_639_206_854_697_526_329,
     0.949_107_912_342_758_524_526_189_684_047_851,
@@ -231,6 +294,7 @@ const XGK: [f64; 8] = [
     0.207_784_955_007_898_467_600_689_403_773_245,
     0.000_000_000_000_000_000_000_000_000_000_000,
 ];
+#[allow(clippy::excessive_precision)]
 const WGK: [f64; 8] = [
     0.022_935_322_010_529_224_963_732_008_058_970,
     0.063_092_092_629_978_553_290_700_663_189_204,
@@ -241,6 +305,7 @@ const WGK: [f64; 8] = [
     0.204_432_940_075_298_892_414_161_999_234_649,
     0.209_482_141_084_727_828_012_999_174_891_714,
 ];
+#[allow(clippy::excessive_precision)]
 const WG: [f64; 4] = [
     0.129_484_966_168_869_693_270_611_432_679_082,
     0.279_705_391_489_276_667_901_467_771_423_780,
@@ -249,7 +314,7 @@ const WG: [f64; 4] = [
 ];
 
 /// One G7/K15 panel on [a, b] of g: returns (K15 value, QUADPACK error estimate, resabs).
-fn gk15<G: Fn(f64) -> f64>(g: &G, a: f64, b: f64) -> Result<(f64, f64), MathError> {
+fn gk15<G: Fn(f64) -> f64>(g: &G, a: f64, b: f64) -> Result<(f64, f64, f64), MathError> {
     let c = 0.5 * (a + b);
     let h = 0.5 * (b - a);
     let fc = g(c);
@@ -295,7 +360,7 @@ fn gk15<G: Fn(f64) -> f64>(g: &G, a: f64, b: f64) -> Result<(f64, f64), MathErro
     if resabs > f64::MIN_POSITIVE / (50.0 * f64::EPSILON) {
         err = err.max(50.0 * f64::EPSILON * resabs);
     }
-    Ok((result, err))
+    Ok((result, err, resabs))
 }
 
 /// How a segment of the user's range is mapped to a finite parameter interval.
@@ -334,6 +399,7 @@ struct Panel {
     seg: usize,
     value: f64,
     error: f64,
+    resabs: f64,
 }
 impl PartialEq for Panel {
     fn eq(&self, o: &Self) -> bool {
@@ -352,6 +418,11 @@ impl Ord for Panel {
     }
 }
 
+/// The adaptive integrators accept an error below `ROUNDOFF_FLOOR` machine epsilons times
+/// $\int|f|$ whatever the tolerance (QUADPACK's per-panel roundoff bound is $50\epsilon\int|f|$;
+/// a tolerance below it cannot be met, e.g. for an odd integrand whose integral is ~0).
+pub const ROUNDOFF_FLOOR: f64 = 100.0;
+
 /// Default limit on integrand evaluations of the adaptive integrators.
 pub const MAX_EVALS: usize = 200_000;
 
@@ -359,7 +430,8 @@ pub const MAX_EVALS: usize = 200_000;
 /// strategy and error estimate, without extrapolation). $a$ and/or $b$ may be infinite: a
 /// half-line is mapped to $[0, 1)$ by $x = a + t/(1-t)$, the whole line is split at $0$.
 /// Integrable endpoint singularities are handled by repeated bisection (slowly for strong ones:
-/// prefer [`tanh_sinh`]). Narrow features inside the range must be announced as breakpoints
+/// prefer [`tanh_sinh`]). The tolerance is floored at [`ROUNDOFF_FLOOR`] $\epsilon\int|f|$: the
+/// returned error estimate says what was reached. Narrow features inside the range must be announced as breakpoints
 /// ([`integrate_points`]): no adaptive rule can find a spike it never samples.
 pub fn integrate<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, tol: Tol) -> Result<Quad, MathError> {
     integrate_points(f, &[a, b], tol)
@@ -413,18 +485,22 @@ pub fn integrate_points_limit<F: Fn(f64) -> f64>(
     let mut evals = 0;
     let mut total = 0.0;
     let mut total_err = 0.0;
+    let mut total_abs = 0.0; // sum of the panels' integrals of |f|
     let mut done_value = 0.0; // panels too small to split
     let mut done_err = 0.0;
+    let mut done_abs = 0.0;
     for (i, &(map, a, b)) in segs.iter().enumerate() {
         let g = |t: f64| map.eval(&f, t);
-        let (v, e) = gk15(&g, a, b)?;
+        let (v, e, ra) = gk15(&g, a, b)?;
         evals += 15;
         total += v;
         total_err += e;
-        heap.push(Panel { a, b, seg: i, value: v, error: e });
+        total_abs += ra;
+        heap.push(Panel { a, b, seg: i, value: v, error: e, resabs: ra });
     }
     loop {
-        let target = tol.target(total);
+        // Roundoff floor: no rule in double precision does better than a few ulps of int |f|.
+        let target = tol.target(total).max(ROUNDOFF_FLOOR * f64::EPSILON * total_abs);
         if total_err <= target {
             return Ok(Quad { value: total, error: total_err, evals });
         }
@@ -445,31 +521,34 @@ pub fn integrate_points_limit<F: Fn(f64) -> f64>(
             // Cannot split further: freeze this panel.
             done_value += p.value;
             done_err += p.error;
-            let _ = (done_value, done_err);
+            done_abs += p.resabs;
             continue;
         }
         let map = segs[p.seg].0;
         let g = |t: f64| map.eval(&f, t);
-        let (v1, e1) = gk15(&g, p.a, m)?;
-        let (v2, e2) = gk15(&g, m, p.b)?;
+        let (v1, e1, r1) = gk15(&g, p.a, m)?;
+        let (v2, e2, r2) = gk15(&g, m, p.b)?;
         evals += 30;
         total += v1 + v2 - p.value;
         total_err += e1 + e2 - p.error;
+        total_abs += r1 + r2 - p.resabs;
         // guard against drift of the running sums
         if total_err < 0.0 {
             total_err = 0.0;
         }
-        heap.push(Panel { a: p.a, b: m, seg: p.seg, value: v1, error: e1 });
-        heap.push(Panel { a: m, b: p.b, seg: p.seg, value: v2, error: e2 });
+        heap.push(Panel { a: p.a, b: m, seg: p.seg, value: v1, error: e1, resabs: r1 });
+        heap.push(Panel { a: m, b: p.b, seg: p.seg, value: v2, error: e2, resabs: r2 });
         if heap.len() % 64 == 0 {
             // Recompute sums exactly from the panels to avoid accumulated rounding.
-            let (mut s, mut e) = (done_value, done_err);
+            let (mut s, mut e, mut r) = (done_value, done_err, done_abs);
             for q in heap.iter() {
                 s += q.value;
                 e += q.error;
+                r += q.resabs;
             }
             total = s;
             total_err = e;
+            total_abs = r;
         }
     }
 }
@@ -549,7 +628,7 @@ pub fn tanh_sinh<F: Fn(f64, f64, f64) -> f64>(f: F, a: f64, b: f64, tol: Tol) ->
 
 fn tanh_sinh_core(f: &dyn Fn(f64, f64, f64) -> f64, a: f64, b: f64, tol: Tol) -> Result<Quad, MathError> {
     let hl = 0.5 * (b - a);
-    let node = |t: f64| -> Option<f64> {
+    let node = |t: f64| -> Option<(f64, f64)> {
         let u = FRAC_PI_2 * t.sinh();
         // distances to the ends: hl (1 + tanh u) and hl (1 - tanh u), cancellation-free
         let e = (-2.0 * u.abs()).exp();
@@ -562,7 +641,7 @@ fn tanh_sinh_core(f: &dyn Fn(f64, f64, f64) -> f64, a: f64, b: f64, tol: Tol) ->
         let x = if u < 0.0 { a + da } else { b - db };
         // weight dx/dt = hl * (pi/2) cosh t * sech^2 u = hl * (pi/2) cosh t * 4 e/(1+e)^2
         let wgt = hl * FRAC_PI_2 * t.cosh() * 4.0 * e / ((1.0 + e) * (1.0 + e));
-        Some(wgt * f(x, da, db))
+        Some((x, wgt * f(x, da, db)))
     };
     de_trapezoid(node, tol, "tanh_sinh")
 }
@@ -572,10 +651,10 @@ fn tanh_sinh_core(f: &dyn Fn(f64, f64, f64) -> f64, a: f64, b: f64, tol: Tol) ->
 /// with scale $s$ (`scale`, the length where $f$ lives; 1 if unsure). `f` is called as
 /// `f(x, x - a)` with the distance exact.
 pub fn exp_sinh<F: Fn(f64, f64) -> f64>(f: F, a: f64, scale: f64, tol: Tol) -> Result<Quad, MathError> {
-    if !a.is_finite() || !(scale > 0.0 && scale.is_finite()) {
+    if !a.is_finite() || scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
         return Err(MathError::Domain { func: "exp_sinh", arg: "a or scale", value: if a.is_finite() { scale } else { a }, valid: "finite a, scale > 0" });
     }
-    let node = |t: f64| -> Option<f64> {
+    let node = |t: f64| -> Option<(f64, f64)> {
         let u = FRAC_PI_2 * t.sinh();
         let d = scale * u.exp();
         if d <= 0.0 || !d.is_finite() {
@@ -584,15 +663,15 @@ pub fn exp_sinh<F: Fn(f64, f64) -> f64>(f: F, a: f64, scale: f64, tol: Tol) -> R
         let wgt = d * FRAC_PI_2 * t.cosh();
         let v = f(a + d, d);
         if v == 0.0 {
-            return Some(0.0);
+            return Some((a + d, 0.0));
         }
-        Some(wgt * v)
+        Some((a + d, wgt * v))
     };
     de_trapezoid(node, tol, "exp_sinh")
 }
 
 /// Trapezoidal sum over t of `node(t)` (already weighted), refined by halving h.
-fn de_trapezoid<N: Fn(f64) -> Option<f64>>(node: N, tol: Tol, func: &'static str) -> Result<Quad, MathError> {
+fn de_trapezoid<N: Fn(f64) -> Option<(f64, f64)>>(node: N, tol: Tol, func: &'static str) -> Result<Quad, MathError> {
     let mut evals = 0usize;
     // Sum of node values at t = k h over all k for the current h; we keep the running sum of the
     // (unweighted by h) samples and add odd points at each level.
@@ -609,10 +688,10 @@ fn de_trapezoid<N: Fn(f64) -> Option<f64>>(node: N, tol: Tol, func: &'static str
                 }
                 match node(t) {
                     None => break,
-                    Some(v) => {
+                    Some((x, v)) => {
                         *evals += 1;
                         if !v.is_finite() {
-                            return Err(MathError::NonFinite { x: t });
+                            return Err(MathError::NonFinite { x });
                         }
                         s += v;
                         if v.abs() <= 1e-20 * s.abs() || v == 0.0 {
@@ -630,9 +709,9 @@ fn de_trapezoid<N: Fn(f64) -> Option<f64>>(node: N, tol: Tol, func: &'static str
         }
         Ok(s)
     };
-    let c0 = node(0.0).ok_or(MathError::NonFinite { x: 0.0 })?;
+    let (x0, c0) = node(0.0).ok_or(MathError::NonFinite { x: f64::NAN })?;
     if !c0.is_finite() {
-        return Err(MathError::NonFinite { x: 0.0 });
+        return Err(MathError::NonFinite { x: x0 });
     }
     evals += 1;
     let mut h = 1.0;
@@ -654,6 +733,7 @@ fn de_trapezoid<N: Fn(f64) -> Option<f64>>(node: N, tol: Tol, func: &'static str
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -684,8 +764,11 @@ mod tests {
     #[test]
     fn hermite_moments() {
         // E[z^(2k)] = (2k-1)!! exact for 2k <= 2n-1.
-        for n in [1usize, 3, 10, 50, 120] {
+        for n in [1usize, 2, 3, 10, 50, 120, 200, 400] {
             let gh = GaussHermite::new(n);
+            let sw: f64 = gh.weights.iter().sum();
+            assert!((sw - PI.sqrt()).abs() < 1e-14, "n {n}: sum of weights {sw}");
+            assert!(gh.nodes.windows(2).all(|w| w[1] > w[0]), "n {n}: nodes not increasing");
             let mut dfact = 1.0;
             for k in 0..n.min(10) {
                 if k > 0 {

@@ -30,6 +30,7 @@ pub enum ReportError {
 const TEMPLATES: &[(&str, &str)] = &[
     ("report.md.j2", include_str!("../../templates/report.md.j2")),
     ("layout.html.j2", include_str!("../../templates/layout.html.j2")),
+    ("toc.html.j2", include_str!("../../templates/toc.html.j2")),
     ("chapters/identities.md.j2", include_str!("../../templates/chapters/identities.md.j2")),
     ("chapters/dynamics.md.j2", include_str!("../../templates/chapters/dynamics.md.j2")),
     ("chapters/simulations.md.j2", include_str!("../../templates/chapters/simulations.md.j2")),
@@ -151,6 +152,10 @@ fn environment(figures: Arc<BTreeMap<String, Figure>>, numbers: Arc<Mutex<Figure
     env.add_filter("pct", |v: TplValue, decimals: Option<usize>| -> Result<String, TplError> {
         Ok(f64_arg(&v, "pct")?.map_or_else(dash, |x| format::pct(x, decimals.unwrap_or(1))))
     });
+    env.add_filter("cell", |v: String| -> String {
+        // Inside a Markdown table cell a `|` ends the cell, even within math: escape it.
+        v.replace('|', "\\|").replace(['\n', '\r'], " ")
+    });
     env.add_filter("passfail", |v: TplValue| -> String {
         if v.is_true() { "pass".into() } else { "**fail**".into() }
     });
@@ -253,11 +258,18 @@ pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Res
         .filter(|h| (2..=3).contains(&h.level))
         .map(|h| context! { level => h.level, html => h.html, id => h.id })
         .collect();
+    // The table of contents goes right after the title.
+    let body = match converted.html.find("</h1>") {
+        Some(i) => {
+            let toc_html = env.get_template("toc.html.j2")?.render(context! { toc => toc })?;
+            format!("{}{}{}", &converted.html[..i + 5], toc_html, &converted.html[i + 5..])
+        }
+        None => converted.html.clone(),
+    };
     let html = env.get_template("layout.html.j2")?.render(context! {
         title => "Mean Field Residual Networks: On the Edge of Chaos — a reproduction",
         style => markdown::STYLE,
-        body => converted.html,
-        toc => toc,
+        body => body,
         info => info,
     })?;
     let figures = used.iter().filter_map(|n| figs.get(n).cloned()).collect();

@@ -20,5 +20,10 @@ pub const CHAPTERS: &[(&str, &str)] = &[
 
 /// Every stage that is implemented, in pipeline order.
 pub fn all() -> Vec<Box<dyn Stage>> {
-    vec![Box::new(dynamics::Dynamics)]
+    vec![
+        Box::new(identities::IdentitiesStage),
+        Box::new(dynamics::Dynamics),
+        Box::new(training::TrainingStage),
+        Box::new(prediction::PredictionStage),
+    ]
 }

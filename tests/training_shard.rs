@@ -1,0 +1,73 @@
+//! Sharded training gives the same points as one process: two shards into two cache directories,
+//! merged with `cache merge`, hold exactly the points of an unsharded run, with the same results
+//! (timings aside), and a `run training` on the merged cache trains nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_edge-of-chaos")
+}
+
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/profiles/tiny.toml")
+}
+
+fn eoc(cache: &Path, args: &[&str]) -> String {
+    let o = Command::new(bin())
+        .args(["--profile", tiny().to_str().unwrap(), "--jobs", "2", "--cache-dir", cache.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{args:?} failed:\n{err}");
+    err
+}
+
+/// Every cached training point: key -> result JSON without wall-clock fields.
+fn points(cache: &Path) -> BTreeMap<String, serde_json::Value> {
+    let dir = cache.join("training/points");
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let body = text.split_once('\n').unwrap().1;
+        let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+        strip_times(&mut v);
+        out.insert(e.file_name().to_string_lossy().into_owned(), v);
+    }
+    out
+}
+
+fn strip_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for k in ["seconds", "samples_per_sec", "eval_seconds"] {
+                m.remove(k);
+            }
+            m.values_mut().for_each(strip_times);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_times),
+        _ => {}
+    }
+}
+
+#[test]
+fn shards_merge_to_the_unsharded_result() {
+    let whole = tempfile::tempdir().unwrap();
+    eoc(whole.path(), &["run", "training"]);
+    let expected = points(whole.path());
+    assert_eq!(expected.len(), 8, "tiny grid: 2 depths x 4 variances (2 + Xavier + He)");
+
+    let (s1, s2, merged) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    eoc(s1.path(), &["run", "training", "--shard", "1/2"]);
+    eoc(s2.path(), &["run", "training", "--shard", "2/2"]);
+    let (p1, p2) = (points(s1.path()), points(s2.path()));
+    assert_eq!(p1.len() + p2.len(), 8);
+    assert!(p1.keys().all(|k| !p2.contains_key(k)), "shards are disjoint");
+
+    eoc(merged.path(), &["cache", "merge", s1.path().to_str().unwrap(), s2.path().to_str().unwrap()]);
+    let err = eoc(merged.path(), &["run", "training"]);
+    assert!(!err.contains("points to train"), "merged cache trains nothing:\n{err}");
+    assert_eq!(points(merged.path()), expected, "identical results, one process or two shards");
+}
