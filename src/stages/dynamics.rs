@@ -20,6 +20,7 @@ use crate::meanfield::recurrence::{trajectory, Layer, Sampling, Spec, Trajectory
 use crate::meanfield::{kernel_for, MeanFieldError};
 use crate::pipeline::{Artifact, Claim, ClaimStatus, DataTable, Figure, Stage, StageContext, StageError};
 use crate::report::figures::{LegendPos, LinePlot, Series, SeriesStyle};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -121,12 +122,15 @@ impl Stage for Dynamics {
         let cfg = &ctx.profile.dynamics;
         let cases = cases(cfg);
         let bar = ctx.progress.bar(cases.len() as u64, "dynamics");
-        let mut results = Vec::new();
-        for case in &cases {
-            bar.set_message(case.label.clone());
-            results.push(run_case(cfg, case).map_err(|e| StageError::Failed(format!("{}: {e}", case.label)))?);
-            bar.inc(1);
-        }
+        // Cases are independent: run them on the rayon pool (sized to --jobs); order is kept.
+        let results = cases
+            .par_iter()
+            .map(|case| {
+                let r = run_case(cfg, case).map_err(|e| StageError::Failed(format!("{}: {e}", case.label)));
+                bar.inc(1);
+                r
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         bar.finish();
         build_artifact(cfg, &results).map_err(|e| StageError::Failed(e.to_string()))
     }
