@@ -244,7 +244,7 @@ pub fn kernel_for(act: &Activation) -> Result<Arc<dyn Kernel>, MeanFieldError> {
     static GELU: OnceLock<Arc<Numeric>> = OnceLock::new();
     Ok(match *act {
         Activation::Relu => Arc::new(Relu),
-        Activation::AlphaRelu { alpha } if alpha == 1.0 => Arc::new(Relu),
+        Activation::AlphaRelu { alpha: 1.0 } => Arc::new(Relu),
         Activation::AlphaRelu { alpha } => Arc::new(AlphaRelu::new(alpha)?),
         Activation::Erf => Arc::new(Erf),
         Activation::Tanh => TANH.get_or_init(|| Arc::new(Numeric::tanh())).clone(),
@@ -303,10 +303,10 @@ impl Kernel for Relu {
 /// mean-field cosines of $\alpha$-ReLU nets live, $e^* \approx 0.99$), where the two
 /// hypergeometric functions of the closed form are evaluated through the connection formula
 /// DLMF 15.8.4 in $x = 1 - c^2$ (coefficients precomputed once per $\alpha$):
-/// $${}_2F_1(A,A;C;z) = \frac{\Gamma(C)\Gamma(s)}{\Gamma(C-A)^2}{}_2F_1(A,A;1-s;x)
-///   + x^{s}\frac{\Gamma(C)\Gamma(-s)}{\Gamma(A)^2}{}_2F_1(C-A,C-A;1+s;x),\quad s = C - 2A = \alpha + \tfrac12,$$
-/// two series with ratio $\le 1/2$. This makes a recurrence of depth $10^6$ take well under a
-/// second. (Not used when $\alpha + 1/2$ is an integer, the degenerate case.)
+/// $${}_2F_1(A,A;C;z) = \frac{\Gamma(C)\Gamma(s)}{\Gamma(C-A)^2}{}_2F_1(A,A;1-s;x) +
+///   x^{s}\frac{\Gamma(C)\Gamma(-s)}{\Gamma(A)^2}{}_2F_1(C-A,C-A;1+s;x),\quad s = C - 2A = \alpha + \tfrac12,$$
+/// with two series of ratio at most $1/2$. This makes a recurrence of depth $10^6$ take well
+/// under a second. (Not used when $\alpha + 1/2$ is an integer, the degenerate case.)
 #[derive(Debug, Clone, Copy)]
 pub struct AlphaRelu {
     alpha: f64,

@@ -165,7 +165,7 @@ impl Layer {
 /// $\ln(e^a + e^b + \dots)$ of the finite-or-$-\infty$ arguments.
 fn lse(xs: &[f64]) -> f64 {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+    if m.is_infinite() {
         return m;
     }
     m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()

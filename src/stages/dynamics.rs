@@ -312,6 +312,9 @@ fn row(
     }
 }
 
+/// (relative deviation at $L$, the extension as $(l, e)$, local slope at the end).
+type Extension = (f64, Vec<(f64, f64)>, f64);
+
 /// The continuum limit of a residual case: checked against the discrete recurrence from
 /// $L/100$ to $L$ (returns the relative deviation of $e - e^*$ at $L$), then carried from $L$ to
 /// `to` with `steps_per_unit` Runge-Kutta steps per unit of $\ln l$; returns (deviation, the extension as $(l, e)$, the local slope of
@@ -322,7 +325,7 @@ fn extend(
     e_star: f64,
     steps_per_unit: usize,
     to: f64,
-) -> Result<(f64, Vec<(f64, f64)>, f64), MeanFieldError> {
+) -> Result<Extension, MeanFieldError> {
     let b = case.spec.blocks();
     let k = kernel_for(&case.spec.act)?;
     let depth = traj.depth;
@@ -359,8 +362,8 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
         continuum: vec![],
         continuum_agreement: None,
     };
-    match case.family {
-        Family::VanillaTanh => {
+    if case.family == Family::VanillaTanh {
+        {
             let traj = trajectory(&case.spec, depth, &Sampling::Every(1))?;
             let k = kernel_for(&case.spec.act)?;
             let fp = laws::vanilla_fixed_point(k.as_ref(), case.spec.var.sw2, case.spec.var.sb2)?;
@@ -420,7 +423,6 @@ pub fn run_case(cfg: &Config, case: &Case) -> Result<CaseResult, MeanFieldError>
             out.traj = traj;
             return Ok(out);
         }
-        _ => {}
     }
     let traj = trajectory(&case.spec, depth, &Sampling::Layers(sample_layers(depth, cfg.per_decade)))?;
     let (l4, l2, ll) = (layer_at(&traj, depth / 4), layer_at(&traj, depth / 2), *traj.last());
@@ -698,7 +700,7 @@ fn theory_summary(cfg: &Config) -> Value {
     })
 }
 
-fn find<'a>(results: &'a [CaseResult], f: impl Fn(&CaseResult) -> bool) -> Vec<&'a CaseResult> {
+fn find(results: &[CaseResult], f: impl Fn(&CaseResult) -> bool) -> Vec<&CaseResult> {
     results.iter().filter(|r| f(r)).collect()
 }
 
@@ -848,8 +850,8 @@ fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, MeanFiel
     let mut color = 0;
     for r in results {
         let label = &r.case.label;
-        let show = matches!(r.case.family, Family::Tanh | Family::Relu) && r.case.spec.arch == Architecture::Full
-            || matches!(r.case.family, Family::Alpha(_)) && r.case.spec.arch == Architecture::Full
+        let show = (matches!(r.case.family, Family::Tanh | Family::Relu | Family::Alpha(_))
+            && r.case.spec.arch == Architecture::Full)
             || r.case.family == Family::VanillaTanh;
         if !show {
             continue;
