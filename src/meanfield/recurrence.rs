@@ -542,6 +542,22 @@ mod tests {
         assert!((t.last().log_grad_explosion - 2.0 * (var.sw2 / 2.0f64).ln()).abs() < 1e-14);
     }
 
+    /// Any activation given as a function: a user-defined erf (quadrature path) through
+    /// `Recurrence::with_kernel` reproduces the closed-form erf recurrence.
+    #[test]
+    fn user_function_kernel_matches_closed_form() {
+        use crate::meanfield::expectations::{Numeric, Parity};
+        let var = Variances { sw2: 1.3, sv2: 0.9, sb2: 0.1, sa2: 0.05 };
+        let s = spec(Architecture::Full, Activation::Erf, var, 0.3);
+        let user = Numeric::new("my-erf", libm::erf, |x: f64| 2.0 / PI.sqrt() * (-x * x).exp(), Parity::None);
+        let a = trajectory_with(Recurrence::with_kernel(&s, Arc::new(user)).unwrap(), 60, &Sampling::Last).unwrap();
+        let b = trajectory(&s, 60, &Sampling::Last).unwrap();
+        let (a, b) = (a.last(), b.last());
+        assert!((a.ln_p - b.ln_p).abs() < 1e-10);
+        assert!((a.e - b.e).abs() < 1e-10);
+        assert!((a.log_grad_explosion - b.log_grad_explosion).abs() < 1e-9);
+    }
+
     impl Spec {
         fn with_p0(mut self, p0: f64) -> Self {
             self.p0 = p0;
