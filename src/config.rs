@@ -24,6 +24,9 @@ pub struct Profile {
     pub training: stages::training::Config,
     #[serde(default)]
     pub prediction: stages::prediction::Config,
+    /// Appendix B: measured throughput (not a chapter).
+    #[serde(default)]
+    pub performance: stages::performance::Config,
 }
 
 /// The built-in profiles: (name, TOML text).

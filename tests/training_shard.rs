@@ -42,7 +42,7 @@ fn points(cache: &Path) -> BTreeMap<String, serde_json::Value> {
 fn strip_times(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
-            for k in ["seconds", "samples_per_sec", "eval_seconds"] {
+            for k in ["seconds", "samples_per_sec", "eval_seconds", "median_step_samples_per_sec"] {
                 m.remove(k);
             }
             m.values_mut().for_each(strip_times);

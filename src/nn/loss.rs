@@ -27,7 +27,9 @@ pub enum LossError {
     Tape(#[from] TapeError),
 }
 
-fn per_sample(logits: &[f64], label: usize, grad: Option<(&mut [f64], f64)>) -> (f64, bool) {
+/// Loss of one sample; `e` is scratch of the logits' length. With `scale`, `e` returns
+/// `scale * (softmax - onehot)`.
+fn per_sample(logits: &[f64], label: usize, e: &mut [f64], scale: Option<f64>) -> (f64, bool) {
     let mut max = f64::NEG_INFINITY;
     let mut arg = 0;
     for (i, &z) in logits.iter().enumerate() {
@@ -36,13 +38,15 @@ fn per_sample(logits: &[f64], label: usize, grad: Option<(&mut [f64], f64)>) -> 
             arg = i;
         }
     }
-    let sum: f64 = logits.iter().map(|&z| (z - max).exp()).sum();
-    let lse = max + sum.ln();
-    let loss = lse - logits[label];
-    if let Some((g, scale)) = grad {
-        for (i, (gi, &z)) in g.iter_mut().zip(logits).enumerate() {
-            let p = (z - lse).exp();
-            *gi = scale * (p - if i == label { 1.0 } else { 0.0 });
+    let mut sum = 0.0;
+    for (ei, &z) in e.iter_mut().zip(logits) {
+        *ei = (z - max).exp();
+        sum += *ei;
+    }
+    let loss = max + sum.ln() - logits[label];
+    if let Some(scale) = scale {
+        for (i, ei) in e.iter_mut().enumerate() {
+            *ei = scale * (*ei / sum - if i == label { 1.0 } else { 0.0 });
         }
     }
     (loss, arg == label && logits.iter().all(|z| z.is_finite()))
@@ -82,7 +86,7 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
                 for (a, &b) in z.iter_mut().zip(zs) {
                     *a = b.f64();
                 }
-                let (l, ok) = per_sample(z, c as usize, Some((&mut *g, scale)));
+                let (l, ok) = per_sample(z, c as usize, g, Some(scale));
                 for (a, &b) in gs.iter_mut().zip(g.iter()) {
                     *a = T::of(b);
                 }
@@ -95,11 +99,56 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
                 for (a, &b) in z.iter_mut().zip(zs) {
                     *a = b.f64();
                 }
-                let (l, ok) = per_sample(z, c as usize, None);
+                let (l, ok) = per_sample(z, c as usize, g, None);
                 out.loss_sum += l;
                 out.correct += ok as usize;
             }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+    use crate::architecture::Architecture;
+    use crate::nn::{ModelSpec, TapeMode};
+    use faer::Par;
+
+    #[test]
+    fn loss_matches_the_naive_formula_and_survives_large_logits() {
+        let mut e = [0.0; 3];
+        let (l, ok) = per_sample(&[1.0, 2.0, 3.0], 0, &mut e, Some(1.0));
+        // Naive formula: ln(e^1 + e^2 + e^3) - 1.
+        let naive = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln() - 1.0;
+        assert!((l - naive).abs() < 1e-14);
+        assert!(!ok);
+        // Gradient: softmax - onehot.
+        let s: f64 = [1f64, 2.0, 3.0].iter().map(|x| x.exp()).sum();
+        assert!((e[0] - (1f64.exp() / s - 1.0)).abs() < 1e-15);
+        assert!((e[2] - 3f64.exp() / s).abs() < 1e-15);
+        // Logits of 1000 (the naive formula overflows): loss 0 for the winning label, 1000 else.
+        let (l0, ok0) = per_sample(&[1000.0, 0.0, 0.0], 0, &mut e, None);
+        let (l1, _) = per_sample(&[1000.0, 0.0, 0.0], 1, &mut e, None);
+        assert!(l0.abs() < 1e-300 && ok0);
+        assert!((l1 - 1000.0).abs() < 1e-12);
+        // Non-finite logits: non-finite loss, not counted correct.
+        let (ln, okn) = per_sample(&[f64::NAN, 0.0, 0.0], 0, &mut e, None);
+        assert!(ln.is_nan() && !okn);
+    }
+
+    #[test]
+    fn bad_labels_are_errors() {
+        let spec = ModelSpec::mnist(Architecture::Full, Activation::Tanh, 4, 1, 1.0, 1.0, 0.0, 0.0);
+        let mut t = Tape::<f64>::new(&spec, 2, TapeMode::Train, Par::Seq);
+        t.input_mut(2).unwrap().fill(0.1);
+        let p = crate::nn::init::<f64>(&spec, 0).unwrap();
+        crate::nn::forward(&p, &mut t).unwrap();
+        assert_eq!(softmax_xent(&mut t, &[1], None).unwrap_err(), LossError::Count { labels: 1, batch: 2 });
+        assert_eq!(softmax_xent(&mut t, &[1, 10], None).unwrap_err(), LossError::Label { label: 10, classes: 10 });
+        let r = softmax_xent(&mut t, &[1, 2], Some(0.5)).unwrap();
+        assert_eq!(r.count, 2);
+        assert!(r.loss_sum.is_finite());
+    }
 }

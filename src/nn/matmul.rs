@@ -33,6 +33,7 @@ pub fn weight_ref<T: Scalar>(w: &[T], rows: usize, cols: usize) -> MatRef<'_, T>
 }
 
 /// `y (n_out x batch) = W x` or, with `accumulate`, `y += W x`; `w` is `n_out x n_in` row-major.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Scalar>(
     y: &mut [T],
     accumulate: bool,
@@ -55,6 +56,7 @@ pub fn forward<T: Scalar>(
 }
 
 /// `dx (n_in x batch) = W^T dy` or, with `accumulate`, `dx += W^T dy`.
+#[allow(clippy::too_many_arguments)]
 pub fn backward_input<T: Scalar>(
     dx: &mut [T],
     accumulate: bool,
@@ -92,6 +94,29 @@ pub fn backward_weight<T: Scalar>(
         act_ref(dy, n_out, batch),
         act_ref(x, n_in, batch).transpose(),
         T::one(),
+        par,
+    );
+}
+
+/// `W += alpha * dy x^T` (`W` is `n_out x n_in` row-major): a fused SGD step with
+/// `alpha` $= -\eta$.
+#[allow(clippy::too_many_arguments)]
+pub fn weight_update<T: Scalar>(
+    w: &mut [T],
+    alpha: T,
+    dy: &[T],
+    x: &[T],
+    n_in: usize,
+    n_out: usize,
+    batch: usize,
+    par: Par,
+) {
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(w, n_out, n_in),
+        Accum::Add,
+        act_ref(dy, n_out, batch),
+        act_ref(x, n_in, batch).transpose(),
+        alpha,
         par,
     );
 }

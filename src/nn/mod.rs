@@ -28,5 +28,5 @@ pub use loss::{softmax_xent, BatchLoss, LossError};
 pub use mnist::{Mnist, MnistError};
 pub use model::{Block, BlockMut, Layout, ModelError, ModelSpec, Params};
 pub use scalar::Scalar;
-pub use tape::{backward, forward, Tape, TapeError, TapeMode};
+pub use tape::{backward, backward_data, backward_from_top, forward, Tape, TapeError, TapeMode};
 pub use train::{EpochRow, TrainConfig, TrainEvent, TrainResult};

@@ -153,6 +153,22 @@ impl Layout {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Values per block: $N^2 + N$ (vanilla, RRN) or $2(N^2 + N)$ (FRN).
+    pub fn block_len(&self) -> usize {
+        self.block_len
+    }
+}
+
+/// Cuts one block's values (as laid out by [`Layout`]) into its tensors.
+pub fn split_block_mut<T>(chunk: &mut [T], width: usize, arch: Architecture) -> BlockMut<'_, T> {
+    let n = width;
+    let full = arch == Architecture::Full;
+    let (w, rest) = chunk.split_at_mut(n * n);
+    let (b, rest) = rest.split_at_mut(n);
+    let (v, rest) = rest.split_at_mut(if full { n * n } else { 0 });
+    let a = &mut rest[..if full { n } else { 0 }];
+    BlockMut { w, b, v, a }
 }
 
 /// One block's parameters. `v` and `a` are empty for vanilla and RRN blocks.
@@ -188,13 +204,18 @@ impl<T: Scalar> Params<T> {
     /// All zeros (e.g. a gradient buffer).
     pub fn zeros(spec: &ModelSpec) -> Self {
         let layout = spec.layout();
-        let data = vec![T::zero(); layout.len];
+        // Written element by element (not calloc'ed): the pages are touched here, not in the
+        // first timed pass.
+        let mut data = Vec::with_capacity(layout.len);
+        data.resize(layout.len, T::zero());
         Self { layout, data }
     }
 
     /// Same layout, all zeros.
     pub fn zeros_like(&self) -> Self {
-        Self { layout: self.layout.clone(), data: vec![T::zero(); self.data.len()] }
+        let mut data = Vec::with_capacity(self.data.len());
+        data.resize(self.data.len(), T::zero());
+        Self { layout: self.layout.clone(), data }
     }
 
     pub fn layout(&self) -> &Layout {
@@ -293,6 +314,17 @@ impl<T: Scalar> Params<T> {
         let o = self.layout.readout;
         let (w, rest) = self.data[o..o + k * n + k].split_at_mut(k * n);
         Some((w, rest))
+    }
+
+    /// Disjoint mutable views of the three regions: embedding `(E, e)`, the blocks (contiguous,
+    /// [`Layout::block_len`] values each, see [`split_block_mut`]) and readout `(R, r)`.
+    pub fn regions_mut(&mut self) -> (Option<(&mut [T], &mut [T])>, &mut [T], Option<(&mut [T], &mut [T])>) {
+        let n = self.layout.width;
+        let (head, rest) = self.data.split_at_mut(self.layout.blocks);
+        let (blocks, tail) = rest.split_at_mut(self.layout.readout - self.layout.blocks);
+        let embed = self.layout.input_dim.map(|d| head.split_at_mut(n * d));
+        let readout = self.layout.output_dim.map(|k| tail.split_at_mut(k * n));
+        (embed, blocks, readout)
     }
 
     /// Euclidean norm of the whole vector, in `f64`.

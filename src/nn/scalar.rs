@@ -122,6 +122,7 @@ impl Scalar for f64 {
 /// $|x| \le 7.90531$ (outside, the clamp gives $\pm(1 - 2^{-22})$ or so, within 2 ulp of $\pm 1$).
 /// Coefficients from Eigen (`MathFunctionsImpl.h`, `generic_fast_tanh_float`).
 #[inline(always)]
+#[allow(clippy::excessive_precision)]
 pub fn fast_tanh_f32(x: f32) -> f32 {
     const CLAMP: f32 = 7.905_311;
     const A1: f32 = 4.893_524_6e-3;
@@ -138,17 +139,19 @@ pub fn fast_tanh_f32(x: f32) -> f32 {
     // Branch-free clamp (NaN falls through the comparisons unchanged and propagates).
     let x = if x > CLAMP { CLAMP } else { x };
     let x = if x < -CLAMP { -CLAMP } else { x };
+    // Plain multiply-adds (no `mul_add`: without FMA hardware that is a slow libm call, and the
+    // baseline kernel must not depend on it).
     let x2 = x * x;
-    let mut p = x2.mul_add(A13, A11);
-    p = p.mul_add(x2, A9);
-    p = p.mul_add(x2, A7);
-    p = p.mul_add(x2, A5);
-    p = p.mul_add(x2, A3);
-    p = p.mul_add(x2, A1);
+    let mut p = x2 * A13 + A11;
+    p = p * x2 + A9;
+    p = p * x2 + A7;
+    p = p * x2 + A5;
+    p = p * x2 + A3;
+    p = p * x2 + A1;
     p *= x;
-    let mut q = x2.mul_add(B6, B4);
-    q = q.mul_add(x2, B2);
-    q = q.mul_add(x2, B0);
+    let mut q = x2 * B6 + B4;
+    q = q * x2 + B2;
+    q = q * x2 + B0;
     p / q
 }
 
@@ -168,7 +171,7 @@ impl<T: Scalar> Kernel<T> {
         match act {
             Activation::Tanh => Self::Tanh,
             Activation::Relu => Self::Relu,
-            Activation::AlphaRelu { alpha } if alpha == 1.0 => Self::Relu,
+            Activation::AlphaRelu { alpha: 1.0 } => Self::Relu,
             Activation::AlphaRelu { alpha } => Self::AlphaRelu(T::of(alpha)),
             Activation::Erf => Self::Erf,
             other => Self::Generic(other),
@@ -176,11 +179,18 @@ impl<T: Scalar> Kernel<T> {
     }
 }
 
-/// Runs `$body` compiled for AVX2+FMA when the CPU has it, for the baseline otherwise.
+/// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them, for the baseline
+/// otherwise.
 macro_rules! simd_dispatch {
     (fn $name:ident<$t:ident>($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
         #[inline(always)]
         fn body<$t: Scalar>($($arg: $ty),*) $body
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        unsafe fn avx512<$t: Scalar>($($arg: $ty),*) {
+            body::<$t>($($arg),*)
+        }
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
@@ -190,6 +200,10 @@ macro_rules! simd_dispatch {
 
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") {
+                // SAFETY: the CPU supports the features `avx512` was compiled with.
+                return unsafe { avx512::<$t>($($arg),*) };
+            }
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports the features `avx2` was compiled with.
                 return unsafe { avx2::<$t>($($arg),*) };

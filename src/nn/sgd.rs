@@ -3,7 +3,12 @@
 //! $\theta \leftarrow \theta - \eta g$. The gradient $g$ may arrive in pieces (one per batch shard),
 //! summed here in a fixed order so the update does not depend on thread timing.
 
+use super::matmul;
+use super::model::{split_block_mut, Params};
 use super::scalar::Scalar;
+use super::tape::{Tape, TapeMode};
+use crate::architecture::Architecture;
+use faer::Par;
 use rayon::prelude::*;
 
 /// SGD state: learning rate $\eta$, momentum $\mu$ and, if $\mu > 0$, the velocity.
@@ -31,19 +36,50 @@ impl<T: Scalar> Sgd<T> {
         let mu = T::of(self.momentum);
         let use_v = self.momentum > 0.0;
         let update = |off: usize, p: &mut [T], v: &mut [T]| {
-            let len = p.len();
-            for (j, pj) in p.iter_mut().enumerate() {
-                let mut g = T::zero();
-                for gs in grads {
-                    g += gs[off + j];
+            let r = off..off + p.len();
+            match (grads, use_v) {
+                // The common cases in one pass each (every loop is over contiguous slices and
+                // vectorizes).
+                ([g0], false) => {
+                    for (pj, &a) in p.iter_mut().zip(&g0[r]) {
+                        *pj -= lr * a;
+                    }
                 }
-                if use_v {
-                    v[j] = mu * v[j] + g;
-                    g = v[j];
+                ([g0, g1], false) => {
+                    for ((pj, &a), &b) in p.iter_mut().zip(&g0[r.clone()]).zip(&g1[r]) {
+                        *pj -= lr * (a + b);
+                    }
                 }
-                *pj -= lr * g;
+                _ => {
+                    // General case: blocks of 256, the pieces summed into a stack buffer first.
+                    let mut buf = [T::zero(); 256];
+                    let mut start = 0;
+                    while start < p.len() {
+                        let len = (p.len() - start).min(256);
+                        let g = &mut buf[..len];
+                        let range = off + start..off + start + len;
+                        g.fill(T::zero());
+                        for gs in grads {
+                            for (a, &b) in g.iter_mut().zip(&gs[range.clone()]) {
+                                *a += b;
+                            }
+                        }
+                        let pc = &mut p[start..start + len];
+                        if use_v {
+                            let vc = &mut v[start..start + len];
+                            for ((pj, vj), &gj) in pc.iter_mut().zip(vc.iter_mut()).zip(g.iter()) {
+                                *vj = mu * *vj + gj;
+                                *pj -= lr * *vj;
+                            }
+                        } else {
+                            for (pj, &gj) in pc.iter_mut().zip(g.iter()) {
+                                *pj -= lr * gj;
+                            }
+                        }
+                        start += len;
+                    }
+                }
             }
-            debug_assert!(!use_v || v.len() == len);
         };
         if parallel {
             if use_v {
@@ -63,9 +99,124 @@ impl<T: Scalar> Sgd<T> {
     }
 }
 
+/// `b -= lr * (sum over the columns of g)`.
+fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
+    let n = b.len();
+    for gc in g.chunks_exact(n) {
+        for (bi, &gi) in b.iter_mut().zip(gc) {
+            *bi -= lr * gi;
+        }
+    }
+}
+
+/// Plain SGD step ($\mu = 0$) straight from the tapes of a batch split into shards: for every
+/// tensor, $\theta \leftarrow \theta - \eta \sum_s \partial_\theta E_s$, with each weight
+/// gradient product accumulated into the weights by faer (no gradient buffer, no separate update
+/// pass). Each tape must be a `Full` tape after [`super::tape::backward_data`] (whose cotangent
+/// already carries the $1/B$ of the mean loss). With `parallel`, blocks are spread over the current
+/// rayon pool; the arithmetic of each tensor does not depend on it.
+pub fn apply_from_tapes<T: Scalar>(params: &mut Params<T>, tapes: &[&Tape<T>], lr: f64, parallel: bool, par: Par) {
+    assert!(tapes.iter().all(|t| t.mode() == TapeMode::Full), "apply_from_tapes needs Full tapes");
+    let layout = params.layout().clone();
+    let n = layout.width;
+    let arch = layout.arch;
+    let depth = layout.depth;
+    let neg = T::of(-lr);
+    let lr_t = T::of(lr);
+    let (embed, blocks, readout) = params.regions_mut();
+    let block_task = |i: usize, chunk: &mut [T]| {
+        let l = i + 1;
+        let blk = split_block_mut(chunk, n, arch);
+        for t in tapes {
+            let b = t.batch();
+            let g = t.dx(l);
+            let phi = t.phi(l);
+            match arch {
+                Architecture::Full => {
+                    matmul::weight_update(blk.v, neg, g, phi, n, n, b, par);
+                    bias_step(blk.a, lr_t, g);
+                    let dh = t.dh(l);
+                    matmul::weight_update(blk.w, neg, dh, t.x(l - 1), n, n, b, par);
+                    bias_step(blk.b, lr_t, dh);
+                }
+                Architecture::Reduced | Architecture::Vanilla => {
+                    matmul::weight_update(blk.w, neg, g, phi, n, n, b, par);
+                    bias_step(blk.b, lr_t, g);
+                }
+            }
+        }
+    };
+    let ends = || {
+        if let (Some((ew, eb)), Some(d)) = (embed, layout.input_dim) {
+            for t in tapes {
+                matmul::weight_update(ew, neg, t.dx(0), t.input(), d, n, t.batch(), par);
+                bias_step(eb, lr_t, t.dx(0));
+            }
+        }
+        if let (Some((rw, rb)), Some(k)) = (readout, layout.output_dim) {
+            for t in tapes {
+                matmul::weight_update(rw, neg, t.output_grad(), t.x(depth), n, k, t.batch(), par);
+                bias_step(rb, lr_t, t.output_grad());
+            }
+        }
+    };
+    let bl = layout.block_len();
+    if parallel {
+        rayon::join(ends, || {
+            blocks.par_chunks_mut(bl.max(1)).enumerate().for_each(|(i, c)| block_task(i, c))
+        });
+    } else {
+        ends();
+        for (i, c) in blocks.chunks_mut(bl.max(1)).enumerate() {
+            block_task(i, c);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::Activation;
+    use crate::nn::tape::{backward, backward_data, forward};
+    use crate::nn::{init, softmax_xent, ModelSpec};
+
+    #[test]
+    fn fused_step_equals_backward_then_sgd() {
+        // Two shards of 5 and 3 samples; reference: whole-batch backward, then Sgd::step.
+        for arch in [Architecture::Vanilla, Architecture::Reduced, Architecture::Full] {
+            let spec = ModelSpec { input_dim: Some(7), output_dim: Some(4), ..ModelSpec::trunk(arch, Activation::Tanh, 6, 3, 1.2, 0.8, 0.1, 0.1) };
+            let p0 = init::<f64>(&spec, 3).unwrap();
+            let u: Vec<f64> = (0..8 * 7).map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
+            let labels = [0u8, 3, 1, 2, 2, 0, 1, 3];
+            let lr = 0.3;
+
+            let mut whole = Tape::<f64>::new(&spec, 8, TapeMode::Train, Par::Seq);
+            whole.input_mut(8).unwrap().copy_from_slice(&u);
+            forward(&p0, &mut whole).unwrap();
+            softmax_xent(&mut whole, &labels, Some(1.0 / 8.0)).unwrap();
+            let mut g = p0.zeros_like();
+            backward(&p0, &mut whole, &mut g).unwrap();
+            let mut reference = p0.clone();
+            Sgd::<f64>::new(lr, 0.0, g.as_slice().len()).step(reference.as_mut_slice(), &[g.as_slice()], false);
+
+            for parallel in [false, true] {
+                let mut tapes: Vec<Tape<f64>> = (0..2).map(|_| Tape::new(&spec, 5, TapeMode::Full, Par::Seq)).collect();
+                for (t, (lo, hi)) in tapes.iter_mut().zip([(0, 5), (5, 8)]) {
+                    t.input_mut(hi - lo).unwrap().copy_from_slice(&u[lo * 7..hi * 7]);
+                    forward(&p0, t).unwrap();
+                    softmax_xent(t, &labels[lo..hi], Some(1.0 / 8.0)).unwrap();
+                    backward_data(&p0, t).unwrap();
+                }
+                let mut fused = p0.clone();
+                let refs: Vec<&Tape<f64>> = tapes.iter().collect();
+                apply_from_tapes(&mut fused, &refs, lr, parallel, Par::Seq);
+                for (i, (a, b)) in fused.as_slice().iter().zip(reference.as_slice()).enumerate() {
+                    assert!((a - b).abs() < 1e-14, "{arch} parameter {i}: {a} vs {b}");
+                }
+                assert_ne!(fused, p0);
+            }
+        }
+    }
 
     #[test]
     fn plain_and_momentum_steps_follow_the_recurrence() {
@@ -75,6 +226,15 @@ mod tests {
         let mut sgd = Sgd::<f64>::new(0.5, 0.0, 3);
         sgd.step(&mut p, &[&g1, &g2], false);
         assert_eq!(p, vec![1.0 - 0.5 * 0.15, -2.0 - 0.5 * 0.2, 0.5 - 0.5 * (-0.2)]);
+        // Three pieces (general path) and one piece.
+        let mut q = vec![1.0f64, -2.0, 0.5];
+        sgd.step(&mut q, &[&g1, &g2, &g2], true);
+        for i in 0..3 {
+            assert!((q[i] - ([1.0, -2.0, 0.5][i] - 0.5 * (g1[i] + 2.0 * g2[i]))).abs() < 1e-15);
+        }
+        let mut r = vec![1.0f64, -2.0, 0.5];
+        sgd.step(&mut r, &[&g1], false);
+        assert_eq!(r, vec![1.0 - 0.05, -2.0 - 0.1, 0.5 + 0.15]);
 
         // Momentum 0.9, two steps with the same gradient: v1 = g, v2 = 1.9 g.
         let mut p = vec![0.0f64; 40_000];

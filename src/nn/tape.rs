@@ -69,7 +69,15 @@ pub struct Tape<T> {
     out: Vec<T>,
     dout: Vec<T>,
     dxs: Vec<T>,
+    dhs: Vec<T>,
     tmp: Vec<T>,
+}
+
+/// A zeroed buffer whose pages are touched now (not on the first pass, which is timed).
+fn buffer<T: Scalar>(len: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    v.resize(len, T::zero());
+    v
 }
 
 fn split2<T>(buf: &mut [T], size: usize, src: usize, dst: usize) -> (&[T], &mut [T]) {
@@ -96,7 +104,7 @@ impl<T: Scalar> Tape<T> {
         let hp_slots = if stored { depth } else { 1.min(depth) };
         let dx_slots = match mode {
             TapeMode::Inference => 0,
-            TapeMode::Train => 1,
+            TapeMode::Train => 2,
             TapeMode::Full => depth + 1,
         };
         let full = spec.arch == Architecture::Full;
@@ -113,14 +121,15 @@ impl<T: Scalar> Tape<T> {
             batch: cap,
             par,
             spec: spec.clone(),
-            input: vec![T::zero(); spec.input_dim.map_or(0, |d| d * cap)],
-            xs: vec![T::zero(); x_slots * nb],
-            hs: vec![T::zero(); if full { hp_slots * nb } else { 0 }],
-            phis: vec![T::zero(); hp_slots * nb],
-            out: vec![T::zero(); spec.output_dim.map_or(0, |k| k * cap)],
-            dout: vec![T::zero(); if stored { spec.output_dim.map_or(0, |k| k * cap) } else { 0 }],
-            dxs: vec![T::zero(); dx_slots * nb],
-            tmp: vec![T::zero(); if stored { nb } else { 0 }],
+            input: buffer(spec.input_dim.map_or(0, |d| d * cap)),
+            xs: buffer(x_slots * nb),
+            hs: buffer(if full { hp_slots * nb } else { 0 }),
+            phis: buffer(hp_slots * nb),
+            out: buffer(spec.output_dim.map_or(0, |k| k * cap)),
+            dout: buffer(if stored { spec.output_dim.map_or(0, |k| k * cap) } else { 0 }),
+            dxs: buffer(dx_slots * nb),
+            dhs: buffer(if full && mode == TapeMode::Full { depth * nb } else { 0 }),
+            tmp: buffer(if stored { nb } else { 0 }),
         }
     }
 
@@ -178,7 +187,7 @@ impl<T: Scalar> Tape<T> {
         if self.mode == TapeMode::Full {
             l
         } else {
-            0
+            l % 2
         }
     }
 
@@ -273,6 +282,17 @@ impl<T: Scalar> Tape<T> {
         }
     }
 
+    /// Where to write $\partial E/\partial x^L$ before [`backward_from_top`] (`batch x N`).
+    pub fn top_grad_mut(&mut self) -> Result<&mut [T], TapeError> {
+        if self.mode == TapeMode::Inference {
+            return Err(TapeError::Mode(self.mode));
+        }
+        let nb = self.n * self.cap;
+        let s = self.dx_slot(self.depth);
+        let len = self.n * self.batch;
+        Ok(&mut self.dxs[s * nb..s * nb + len])
+    }
+
     /// $\partial E/\partial x^l$ after [`backward`], $0 \le l \le L$ (`Full` mode; in `Train` mode
     /// only $l = 0$ is kept at the end).
     ///
@@ -287,6 +307,25 @@ impl<T: Scalar> Tape<T> {
         let nb = self.n * self.cap;
         let s = self.dx_slot(l);
         &self.dxs[s * nb..s * nb + self.n * self.batch]
+    }
+
+    /// $\partial E/\partial h^l$ after [`backward`] (FRN, `Full` mode), $1 \le l \le L$.
+    ///
+    /// # Panics
+    /// If the model is not an FRN, `l` is out of range, or the tape is not in `Full` mode.
+    pub fn dh(&self, l: usize) -> &[T] {
+        assert!(self.arch == Architecture::Full, "h^l exists only in full residual networks");
+        assert!(l >= 1 && l <= self.depth, "layer {l} out of 1..={}", self.depth);
+        assert!(self.mode == TapeMode::Full, "dE/dh^l is kept only by a Full tape");
+        let nb = self.n * self.cap;
+        &self.dhs[(l - 1) * nb..(l - 1) * nb + self.n * self.batch]
+    }
+
+    /// The cotangent on the output (`batch x K`) as set by the loss or the caller (readout
+    /// models; for a trunk-only model this is [`Tape::dx`]`(L)` before the backward pass).
+    pub fn output_grad(&self) -> &[T] {
+        let k = self.out_dim.unwrap_or(0);
+        &self.dout[..k * self.batch]
     }
 
     /// Pieces needed by the loss: (output logits, output gradient buffer, batch).
@@ -358,10 +397,26 @@ pub fn forward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>) -> Result<(), 
 /// the caller) through the network of the last [`forward`], writing every parameter gradient into
 /// `grads` (overwritten, not accumulated) and $\partial E/\partial x^l$ into the tape.
 pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>) -> Result<(), TapeError> {
+    backward_impl(params, tape, Some(grads), true)
+}
+
+/// Backward pass from a cotangent at the top of the trunk, $\partial E/\partial x^L$, written by
+/// the caller into [`Tape::top_grad_mut`]: like [`backward`] but the readout (if any) is skipped
+/// and its gradient set to 0. For a trunk-only model this is the same as [`backward`].
+pub fn backward_from_top<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>) -> Result<(), TapeError> {
+    backward_impl(params, tape, Some(grads), false)
+}
+
+fn backward_impl<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    mut grads: Option<&mut Params<T>>,
+    from_output: bool,
+) -> Result<(), TapeError> {
     if tape.mode == TapeMode::Inference {
         return Err(TapeError::Mode(tape.mode));
     }
-    if grads.layout() != params.layout() {
+    if grads.as_ref().is_some_and(|g| g.layout() != params.layout()) {
         return Err(TapeError::Layout);
     }
     let n = tape.n;
@@ -371,88 +426,67 @@ pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut P
     let par = tape.par;
     let k = tape.kernel;
     let full_mode = tape.mode == TapeMode::Full;
-    let dx_slot = |l: usize| if full_mode { l } else { 0 };
+    let dx_slot = |l: usize| if full_mode { l } else { l % 2 };
     let depth = tape.depth;
 
-    if let (Some(rw), Some(kk)) = (params.readout_w(), tape.out_dim) {
+    if !from_output {
+        if let Some((gw, gb)) = grads.as_mut().and_then(|g| g.readout_mut()) {
+            gw.fill(T::zero());
+            gb.fill(T::zero());
+        }
+    } else if let (Some(rw), Some(kk)) = (params.readout_w(), tape.out_dim) {
         let xl = &tape.xs[depth * nb_cap..depth * nb_cap + nb];
         let dout = &tape.dout[..kk * b];
-        let (gw, gb) = grads.readout_mut().expect("same layout");
-        matmul::backward_weight(gw, dout, xl, n, kk, b, par);
-        scalar::sum_columns(kk, dout, gb);
+        if let Some((gw, gb)) = grads.as_mut().and_then(|g| g.readout_mut()) {
+            matmul::backward_weight(gw, dout, xl, n, kk, b, par);
+            scalar::sum_columns(kk, dout, gb);
+        }
         let s = dx_slot(depth);
         let g = &mut tape.dxs[s * nb_cap..s * nb_cap + nb];
         matmul::backward_input(g, false, rw, dout, n, kk, b, par);
     }
     for l in (1..=depth).rev() {
         let blk = params.block(l - 1);
-        let gblk = grads.block_mut(l - 1);
+        let mut gblk = grads.as_mut().map(|g| g.block_mut(l - 1));
         let xp = &tape.xs[(l - 1) * nb_cap..(l - 1) * nb_cap + nb];
         let phi = &tape.phis[(l - 1) * nb_cap..(l - 1) * nb_cap + nb];
-        let tmp = &mut tape.tmp[..nb];
-        // g = dE/dx^l (read), gp = where dE/dx^{l-1} goes (same buffer unless Full mode).
-        let (g, gp): (&[T], &mut [T]) = if full_mode {
-            let (g, gp) = split2(&mut tape.dxs, nb_cap, l, l - 1);
-            let gp = &mut gp[..nb];
-            gp.copy_from_slice(&g[..nb]);
-            (&g[..nb], gp)
-        } else {
-            // In place: every read of g^l below happens before g^{l-1} is written.
-            let gp = &mut tape.dxs[..nb];
-            match tape.arch {
-                Architecture::Full => {
-                    scalar::sum_columns(n, gp, gblk.a);
-                    matmul::backward_weight(gblk.v, gp, phi, n, n, b, par);
-                    matmul::backward_input(tmp, false, blk.v, gp, n, n, b, par);
-                    let h = &tape.hs[(l - 1) * nb_cap..(l - 1) * nb_cap + nb];
-                    scalar::act_backward(k, n, h, phi, tmp, Some(gblk.b));
-                    matmul::backward_weight(gblk.w, tmp, xp, n, n, b, par);
-                    matmul::backward_input(gp, true, blk.w, tmp, n, n, b, par);
-                }
-                Architecture::Reduced => {
-                    scalar::sum_columns(n, gp, gblk.b);
-                    matmul::backward_weight(gblk.w, gp, phi, n, n, b, par);
-                    matmul::backward_input(tmp, false, blk.w, gp, n, n, b, par);
-                    scalar::act_backward(k, n, xp, phi, tmp, None);
-                    scalar::add_assign(gp, tmp);
-                }
-                Architecture::Vanilla => {
-                    scalar::sum_columns(n, gp, gblk.b);
-                    matmul::backward_weight(gblk.w, gp, phi, n, n, b, par);
-                    matmul::backward_input(tmp, false, blk.w, gp, n, n, b, par);
-                    scalar::act_backward(k, n, xp, phi, tmp, None);
-                    gp.copy_from_slice(tmp);
-                }
-            }
-            continue;
-        };
+        // g = dE/dx^l (read), gp = dE/dx^{l-1} (written): distinct slots in both modes.
+        let (g, gp) = split2(&mut tape.dxs, nb_cap, dx_slot(l), dx_slot(l - 1));
+        let (g, gp) = (&g[..nb], &mut gp[..nb]);
         match tape.arch {
             Architecture::Full => {
-                scalar::sum_columns(n, g, gblk.a);
-                matmul::backward_weight(gblk.v, g, phi, n, n, b, par);
-                matmul::backward_input(tmp, false, blk.v, g, n, n, b, par);
                 let h = &tape.hs[(l - 1) * nb_cap..(l - 1) * nb_cap + nb];
-                scalar::act_backward(k, n, h, phi, tmp, Some(gblk.b));
-                matmul::backward_weight(gblk.w, tmp, xp, n, n, b, par);
-                matmul::backward_input(gp, true, blk.w, tmp, n, n, b, par);
+                let dh = if full_mode {
+                    &mut tape.dhs[(l - 1) * nb_cap..(l - 1) * nb_cap + nb]
+                } else {
+                    &mut tape.tmp[..nb]
+                };
+                if let Some(gb) = gblk.as_mut() {
+                    scalar::sum_columns(n, g, &mut gb.a[..]);
+                    matmul::backward_weight(&mut gb.v[..], g, phi, n, n, b, par);
+                }
+                matmul::backward_input(dh, false, blk.v, g, n, n, b, par);
+                scalar::act_backward(k, n, h, phi, dh, gblk.as_mut().map(|gb| &mut gb.b[..]));
+                if let Some(gb) = gblk.as_mut() {
+                    matmul::backward_weight(&mut gb.w[..], dh, xp, n, n, b, par);
+                }
+                matmul::backward_input(gp, false, blk.w, dh, n, n, b, par);
+                scalar::add_assign(gp, g);
             }
-            Architecture::Reduced => {
-                scalar::sum_columns(n, g, gblk.b);
-                matmul::backward_weight(gblk.w, g, phi, n, n, b, par);
-                matmul::backward_input(tmp, false, blk.w, g, n, n, b, par);
-                scalar::act_backward(k, n, xp, phi, tmp, None);
-                scalar::add_assign(gp, tmp);
-            }
-            Architecture::Vanilla => {
-                scalar::sum_columns(n, g, gblk.b);
-                matmul::backward_weight(gblk.w, g, phi, n, n, b, par);
-                matmul::backward_input(tmp, false, blk.w, g, n, n, b, par);
-                scalar::act_backward(k, n, xp, phi, tmp, None);
-                gp.copy_from_slice(tmp);
+            Architecture::Reduced | Architecture::Vanilla => {
+                if let Some(gb) = gblk.as_mut() {
+                    scalar::sum_columns(n, g, &mut gb.b[..]);
+                    matmul::backward_weight(&mut gb.w[..], g, phi, n, n, b, par);
+                }
+                matmul::backward_input(gp, false, blk.w, g, n, n, b, par);
+                scalar::act_backward(k, n, xp, phi, gp, None);
+                if tape.arch == Architecture::Reduced {
+                    scalar::add_assign(gp, g);
+                }
             }
         }
     }
-    if let Some(d) = params.layout().input_dim {
+    if let (Some(d), Some(grads)) = (params.layout().input_dim, grads) {
         let g0 = &tape.dxs[..nb];
         let u = &tape.input[..d * b];
         let (gw, gb) = grads.embed_mut().expect("same layout");
@@ -460,4 +494,14 @@ pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut P
         scalar::sum_columns(n, g0, gb);
     }
     Ok(())
+}
+
+/// Backward pass through the data path only: fills $\partial E/\partial x^l$ (and
+/// $\partial E/\partial h^l$ for FRN) of every layer in a `Full` tape, without the parameter
+/// gradients; [`super::sgd::apply_from_tapes`] then forms those and updates in one pass.
+pub fn backward_data<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>) -> Result<(), TapeError> {
+    if tape.mode != TapeMode::Full {
+        return Err(TapeError::Mode(tape.mode));
+    }
+    backward_impl(params, tape, None, true)
 }

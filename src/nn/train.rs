@@ -23,8 +23,8 @@ use super::init::init;
 use super::loss::{softmax_xent, BatchLoss};
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
-use super::sgd::Sgd;
-use super::tape::{backward, forward, Tape, TapeMode};
+use super::sgd::{apply_from_tapes, Sgd};
+use super::tape::{backward, backward_data, forward, Tape, TapeMode};
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
@@ -140,7 +140,7 @@ impl TrainConfig {
         }
         check_range("lr", self.lr, 0.0, 1e6)?;
         check_range("momentum", self.momentum, 0.0, 0.999_999)?;
-        if !(self.loss_threshold > 0.0) {
+        if self.loss_threshold.is_nan() || self.loss_threshold <= 0.0 {
             return Err(UsageError::new(format!(
                 "loss_threshold = {} is out of range (valid: > 0, may be inf)",
                 self.loss_threshold
@@ -223,6 +223,8 @@ pub struct TrainResult {
     pub seconds: f64,
     /// `samples / seconds`.
     pub samples_per_sec: f64,
+    /// `batch / (median step time)`: less sensitive to other processes than `samples_per_sec`.
+    pub median_step_samples_per_sec: f64,
     /// Wall time of the evaluations, s.
     pub eval_seconds: f64,
     pub epochs_log: Vec<EpochRow>,
@@ -237,10 +239,11 @@ pub enum TrainEvent<'a> {
     Epoch(&'a EpochRow),
 }
 
-/// Per-shard workspace.
+/// Per-shard workspace. With plain SGD the tape is `Full` and the update is fused
+/// ([`apply_from_tapes`]); with momentum the shard keeps its own gradient.
 struct Shard {
     tape: Tape<f32>,
-    grads: Params<f32>,
+    grads: Option<Params<f32>>,
     labels: Vec<u8>,
 }
 
@@ -305,10 +308,11 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         None
     };
     let shard_cap = cfg.batch.div_ceil(threads);
+    let fused = cfg.momentum == 0.0;
     let mut shards: Vec<Shard> = (0..threads)
         .map(|_| Shard {
-            tape: Tape::new(&spec, shard_cap, TapeMode::Train, par),
-            grads: params.zeros_like(),
+            tape: Tape::new(&spec, shard_cap, if fused { TapeMode::Full } else { TapeMode::Train }, par),
+            grads: (!fused).then(|| params.zeros_like()),
             labels: Vec::with_capacity(shard_cap),
         })
         .collect();
@@ -328,12 +332,14 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
     let mut eval_seconds = 0.0;
     let mut diverged: Option<(usize, &'static str)> = None;
     let mut final_loss = None;
+    let mut step_times: Vec<f64> = Vec::with_capacity(total_steps);
 
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         perm.shuffle(&mut shuffle_rng);
         let (mut loss_sum, mut correct, mut count, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
         for batch_idx in perm.chunks(cfg.batch) {
+            let ts = Instant::now();
             let bs = batch_idx.len();
             let scale = 1.0 / bs as f64;
             let per = bs.div_ceil(threads);
@@ -341,7 +347,9 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
                 let lo = (s * per).min(bs);
                 let hi = ((s + 1) * per).min(bs);
                 if lo == hi {
-                    shard.grads.as_mut_slice().fill(0.0);
+                    if let Some(g) = shard.grads.as_mut() {
+                        g.as_mut_slice().fill(0.0);
+                    }
                     return BatchLoss::default();
                 }
                 let idx = &batch_idx[lo..hi];
@@ -351,7 +359,10 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
                 shard.labels.extend(idx.iter().map(|&i| data.train.labels[i]));
                 forward(&params, &mut shard.tape).expect("tape matches the model");
                 let r = softmax_xent(&mut shard.tape, &shard.labels, Some(scale)).expect("labels are 0..9");
-                backward(&params, &mut shard.tape, &mut shard.grads).expect("tape matches the model");
+                match shard.grads.as_mut() {
+                    Some(g) => backward(&params, &mut shard.tape, g).expect("tape matches the model"),
+                    None => backward_data(&params, &mut shard.tape).expect("tape is Full"),
+                }
                 r
             };
             let parts: Vec<BatchLoss> = match &pool {
@@ -372,16 +383,29 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
             if diverged.is_some() {
                 break;
             }
-            let grads: Vec<&[f32]> = shards.iter().map(|s| s.grads.as_slice()).collect();
-            match &pool {
-                Some(pool) => pool.install(|| sgd.step(params.as_mut_slice(), &grads, true)),
-                None => sgd.step(params.as_mut_slice(), &grads, false),
+            if fused {
+                // Shards that got no samples (tiny last batch) contribute nothing.
+                let n_active = bs.div_ceil(per).min(threads);
+                let tapes: Vec<&Tape<f32>> = shards[..n_active].iter().map(|s| &s.tape).collect();
+                match &pool {
+                    Some(pool) => pool.install(|| apply_from_tapes(&mut params, &tapes, cfg.lr, true, par)),
+                    None => apply_from_tapes(&mut params, &tapes, cfg.lr, false, par),
+                }
+            } else {
+                let grads: Vec<&[f32]> = shards.iter().filter_map(|s| s.grads.as_ref().map(|g| g.as_slice())).collect();
+                match &pool {
+                    Some(pool) => pool.install(|| sgd.step(params.as_mut_slice(), &grads, true)),
+                    None => sgd.step(params.as_mut_slice(), &grads, false),
+                }
             }
             loss_sum += r.loss_sum;
             correct += r.correct;
             count += r.count;
             samples += bs;
             steps += 1;
+            if bs == cfg.batch {
+                step_times.push(ts.elapsed().as_secs_f64());
+            }
             progress(TrainEvent::Step { step, total: total_steps, loss });
             step += 1;
         }
@@ -453,6 +477,10 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         samples,
         seconds: train_seconds,
         samples_per_sec: if train_seconds > 0.0 { samples as f64 / train_seconds } else { 0.0 },
+        median_step_samples_per_sec: {
+            step_times.sort_by(|a, b| a.total_cmp(b));
+            step_times.get(step_times.len() / 2).map_or(0.0, |t| cfg.batch as f64 / t)
+        },
         eval_seconds,
         epochs_log: log,
     })
@@ -461,4 +489,111 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
 /// Steps per epoch for `m` images in batches of `batch` (the last partial batch counts).
 pub fn steps_per_epoch(m: usize, batch: usize) -> usize {
     m.div_ceil(batch.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::mnist::test_data;
+
+    fn small(threads: usize) -> TrainConfig {
+        TrainConfig {
+            width: 64,
+            depth: 6,
+            sw2: 1.0,
+            sv2: 0.5,
+            lr: 0.05,
+            batch: 32,
+            epochs: 4,
+            train_subset: Some(2000),
+            threads,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn learns_a_mnist_subset() {
+        // 2000 images, 4 epochs of 63 steps (the last batch of each epoch has 16 images).
+        let mut steps = 0;
+        let mut epochs = 0;
+        let r = train(&small(2), test_data(), &mut |ev| match ev {
+            TrainEvent::Step { .. } => steps += 1,
+            TrainEvent::Epoch(_) => epochs += 1,
+        })
+        .unwrap();
+        assert!(!r.diverged);
+        assert_eq!((steps, epochs, r.steps, r.samples), (252, 4, 252, 8000));
+        assert!(r.test_acc > 0.80, "test accuracy {}", r.test_acc);
+        assert!(r.train_acc > 0.85, "train accuracy {}", r.train_acc);
+        let losses: Vec<f64> = r.epochs_log.iter().map(|e| e.train_loss.unwrap()).collect();
+        assert!(losses[3] < losses[0], "{losses:?}");
+        assert!(r.epochs_log.iter().all(|e| e.test_acc.is_some()));
+        assert_eq!(r.epochs_log[3].test_acc, Some(r.test_acc));
+    }
+
+    #[test]
+    fn same_config_same_result() {
+        let cfg = TrainConfig { epochs: 1, train_subset: Some(300), test_subset: Some(500), ..small(1) };
+        let a = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let b = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        assert_eq!((a.test_acc, a.final_loss, a.train_acc), (b.test_acc, b.final_loss, b.train_acc));
+        let c = train(&TrainConfig { seed: 1, ..cfg }, test_data(), &mut |_| {}).unwrap();
+        assert_ne!(a.final_loss, c.final_loss);
+    }
+
+    #[test]
+    fn thread_count_changes_only_rounding_and_momentum_path_learns() {
+        let cfg = TrainConfig { epochs: 1, train_subset: Some(500), test_subset: Some(1000), ..small(1) };
+        let a = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let b = train(&TrainConfig { threads: 2, ..cfg.clone() }, test_data(), &mut |_| {}).unwrap();
+        let (la, lb) = (a.final_loss.unwrap(), b.final_loss.unwrap());
+        assert!((la - lb).abs() < 1e-4 * la, "{la} vs {lb}");
+        assert!((a.test_acc - b.test_acc).abs() <= 0.002, "{} vs {}", a.test_acc, b.test_acc);
+        // Momentum (the unfused path, per-shard gradients) on the same data also learns.
+        let m = train(&TrainConfig { momentum: 0.5, lr: 0.02, threads: 2, ..cfg }, test_data(), &mut |_| {}).unwrap();
+        assert!(!m.diverged);
+        assert!(m.test_acc > 0.6, "momentum run: test accuracy {}", m.test_acc);
+    }
+
+    #[test]
+    fn divergence_is_a_result() {
+        // A deep ReLU FRN with sv2 sw2 = 400: p^L grows like (1 + 200)^L and overflows f32.
+        let cfg = TrainConfig {
+            act: "relu".into(),
+            sw2: 20.0,
+            sv2: 20.0,
+            depth: 30,
+            epochs: 1,
+            train_subset: Some(256),
+            test_subset: Some(256),
+            ..small(1)
+        };
+        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        assert!(r.diverged);
+        assert_eq!(r.diverged_step, Some(0));
+        assert_eq!(r.steps, 0);
+        assert!(r.diverged_reason.is_some());
+        // A finite but huge loss (threshold 1e-3 is below any real loss) also stops the run.
+        let cfg = TrainConfig { loss_threshold: 1e-3, ..small(1) };
+        let r = train(&TrainConfig { train_subset: Some(64), test_subset: Some(64), ..cfg }, test_data(), &mut |_| {}).unwrap();
+        assert_eq!(r.diverged_reason.as_deref(), Some("loss above threshold"));
+    }
+
+    #[test]
+    fn result_json_has_the_documented_keys() {
+        let cfg = TrainConfig { epochs: 1, train_subset: Some(64), test_subset: Some(64), ..small(1) };
+        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        for key in [
+            "arch", "act", "alpha", "width", "depth", "sw2", "sv2", "sb2", "sa2", "lr", "batch", "epochs",
+            "train_subset", "seed", "test_acc", "train_acc", "final_loss", "diverged", "diverged_step", "seconds",
+            "samples_per_sec", "epochs_log",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        let back: TrainResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+        let cfg_json = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&cfg_json).unwrap(), cfg);
+    }
 }

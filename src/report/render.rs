@@ -80,7 +80,8 @@ fn git_commit() -> Option<String> {
     Some(c)
 }
 
-fn utc_now() -> String {
+/// The current time as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).

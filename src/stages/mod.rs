@@ -2,6 +2,7 @@
 
 pub mod dynamics;
 pub mod identities;
+pub mod performance;
 pub mod prediction;
 pub mod simulations;
 pub mod training;
@@ -25,5 +26,6 @@ pub fn all() -> Vec<Box<dyn Stage>> {
         Box::new(dynamics::Dynamics),
         Box::new(training::TrainingStage),
         Box::new(prediction::PredictionStage),
+        Box::new(performance::PerformanceStage),
     ]
 }

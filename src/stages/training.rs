@@ -265,7 +265,7 @@ pub struct TrainingStage;
 /// Version of the stage's summary, tables and figures (bump when they change).
 const VERSION: u32 = 2;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
-const POINT_VERSION: u32 = 1;
+const POINT_VERSION: u32 = 2;
 
 /// Rough cost model for the estimate printed before a run: FLOPs of forward + backward (3 products
 /// per layer per sample, 2 FLOPs per multiply-add) at a conservative 5 GFLOP/s per thread.

@@ -1,0 +1,289 @@
+//! Stage "performance" (Appendix B): throughput measured by the run that produced the report.
+//!
+//! - the mean-field engine: FRN tanh to depth 1e5 and FRN alpha-ReLU to depth 1e6 (issue targets
+//!   5 s and 2 s);
+//! - raw faer products: the training step's shape (128 x 128 times 128 x 128) and a large square
+//!   product (faer's own peak on this machine), in GFLOP/s;
+//! - the training loop on the reference configuration (FRN tanh, N = 128, L = 20, batch 128, f32,
+//!   10,000 images), side by side with the PyTorch peer `benches/peers/torch_resnet.py` when a
+//!   Python with torch is available: the two run alternately `repeats` times each and the medians
+//!   are compared (the machine is shared and noisy, so only ratios measured together mean much).
+//!
+//! Timings depend on the machine and its load; the artifact records when it was measured and the
+//! stage is recomputed only when its configuration changes or with `--force performance`.
+
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::config::Profile;
+use crate::meanfield::{trajectory, Sampling, Spec, Variances};
+use crate::nn::mnist::{resolve_dir, Mnist};
+use crate::nn::train::{train, TrainConfig};
+use crate::pipeline::{Artifact, DataTable, Stage, StageContext, StageError};
+use faer::{Accum, Mat, Par};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The profile section `[performance]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Alternating repetitions of each side of a comparison (medians are reported).
+    pub repeats: usize,
+    /// Training images of the reference run.
+    pub train_subset: usize,
+    /// Threads of both training loops.
+    pub threads: usize,
+    /// Measure the PyTorch peer when a Python with torch is found.
+    pub torch: bool,
+    /// Side of the large square product.
+    pub big_n: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { repeats: 3, train_subset: 10_000, threads: 2, torch: true, big_n: 1024 }
+    }
+}
+
+/// One timing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Measure {
+    pub what: String,
+    pub value: f64,
+    pub unit: String,
+    /// Target of the issue, where there is one.
+    pub target: Option<String>,
+    pub meets_target: Option<bool>,
+}
+
+/// The stage's summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub config: Config,
+    /// The reference training configuration both programs ran.
+    pub reference: TrainConfig,
+    pub measures: Vec<Measure>,
+    pub ours_samples_per_sec: Vec<f64>,
+    pub ours_median: f64,
+    pub ours_test_acc: f64,
+    /// `None` when no Python with torch was found (the reason is in `torch_note`).
+    pub torch_samples_per_sec: Option<Vec<f64>>,
+    pub torch_median: Option<f64>,
+    pub torch_test_acc: Option<f64>,
+    pub ratio: Option<f64>,
+    pub torch_note: String,
+    pub measured_at: String,
+}
+
+pub struct PerformanceStage;
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Best-of-`reps` GFLOP/s of an `m x k` times `k x n` f32 product.
+fn gemm_gflops(m: usize, k: usize, n: usize, reps: usize, inner: usize, par: Par) -> f64 {
+    let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
+    let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.1);
+    let mut c = Mat::<f32>::zeros(m, n);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        for _ in 0..inner {
+            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0f32, par);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&c);
+    2.0 * (m * k * n * inner) as f64 / best / 1e9
+}
+
+fn time_trajectory(act: Activation, depth: usize) -> Result<f64, StageError> {
+    let spec = Spec { arch: Architecture::Full, act, var: Variances::weights(1.0, 1.0), p0: 1.0, e0: 0.5 };
+    let mut best = f64::INFINITY;
+    for _ in 0..2 {
+        let t = Instant::now();
+        trajectory(&spec, depth, &Sampling::Last).map_err(|e| StageError::Failed(e.to_string()))?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// A Python interpreter that can import torch and numpy: `$EOC_TORCH_PYTHON`, else
+/// `.venv-torch/bin/python` in the repository, else `python3`.
+fn find_torch_python() -> Result<PathBuf, String> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("EOC_TORCH_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-torch/bin/python"));
+    candidates.push(PathBuf::from("python3"));
+    for c in candidates {
+        let ok = Command::new(&c).args(["-c", "import torch, numpy"]).output().map(|o| o.status.success()).unwrap_or(false);
+        if ok {
+            return Ok(c);
+        }
+    }
+    Err("no Python with torch and numpy was found ($EOC_TORCH_PYTHON, .venv-torch/bin/python, python3); \
+         see README.md to set one up"
+        .into())
+}
+
+fn torch_run(python: &Path, cfg: &TrainConfig, threads: usize) -> Result<(f64, f64), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/torch_resnet.py");
+    let out = tempfile_path();
+    let o = Command::new(python)
+        .arg(&script)
+        .args(["--act", &cfg.act, "--arch", cfg.arch.name()])
+        .args(["--width", &cfg.width.to_string(), "--depth", &cfg.depth.to_string()])
+        .args(["--sw2", &cfg.sw2.to_string(), "--sv2", &cfg.sv2.to_string()])
+        .args(["--batch", &cfg.batch.to_string(), "--lr", &cfg.lr.to_string(), "--epochs", "1"])
+        .args(["--train-subset", &cfg.train_subset.unwrap_or(10_000).to_string()])
+        .args(["--threads", &threads.to_string(), "--seed", &cfg.seed.to_string()])
+        .arg("--json")
+        .arg(&out)
+        .env("MNIST_DIR", resolve_dir(None))
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !o.status.success() {
+        return Err(format!("torch_resnet.py failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")));
+    }
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("no JSON from torch_resnet.py: {e}"))?;
+    let _ = std::fs::remove_file(&out);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).map_err(|e| e.to_string())?;
+    let sps = v["samples_per_s"].as_f64().ok_or("no samples_per_s in the peer's JSON")?;
+    let acc = v["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+    Ok((sps, acc))
+}
+
+fn tempfile_path() -> PathBuf {
+    std::env::temp_dir().join(format!("eoc-torch-{}-{:?}.json", std::process::id(), Instant::now()))
+}
+
+impl Stage for PerformanceStage {
+    fn name(&self) -> &'static str {
+        "performance"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn deps(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn config(&self, profile: &Profile) -> serde_json::Value {
+        serde_json::to_value(&profile.performance).expect("config serializes")
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
+        let cfg = &ctx.profile.performance;
+        if cfg.repeats == 0 || cfg.threads == 0 || cfg.train_subset == 0 {
+            return Err(StageError::Failed(format!(
+                "invalid [performance] section: repeats = {}, threads = {}, train_subset = {} (valid: each >= 1)",
+                cfg.repeats, cfg.threads, cfg.train_subset
+            )));
+        }
+        let bar = ctx.progress.bar(4 + 2 * cfg.repeats as u64, "performance");
+        let mut measures = Vec::new();
+        let mut m = |what: &str, value: f64, unit: &str, target: Option<(f64, bool)>| {
+            measures.push(Measure {
+                what: what.into(),
+                value,
+                unit: unit.into(),
+                target: target.map(|(t, below)| format!("{} {t} {unit}", if below { "<" } else { ">=" })),
+                meets_target: target.map(|(t, below)| if below { value < t } else { value >= t }),
+            });
+        };
+        let t = time_trajectory(Activation::Tanh, 100_000)?;
+        m("meanfield: FRN tanh, depth 1e5", t, "s", Some((5.0, true)));
+        bar.inc(1);
+        let t = time_trajectory(Activation::AlphaRelu { alpha: 0.75 }, 1_000_000)?;
+        m("meanfield: FRN alpha-ReLU (0.75), depth 1e6", t, "s", Some((2.0, true)));
+        bar.inc(1);
+        let small = gemm_gflops(128, 128, 128, 5, 200, Par::Seq);
+        m("faer f32 product 128x128 · 128x128, 1 thread", small, "GFLOP/s", None);
+        let n = cfg.big_n;
+        let big1 = gemm_gflops(n, n, n, 3, 1, Par::Seq);
+        m(&format!("faer f32 product {n}³, 1 thread"), big1, "GFLOP/s", None);
+        let big2 = gemm_gflops(n, n, n, 3, 1, Par::rayon(cfg.threads));
+        m(&format!("faer f32 product {n}³, {} threads", cfg.threads), big2, "GFLOP/s", None);
+        bar.inc(2);
+
+        let data = Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
+        let tc = TrainConfig {
+            train_subset: Some(cfg.train_subset),
+            threads: cfg.threads,
+            ..TrainConfig::default()
+        };
+        let python = if cfg.torch { find_torch_python() } else { Err("disabled in the profile ([performance] torch = false)".into()) };
+        let mut ours = Vec::new();
+        let mut ours_acc = f64::NAN;
+        let mut theirs = Vec::new();
+        let mut theirs_acc = f64::NAN;
+        let mut torch_note = String::new();
+        for _ in 0..cfg.repeats {
+            let r = train(&tc, &data, &mut |_| {}).map_err(|e| StageError::Failed(e.to_string()))?;
+            ours.push(r.samples_per_sec);
+            ours_acc = r.test_acc;
+            bar.inc(1);
+            if let Ok(py) = &python {
+                if torch_note.is_empty() {
+                    match torch_run(py, &tc, cfg.threads) {
+                        Ok((sps, acc)) => {
+                            theirs.push(sps);
+                            theirs_acc = acc;
+                        }
+                        Err(e) => torch_note = e,
+                    }
+                }
+            }
+            bar.inc(1);
+        }
+        bar.finish();
+        if let Err(e) = &python {
+            torch_note = e.clone();
+        }
+        let ours_median = median(&ours);
+        let (torch_sps, torch_median, ratio) = if theirs.len() == cfg.repeats {
+            let tm = median(&theirs);
+            (Some(theirs.clone()), Some(tm), Some(ours_median / tm))
+        } else {
+            (None, None, None)
+        };
+        if let Some(r) = ratio {
+            m("training throughput: ours / PyTorch (reference configuration)", r, "x", Some((2.0, false)));
+        }
+        let summary = Summary {
+            config: cfg.clone(),
+            reference: tc.clone(),
+            ours_samples_per_sec: ours,
+            ours_median,
+            ours_test_acc: ours_acc,
+            torch_samples_per_sec: torch_sps,
+            torch_median,
+            torch_test_acc: torch_median.map(|_| theirs_acc),
+            ratio,
+            torch_note,
+            measured_at: crate::report::render::utc_now(),
+            measures,
+        };
+        let rows = summary.measures.iter().map(|x| serde_json::to_value(x).expect("serializes")).collect();
+        Ok(Artifact {
+            summary: serde_json::to_value(&summary).map_err(|e| StageError::Failed(e.to_string()))?,
+            tables: vec![DataTable { name: "performance".into(), rows, json_key: None, extra: Default::default() }],
+            figures: vec![],
+            claims: vec![],
+        })
+    }
+}
