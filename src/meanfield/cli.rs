@@ -26,31 +26,31 @@ pub struct MeanfieldArgs {
     #[arg(long)]
     pub act: String,
     /// Exponent of alpha-relu (alpha > 0; gradient moments are infinite for alpha <= 1/2)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
     /// Weight variance sigma_w^2
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub sw2: f64,
     /// Residual-branch weight variance sigma_v^2 (FRN only)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub sv2: f64,
     /// Bias variance sigma_b^2
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sb2: f64,
     /// Residual-branch bias variance sigma_a^2 (FRN only)
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sa2: f64,
     /// Squared length per coordinate of both inputs, p^0 > 0
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub p0: f64,
     /// Cosine between the two inputs, e^0 in [-1, 1]
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub e0: f64,
     /// Number of blocks L (1 to 100000000)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub depth: i64,
     /// Report every K-th layer (and the last); without it only the last layer
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub every: Option<i64>,
     /// Output format: table, json or csv
     #[arg(long, default_value = "table")]
@@ -67,19 +67,19 @@ pub struct InitArgs {
     #[arg(long)]
     pub act: String,
     /// Exponent of alpha-relu (alpha > 0)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
     /// Number of blocks L (1 to 100000000)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub depth: i64,
     /// Weight variance sigma_w^2 (fixed while sigma_v^2 is searched; FRN only)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub sw2: f64,
     /// Bound G on the predicted ln(chi^0/chi^L) (target grad)
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub max_log_grad_explosion: f64,
     /// Bound on ln p^L (target pL); default ln of the largest float32
-    #[arg(long, default_value_t = LN_F32_MAX)]
+    #[arg(long, default_value_t = LN_F32_MAX, allow_negative_numbers = true)]
     pub max_log_p: f64,
     /// What to bound: grad (log gradient explosion) or pL (log p^L, float32 overflow; suits ReLU)
     #[arg(long, default_value = "grad")]
@@ -219,8 +219,21 @@ fn notes(spec: &Spec) -> Vec<String> {
     n
 }
 
-const COLS: [&str; 12] =
-    ["l", "p", "log_p", "q", "gamma", "lambda", "e", "c", "s", "log_s", "log_grad_explosion", "log_chi_w"];
+const COLS: [&str; 13] = [
+    "l",
+    "p",
+    "log_p",
+    "q",
+    "gamma",
+    "lambda",
+    "e",
+    "one_minus_e",
+    "c",
+    "s",
+    "log_s",
+    "log_grad_explosion",
+    "log_chi_w",
+];
 
 /// Cell text for table and CSV: numbers in `{:e}`, "inf", or empty.
 fn cell(v: &Value) -> String {
@@ -492,6 +505,20 @@ mod tests {
         let ls: Vec<u64> = v["layers"].as_array().unwrap().iter().map(|r| r["l"].as_u64().unwrap()).collect();
         assert_eq!(ls, vec![0, 5, 10]);
         assert!(v["layers"][0]["log_chi_w"].is_null() && v["layers"][0]["q"].is_null());
+    }
+
+    /// Negative values reach our range check (exit status 2 with the range), not clap's parser.
+    #[test]
+    fn negative_values_parse_and_are_rejected_by_range() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MeanfieldArgs,
+        }
+        let cli = Cli::try_parse_from(["x", "--act", "tanh", "--depth", "-3", "--sv2", "-1"]).unwrap();
+        let m = is_usage(run_meanfield(&cli.args, &mut Vec::new()));
+        assert!(m.contains("sv2 = -1"), "{m}");
     }
 
     #[test]

@@ -244,7 +244,7 @@ pub fn kernel_for(act: &Activation) -> Result<Arc<dyn Kernel>, MeanFieldError> {
     static GELU: OnceLock<Arc<Numeric>> = OnceLock::new();
     Ok(match *act {
         Activation::Relu => Arc::new(Relu),
-        Activation::AlphaRelu { alpha } if alpha == 1.0 => Arc::new(Relu),
+        Activation::AlphaRelu { alpha: 1.0 } => Arc::new(Relu),
         Activation::AlphaRelu { alpha } => Arc::new(AlphaRelu::new(alpha)?),
         Activation::Erf => Arc::new(Erf),
         Activation::Tanh => TANH.get_or_init(|| Arc::new(Numeric::tanh())).clone(),
@@ -303,10 +303,10 @@ impl Kernel for Relu {
 /// mean-field cosines of $\alpha$-ReLU nets live, $e^* \approx 0.99$), where the two
 /// hypergeometric functions of the closed form are evaluated through the connection formula
 /// DLMF 15.8.4 in $x = 1 - c^2$ (coefficients precomputed once per $\alpha$):
-/// $${}_2F_1(A,A;C;z) = \frac{\Gamma(C)\Gamma(s)}{\Gamma(C-A)^2}{}_2F_1(A,A;1-s;x)
-///   + x^{s}\frac{\Gamma(C)\Gamma(-s)}{\Gamma(A)^2}{}_2F_1(C-A,C-A;1+s;x),\quad s = C - 2A = \alpha + \tfrac12,$$
-/// two series with ratio $\le 1/2$. This makes a recurrence of depth $10^6$ take well under a
-/// second. (Not used when $\alpha + 1/2$ is an integer, the degenerate case.)
+/// $${}_2F_1(A,A;C;z) = \frac{\Gamma(C)\Gamma(s)}{\Gamma(C-A)^2}{}_2F_1(A,A;1-s;x) +
+///   x^{s}\frac{\Gamma(C)\Gamma(-s)}{\Gamma(A)^2}{}_2F_1(C-A,C-A;1+s;x),\quad s = C - 2A = \alpha + \tfrac12,$$
+/// with two series of ratio at most $1/2$. This makes a recurrence of depth $10^6$ take well
+/// under a second. (Not used when $\alpha + 1/2$ is an integer, the degenerate case.)
 #[derive(Debug, Clone, Copy)]
 pub struct AlphaRelu {
     alpha: f64,
@@ -552,12 +552,12 @@ impl Numeric {
         Self::new("tanh", f64::tanh, |x| Activation::Tanh.deriv(x), Parity::Odd)
     }
 
-    /// GELU $x\Phi(x)$. For $q > 10^{11}$ it uses the ReLU kernel: $\mathrm{GELU}(x) - \mathrm{ReLU}(x) =
-    /// -|x|\Phi(-|x|)$ decays like $e^{-x^2/2}$, so the relative difference of the kernels is
-    /// $O(q^{-3/2}) < 10^{-16}$ there.
+    /// GELU $x\Phi(x)$. For $q > 10^{20}$ it uses the ReLU kernel: $\mathrm{GELU}(x) - \mathrm{ReLU}(x) =
+    /// -|x|\Phi(-|x|)$ decays like $e^{-x^2/2}$, so the kernels differ there by $O(q^{-3/2})$ in
+    /// $V$ and $W$ and by $O(q^{-1/2}) = 10^{-10}$ (relative) in $V'$.
     pub fn gelu() -> Self {
         let mut k = Self::new("gelu", |x| Activation::Gelu.eval(x), |x| Activation::Gelu.deriv(x), Parity::None);
-        k.large_q = Some((11.0 * std::f64::consts::LN_10, Arc::new(Relu)));
+        k.large_q = Some((20.0 * std::f64::consts::LN_10, Arc::new(Relu)));
         k
     }
 
@@ -896,6 +896,42 @@ mod tests {
                 assert!(rel(t.one_minus_j, omjq) < 1e-8, "1-J at q = {q}, c = {c}");
             }
         }
+    }
+
+    /// Interpolation error of the lazily built table: a sweep of 42 variances off the grid from
+    /// 1e-6 to 1e11, table against a fresh integration at the same q (V, V', and J by the Mehler
+    /// sum of directly computed coefficients).
+    #[test]
+    fn tanh_table_interpolation_error() {
+        let k = Numeric::tanh();
+        let direct = Numeric::tanh().without_table();
+        let mut worst: f64 = 0.0;
+        for i in 0..42 {
+            let ln_q = (-6.0 + i as f64 * 0.4123) * std::f64::consts::LN_10;
+            for &c in &[0.3, -0.6, 0.85] {
+                let a = k.at(ln_q, Corr::new(c)).unwrap();
+                let b = direct.at(ln_q, Corr::new(c)).unwrap();
+                worst = worst
+                    .max((a.ln_v - b.ln_v).abs())
+                    .max((a.ln_vp - b.ln_vp).abs())
+                    .max(rel(a.j, b.j))
+                    .max(rel(a.one_minus_j, b.one_minus_j));
+            }
+        }
+        assert!(worst < 1e-10, "worst interpolation error {worst}");
+    }
+
+    /// GELU: the numeric kernel at large q approaches the ReLU closed form as stated (V, W to
+    /// O(q^{-3/2}), V' to O(q^{-1/2})), which justifies switching to ReLU above q = 1e20.
+    #[test]
+    fn gelu_large_q_matches_relu() {
+        let k = kernel_for(&Activation::Gelu).unwrap();
+        let q: f64 = 3e10;
+        let g = k.at(q.ln(), Corr::new(0.7)).unwrap();
+        let r = Relu.at(q.ln(), Corr::new(0.7)).unwrap();
+        assert!((g.ln_v - r.ln_v).abs() < 1e-9);
+        assert!((g.ln_vp - r.ln_vp).abs() < 3.0 / q.sqrt(), "{} vs {}", g.ln_vp, r.ln_vp);
+        assert!(rel(g.j, r.j) < 1e-8);
     }
 
     /// Monte Carlo (seeded) against the kernels: W for tanh, GELU and 0.75-ReLU at one (q, c).

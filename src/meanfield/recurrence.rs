@@ -165,7 +165,7 @@ impl Layer {
 /// $\ln(e^a + e^b + \dots)$ of the finite-or-$-\infty$ arguments.
 fn lse(xs: &[f64]) -> f64 {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+    if m.is_infinite() {
         return m;
     }
     m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
@@ -540,6 +540,22 @@ mod tests {
             .unwrap();
         assert!((t.last().p() - p).abs() < 1e-13 && (t.last().gamma() - g).abs() < 1e-13);
         assert!((t.last().log_grad_explosion - 2.0 * (var.sw2 / 2.0f64).ln()).abs() < 1e-14);
+    }
+
+    /// Any activation given as a function: a user-defined erf (quadrature path) through
+    /// `Recurrence::with_kernel` reproduces the closed-form erf recurrence.
+    #[test]
+    fn user_function_kernel_matches_closed_form() {
+        use crate::meanfield::expectations::{Numeric, Parity};
+        let var = Variances { sw2: 1.3, sv2: 0.9, sb2: 0.1, sa2: 0.05 };
+        let s = spec(Architecture::Full, Activation::Erf, var, 0.3);
+        let user = Numeric::new("my-erf", libm::erf, |x: f64| 2.0 / PI.sqrt() * (-x * x).exp(), Parity::None);
+        let a = trajectory_with(Recurrence::with_kernel(&s, Arc::new(user)).unwrap(), 60, &Sampling::Last).unwrap();
+        let b = trajectory(&s, 60, &Sampling::Last).unwrap();
+        let (a, b) = (a.last(), b.last());
+        assert!((a.ln_p - b.ln_p).abs() < 1e-10);
+        assert!((a.e - b.e).abs() < 1e-10);
+        assert!((a.log_grad_explosion - b.log_grad_explosion).abs() < 1e-9);
     }
 
     impl Spec {
