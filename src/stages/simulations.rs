@@ -409,6 +409,17 @@ pub fn student_t_tail(t: f64, nu: f64) -> Result<f64, StageError> {
     Ok(2.0 * q.value)
 }
 
+/// $\mathbb E|T|$ of Student's $t$ with $\nu > 1$ degrees of freedom,
+/// $2\sqrt{\nu/\pi}\,\Gamma(\frac{\nu+1}{2})/\big((\nu-1)\Gamma(\frac\nu2)\big)$ (tends to $\sqrt{2/\pi}$): the mean number of
+/// standard errors by which an exactly right value misses a seed mean.
+pub fn mean_abs_t(nu: f64) -> f64 {
+    use crate::math::special::ln_gamma;
+    if nu <= 1.0 {
+        return f64::INFINITY;
+    }
+    2.0 * (nu / std::f64::consts::PI).sqrt() * (ln_gamma((nu + 1.0) / 2.0) - ln_gamma(nu / 2.0)).exp() / (nu - 1.0)
+}
+
 /// The quantities compared with mean field, in table order.
 pub const QUANTITIES: &[(&str, &str)] = &[
     ("p", "$p^l$"),
@@ -792,7 +803,7 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
         },
         "false_alarm": {
             "p_one": p_false, "expected_forward": p_false * fwd.len() as f64, "expected_gradient": p_false * bwd.len() as f64,
-            "dof": cfg.seeds - 1,
+            "dof": cfg.seeds - 1, "mean_abs_t": mean_abs_t(cfg.seeds as f64 - 1.0),
         },
         "gia": {
             "mean_z_same": mean_z(&same_rows), "mean_z_indep": mean_z(&indep_rows),
@@ -1008,7 +1019,9 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
     let betas = exponents(rows);
     let mut plot = LinePlot::new(format!("({next2}) exponent β of sd ∝ N^β"), "table depth l", "β").size(PANEL_W, PANEL_H);
     for (i, cr) in cases.iter().enumerate() {
-        let pts: Vec<(f64, f64)> = betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64, b.3)).collect();
+        // Offset the configurations slightly along x so that their markers do not overlap.
+        let dx = (i as f64 - (cases.len() as f64 - 1.0) / 2.0) * l as f64 / 80.0;
+        let pts: Vec<(f64, f64)> = betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64 + dx, b.3)).collect();
         plot.series.push(Series::new(cr.case.name.clone(), pts).style(SeriesStyle::Markers).color(i));
     }
     plot = plot.hline(-0.5, "−1/2");
@@ -1230,6 +1243,18 @@ mod tests {
             assert!((got / p - 1.0).abs() < 2e-3, "t = {t}, nu = {nu}: {got} vs {p}");
         }
         assert!(student_t_tail(-1.0, 3.0).is_err());
+    }
+
+    /// E|T| against quadrature of |t| times the density, and its Gaussian limit sqrt(2/pi).
+    #[test]
+    fn mean_abs_t_matches_quadrature() {
+        use crate::math::quadrature::{integrate, Tol};
+        for nu in [2.5, 7.0, 15.0] {
+            let ln_c = crate::math::special::ln_gamma((nu + 1.0) / 2.0) - crate::math::special::ln_gamma(nu / 2.0) - 0.5 * (nu * std::f64::consts::PI).ln();
+            let q = integrate(|x: f64| 2.0 * x * (ln_c - (nu + 1.0) / 2.0 * (1.0 + x * x / nu).ln()).exp(), 0.0, f64::INFINITY, Tol::new(1e-13, 1e-10)).unwrap();
+            assert!((mean_abs_t(nu) / q.value - 1.0).abs() < 1e-8, "nu = {nu}");
+        }
+        assert!((mean_abs_t(1e7) - (2.0 / std::f64::consts::PI).sqrt()).abs() < 1e-6);
     }
 
     #[test]
