@@ -96,6 +96,10 @@ pub struct Config {
     /// Also backpropagate through an independent draw of the weights (the surrogate of the
     /// gradient-independence assumption).
     pub independent_control: bool,
+    /// Memory the simulations may use at once, in GB: a network of width $N$ and depth $L$ holds
+    /// its weights and their gradients ($2 \times 8$ bytes per parameter, about 3.4 GB for an FRN at
+    /// $N = 1024$, $L = 100$), so fewer networks than threads run at once when they are large.
+    pub memory_budget_gb: f64,
     pub cases: Vec<SimCase>,
 }
 
@@ -113,6 +117,7 @@ impl Default for Config {
             e0: 0.5,
             table_depths: vec![10, 50, 100],
             independent_control: true,
+            memory_budget_gb: 8.0,
             cases: vec![
                 case("frn-tanh", Architecture::Full, "tanh", None, 1.0, 2.0),
                 case("frn-relu", Architecture::Full, "relu", None, 1.0, 1.0),
@@ -138,6 +143,9 @@ impl Config {
         }
         if !(self.p0.is_finite() && self.p0 > 0.0) {
             return bad(format!("p0 = {} (valid: 0 < p0, finite)", self.p0));
+        }
+        if !(self.memory_budget_gb.is_finite() && self.memory_budget_gb > 0.0) {
+            return bad(format!("memory_budget_gb = {} (valid: > 0, finite)", self.memory_budget_gb));
         }
         if !(self.e0.is_finite() && (-1.0..=1.0).contains(&self.e0)) {
             return bad(format!("e0 = {} (valid: -1 <= e0 <= 1)", self.e0));
@@ -598,15 +606,56 @@ impl Stage for Simulations {
         cfg.validate()?;
         let tasks = cfg.tasks();
         let t0 = Instant::now();
-        let results = run_tasks(ctx, "simulations/runs", &salt(), "simulations", &tasks, simulate)?;
+        // One batch per width, each on a pool sized so that its networks fit the memory budget.
+        let mut results: Vec<Option<RunResult>> = vec![None; tasks.len()];
+        let mut computed = 0;
+        for &w in &cfg.widths {
+            let idx: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].width == w).collect();
+            let batch: Vec<Task> = idx.iter().map(|&i| tasks[i].clone()).collect();
+            let Some(bytes) = batch.iter().map(task_bytes).max() else { continue };
+            let threads = concurrent_tasks(cfg.memory_budget_gb, bytes, ctx.jobs);
+            if threads < ctx.jobs {
+                ctx.progress.detail(&format!(
+                    "simulations: N = {w} needs {:.2} GB per network; running {threads} at a time (memory_budget_gb = {})",
+                    bytes as f64 / 1e9,
+                    cfg.memory_budget_gb
+                ));
+            }
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| StageError::Failed(format!("simulations: cannot build a thread pool: {e}")))?;
+            let label = format!("simulations N={w}");
+            let r = pool.install(|| run_tasks(ctx, "simulations/runs", &salt(), &label, &batch, simulate))?;
+            computed += r.computed;
+            for (i, x) in idx.into_iter().zip(r.results) {
+                results[i] = x;
+            }
+        }
         let wall = t0.elapsed().as_secs_f64();
         let pairs: Vec<(&Task, &RunResult)> =
-            tasks.iter().zip(&results.results).filter_map(|(t, r)| r.as_ref().map(|r| (t, r))).collect();
+            tasks.iter().zip(&results).filter_map(|(t, r)| r.as_ref().map(|r| (t, r))).collect();
         if ctx.shard.is_some() {
             ctx.progress.info(&format!("    simulations: this shard holds {} of {} networks", pairs.len(), tasks.len()));
         }
-        build_artifact(cfg, &pairs, wall, results.computed)
+        build_artifact(cfg, &pairs, wall, computed)
     }
+}
+
+/// Peak memory of one task in bytes: weights and gradients in `f64`, plus the tape
+/// ($x^l$, $h^l$, $\phi^l$, $\partial E/\partial x^l$ of two inputs per layer).
+pub fn task_bytes(t: &Task) -> usize {
+    let n = t.width;
+    let per_block = if t.case.arch == Architecture::Full { 2 * (n * n + n) } else { n * n + n };
+    let params = t.depth * per_block;
+    let tape = 8 * (t.depth + 1) * n * 2;
+    2 * 8 * params + 8 * tape
+}
+
+/// How many tasks of `bytes` each fit `budget_gb` at once: between 1 and `jobs`.
+pub fn concurrent_tasks(budget_gb: f64, bytes: usize, jobs: usize) -> usize {
+    let fit = (budget_gb * 1e9 / bytes.max(1) as f64).floor();
+    (fit.max(1.0) as usize).min(jobs.max(1))
 }
 
 /// Groups the runs by case and width and computes the mean fields.
@@ -1290,6 +1339,18 @@ mod tests {
             assert!((mean_abs_t(nu) / q.value - 1.0).abs() < 1e-8, "nu = {nu}");
         }
         assert!((mean_abs_t(1e7) - (2.0 / std::f64::consts::PI).sqrt()).abs() < 1e-6);
+    }
+
+    /// The memory estimate counts weights and gradients (FRN at N = 1024, L = 100: 2 x 8 bytes x
+    /// 100 x 2 (1024^2 + 1024) = 3.36 GB plus the tape), and the pool size respects the budget.
+    #[test]
+    fn memory_budget_limits_concurrency() {
+        let t = Task { ..tiny_task(case("f", Architecture::Full, "tanh", None, 1.0, 1.0), 1024, 100, 0) };
+        let b = task_bytes(&t);
+        assert!(b > 3_355_000_000 && b < 3_400_000_000, "{b}");
+        assert_eq!(concurrent_tasks(8.0, b, 16), 2);
+        assert_eq!(concurrent_tasks(1.0, b, 16), 1);
+        assert_eq!(concurrent_tasks(100.0, 1000, 2), 2);
     }
 
     #[test]
