@@ -17,7 +17,9 @@
 //! The mean-field curves come from [`crate::meanfield::recurrence`]: $p^l$, $e^l$, $\chi^l/\chi^L =
 //! e^{G_L - G_l}$, $\chi^0/\chi^l = e^{G_l}$ and $\chi_w^l/\chi^L$. Every (configuration, width,
 //! seed) is one cached task of [`crate::pipeline::run_tasks`], run in parallel with faer `Par::Seq`
-//! inside, so results do not depend on the thread count.
+//! inside, so results do not depend on the thread count; the tasks of one width run on a pool
+//! sized to `memory_budget_gb` (a network holds its weights and gradients, $16$ bytes per
+//! parameter). Criteria are in [`criteria`], fixed before the first simulation was run.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
