@@ -59,9 +59,7 @@ impl Step {
 /// Multiply-adds of one training step (forward, backward data and weight products; the embedding's
 /// input gradient is not computed).
 fn step_flops(batch: usize) -> u64 {
-    let macs = reference_spec().macs_per_sample() as u64;
-    let embed = (784 * N) as u64;
-    2 * batch as u64 * (3 * macs - embed)
+    batch as u64 * reference_spec().train_flops_per_sample() as u64
 }
 
 fn gflops(flops: u64, secs: f64) -> f64 {

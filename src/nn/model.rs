@@ -105,6 +105,14 @@ impl ModelSpec {
         let per_block = if self.arch == Architecture::Full { 2 * n * n } else { n * n };
         self.input_dim.map_or(0, |d| d * n) + self.depth * per_block + self.output_dim.map_or(0, |k| k * n)
     }
+
+    /// Floating-point operations per sample of one training step (matrix products only):
+    /// $2\,(3 M - d N)$ with $M$ = [`Self::macs_per_sample`], since the forward product, the
+    /// backward data product and the weight-gradient product each cost $M$ multiply-adds, except
+    /// that the embedding's input gradient ($d N$) is not computed.
+    pub fn train_flops_per_sample(&self) -> usize {
+        2 * (3 * self.macs_per_sample() - self.input_dim.map_or(0, |d| d * self.width))
+    }
 }
 
 /// Offsets of each tensor in the flat parameter vector. Order: embedding $E$, $e$; then for each
@@ -333,5 +341,26 @@ impl<T: Scalar> Params<T> {
     /// Euclidean norm of the whole vector, in `f64`.
     pub fn norm(&self) -> f64 {
         self.data.iter().map(|x| x.f64() * x.f64()).sum::<f64>().sqrt()
+    }
+}
+
+#[cfg(test)]
+mod flop_tests {
+    use super::*;
+
+    #[test]
+    fn train_flops_count_each_product_by_hand() {
+        // N = 4, L = 2 FRN on MNIST shapes. Forward: embedding 784*4, two blocks of two 4x4
+        // products, readout 10*4. Backward data products skip the embedding; weight gradients
+        // repeat every forward product.
+        let spec = ModelSpec::mnist(Architecture::Full, Activation::Tanh, 4, 2, 1.0, 1.0, 0.0, 0.0);
+        let forward = 784 * 4 + 2 * 2 * 16 + 10 * 4;
+        let data = 2 * 2 * 16 + 10 * 4;
+        let weights = forward;
+        assert_eq!(spec.train_flops_per_sample(), 2 * (forward + data + weights));
+        // RRN: one product per block.
+        let spec = ModelSpec::mnist(Architecture::Reduced, Activation::Relu, 4, 3, 1.0, 1.0, 0.0, 0.0);
+        let forward = 784 * 4 + 3 * 16 + 10 * 4;
+        assert_eq!(spec.train_flops_per_sample(), 2 * (2 * forward + 3 * 16 + 10 * 4));
     }
 }

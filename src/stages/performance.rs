@@ -18,8 +18,10 @@ use crate::config::Profile;
 use crate::meanfield::{trajectory, Sampling, Spec, Variances};
 use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::train::{train, TrainConfig};
+use crate::nn::{backward, forward, init, softmax_xent, Tape, TapeMode};
 use crate::pipeline::{Artifact, DataTable, Stage, StageContext, StageError};
-use faer::{Accum, Mat, Par};
+use crate::nn::matmul::probe_gflops;
+use faer::Par;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,21 +95,32 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// Best-of-`reps` GFLOP/s of an `m x k` times `k x n` f32 product.
-fn gemm_gflops(m: usize, k: usize, n: usize, reps: usize, inner: usize, par: Par) -> f64 {
-    let a = Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
-    let b = Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.1);
-    let mut c = Mat::<f32>::zeros(m, n);
-    let mut best = f64::INFINITY;
-    for _ in 0..reps {
-        let t = Instant::now();
-        for _ in 0..inner {
-            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0f32, par);
-        }
-        best = best.min(t.elapsed().as_secs_f64());
+/// Median seconds of one forward+backward step (no optimizer update) of the model of `tc` on a
+/// batch of `tc.batch` synthetic inputs, on this thread with sequential faer products.
+fn time_train_step(tc: &TrainConfig, reps: usize) -> Result<f64, StageError> {
+    let fail = |e: String| StageError::Failed(format!("training-step timing: {e}"));
+    let spec = tc.spec().map_err(|e| fail(e.to_string()))?;
+    let params = init::<f32>(&spec, tc.seed).map_err(|e| fail(e.to_string()))?;
+    let mut grads = params.zeros_like();
+    let mut tape = Tape::new(&spec, tc.batch, TapeMode::Train, Par::Seq);
+    for (i, x) in tape.input_mut(tc.batch).map_err(|e| fail(e.to_string()))?.iter_mut().enumerate() {
+        *x = ((i * 7919) % 255) as f32 / 255.0 - 0.4;
     }
-    std::hint::black_box(&c);
-    2.0 * (m * k * n * inner) as f64 / best / 1e9
+    let labels: Vec<u8> = (0..tc.batch).map(|i| (i % 10) as u8).collect();
+    let scale = 1.0 / tc.batch as f64;
+    let mut step = || -> Result<(), String> {
+        forward(&params, &mut tape).map_err(|e| e.to_string())?;
+        softmax_xent(&mut tape, &labels, Some(scale)).map_err(|e| e.to_string())?;
+        backward(&params, &mut tape, &mut grads).map_err(|e| e.to_string())
+    };
+    step().map_err(fail)?;
+    let mut t = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        step().map_err(fail)?;
+        t.push(t0.elapsed().as_secs_f64());
+    }
+    Ok(median(&t))
 }
 
 fn time_trajectory(act: Activation, depth: usize) -> Result<f64, StageError> {
@@ -180,7 +193,7 @@ impl Stage for PerformanceStage {
         "performance"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn deps(&self) -> &'static [&'static str] {
         &[]
@@ -214,21 +227,34 @@ impl Stage for PerformanceStage {
         let t = time_trajectory(Activation::AlphaRelu { alpha: 0.75 }, 1_000_000)?;
         m("meanfield: FRN alpha-ReLU (0.75), depth 1e6", t, "s", Some((2.0, true)));
         bar.inc(1);
-        let small = gemm_gflops(128, 128, 128, 5, 200, Par::Seq);
+        let small = probe_gflops(128, 128, 128, 5, 200, Par::Seq);
         m("faer f32 product 128x128 · 128x128, 1 thread", small, "GFLOP/s", None);
         let n = cfg.big_n;
-        let big1 = gemm_gflops(n, n, n, 3, 1, Par::Seq);
+        let big1 = probe_gflops(n, n, n, 3, 1, Par::Seq);
         m(&format!("faer f32 product {n}³, 1 thread"), big1, "GFLOP/s", None);
-        let big2 = gemm_gflops(n, n, n, 3, 1, Par::rayon(cfg.threads));
+        let big2 = probe_gflops(n, n, n, 3, 1, Par::rayon(cfg.threads));
         m(&format!("faer f32 product {n}³, {} threads", cfg.threads), big2, "GFLOP/s", None);
         bar.inc(2);
 
-        let data = Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
         let tc = TrainConfig {
             train_subset: Some(cfg.train_subset),
             threads: cfg.threads,
             ..TrainConfig::default()
         };
+        let spec = tc.spec().map_err(|e| StageError::Failed(e.to_string()))?;
+        let flops_per_sample = spec.train_flops_per_sample() as f64;
+        let step = time_train_step(&tc, 50)?;
+        let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
+        m(
+            &format!("training step (forward + backward), reference FRN tanh, batch {}, 1 thread", tc.batch),
+            step_gflops,
+            "GFLOP/s",
+            None,
+        );
+        m("training step / faer's 128x128 product, 1 thread", step_gflops / small, "x", None);
+        m(&format!("training step / faer's {n}³ product, 1 thread"), step_gflops / big1, "x", None);
+
+        let data = Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
         let python = if cfg.torch { find_torch_python() } else { Err("disabled in the profile ([performance] torch = false)".into()) };
         let mut ours = Vec::new();
         let mut ours_acc = f64::NAN;
@@ -258,6 +284,14 @@ impl Stage for PerformanceStage {
             torch_note = e.clone();
         }
         let ours_median = median(&ours);
+        let loop_gflops = ours_median * flops_per_sample / 1e9;
+        m(
+            &format!("training loop, reference configuration, {} threads (median run)", cfg.threads),
+            loop_gflops,
+            "GFLOP/s",
+            None,
+        );
+        m(&format!("training loop / faer's {n}³ product, {} threads", cfg.threads), loop_gflops / big2, "x", None);
         let (torch_sps, torch_median, ratio) = if theirs.len() == cfg.repeats {
             let tm = median(&theirs);
             (Some(theirs.clone()), Some(tm), Some(ours_median / tm))

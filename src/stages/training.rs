@@ -267,19 +267,31 @@ const VERSION: u32 = 2;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
-/// Rough cost model for the estimate printed before a run: FLOPs of forward + backward (3 products
-/// per layer per sample, 2 FLOPs per multiply-add) at a conservative 5 GFLOP/s per thread.
-fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize) -> f64 {
+/// Cost model for the estimate printed before a run: the FLOPs of every training step
+/// ([`crate::nn::ModelSpec::train_flops_per_sample`]) and of the evaluations, at `gflops` per
+/// thread. Points that diverge end early, so this is an upper bound on a grid with failure modes.
+fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) -> f64 {
     let flops: f64 = cfgs
         .iter()
         .map(|c| {
             let n = c.width as f64;
             let per_layer = if c.arch == Architecture::Full { 2.0 * n * n } else { n * n };
             let macs = 784.0 * n + c.depth as f64 * per_layer + 10.0 * n;
-            6.0 * macs * (c.train_subset.unwrap_or(60_000) * c.epochs) as f64 + 2.0 * macs * c.test_subset.unwrap_or(10_000) as f64 * c.epochs as f64
+            let train = 2.0 * (3.0 * macs - 784.0 * n) * (c.train_subset.unwrap_or(60_000) * c.epochs) as f64;
+            let eval = 2.0 * macs * c.test_subset.unwrap_or(10_000) as f64 * c.epochs as f64;
+            train + eval
         })
         .sum();
-    flops / 5e9 / jobs.max(1) as f64
+    flops / (gflops * 1e9) / jobs.max(1) as f64
+}
+
+/// Per-thread training throughput assumed by the estimate: half of what faer reaches on one
+/// thread for a product of the grid's shape (the training step measured 0.6-0.7 of the raw product
+/// in Appendix B), probed in about 10 ms.
+fn calibrated_gflops(width: usize, batch: usize) -> f64 {
+    let flops = 2.0 * (width * width * batch) as f64;
+    let inner = ((2e7 / flops).ceil() as usize).clamp(1, 1000);
+    0.5 * crate::nn::matmul::probe_gflops(width, width, batch, 3, inner, faer::Par::Seq)
 }
 
 fn mean_sd(xs: &[f64]) -> (f64, f64) {
@@ -428,9 +440,11 @@ impl Stage for TrainingStage {
             .map(|(_, t)| *t)
             .collect();
         if !todo.is_empty() {
-            let est = estimate_seconds(&todo, ctx.jobs);
+            let gflops = calibrated_gflops(cfg.width, cfg.batch);
+            let est = estimate_seconds(&todo, ctx.jobs, gflops);
             ctx.progress.info(&format!(
-                "    training: {} of {} points to train, estimated {} on {} thread(s)",
+                "    training: {} of {} points to train, at most about {} on {} thread(s) \
+                 (at {gflops:.0} GFLOP/s per thread; diverging points end early)",
                 todo.len(),
                 tasks.len(),
                 human_duration(est),
