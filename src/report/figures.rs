@@ -250,6 +250,15 @@ struct Axis {
 }
 
 impl Axis {
+    /// Replace the ticks by explicit ones at `at` (transformed coordinates) with these labels, and
+    /// no minor ticks.
+    fn with_ticks(mut self, at: Vec<f64>, labels: Vec<String>) -> Self {
+        self.major = at;
+        self.labels = labels;
+        self.minor.clear();
+        self
+    }
+
     /// Build the axis for the transformed range `[lo, hi]` (`lo < hi`).
     fn new(lo: f64, hi: f64, log: bool) -> Self {
         let mut ax = Axis {
@@ -1479,6 +1488,9 @@ pub struct Heatmap {
     pub colorbar_label: String,
     pub contours: Vec<ContourSet>,
     pub markers: Vec<Marker>,
+    /// Label every cell row at its centre (`y`) instead of round ticks: for a few discrete values
+    /// such as depths.
+    pub y_ticks_at_cells: bool,
     pub width: u32,
     pub height: u32,
 }
@@ -1507,6 +1519,7 @@ impl Heatmap {
             colorbar_label: String::new(),
             contours: vec![],
             markers: vec![],
+            y_ticks_at_cells: false,
             width: WIDTH,
             height: HEIGHT,
         }
@@ -1517,6 +1530,11 @@ impl Heatmap {
     }
     pub fn log_y(mut self) -> Self {
         self.y_log = true;
+        self
+    }
+    /// Label each row at its cell centre (see [`Heatmap::y_ticks_at_cells`]).
+    pub fn y_ticks_at_cells(mut self) -> Self {
+        self.y_ticks_at_cells = true;
         self
     }
     pub fn colorbar(mut self, label: impl Into<String>) -> Self {
@@ -1702,8 +1720,13 @@ impl Heatmap {
             if !self.title.is_empty() {
                 builder.caption(&self.title, font(TITLE_PX));
             }
+            let y_axis = if self.y_ticks_at_cells {
+                Axis::new(y0, y1, self.y_log).with_ticks(ty.clone(), self.y.iter().map(|v| format_number(*v)).collect())
+            } else {
+                Axis::new(y0, y1, self.y_log)
+            };
             let mut chart = builder
-                .build_cartesian_2d(Axis::new(x0, x1, self.x_log), Axis::new(y0, y1, self.y_log))
+                .build_cartesian_2d(Axis::new(x0, x1, self.x_log), y_axis)
                 .map_err(draw_err)?;
             // Mesh: ticks and labels only (grid lines would clutter the colour field).
             {

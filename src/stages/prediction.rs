@@ -1008,6 +1008,7 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
     let y: Vec<f64> = s.depths.iter().map(|&d| d as f64).collect();
     let mut h = Heatmap::new(format!("{}: test accuracy", g.label), g.axis.label(), "depth L", x.clone(), y.clone(), values)
         .log_x()
+        .y_ticks_at_cells()
         .colorbar("test accuracy")
         .color_range(0.0, 1.0);
     if s.depths.len() > 1 && s.depths.last().unwrap_or(&1) / s.depths.first().unwrap_or(&1) >= 4 {
@@ -1387,7 +1388,7 @@ impl crate::pipeline::Stage for PredictionStage {
         "prediction"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn deps(&self) -> &'static [&'static str] {
         &["training"]

@@ -12,7 +12,7 @@ use crate::nn::mnist::Mnist;
 use crate::nn::train::{train, TrainConfig, TrainEvent, TrainResult};
 use crate::config::Profile;
 use crate::pipeline::{run_tasks, Artifact, DataTable, Figure, Stage, StageContext, StageError};
-use crate::report::figures::{Heatmap, LinePlot, MarkerShape, Series};
+use crate::report::figures::{Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -263,7 +263,7 @@ pub struct Summary {
 pub struct TrainingStage;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
@@ -370,6 +370,7 @@ fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
     let mut h = Heatmap::new(format!("{} {act}: test accuracy", g.spec.arch.short()), label, "depth L", x, y, values)
         .log_x()
         .log_y()
+        .y_ticks_at_cells()
         .colorbar("test accuracy")
         .color_range(0.0, 1.0);
     h = h.marker(g.spec.axis_value(1.0), *g.spec.depths.last().unwrap_or(&1) as f64, "Xavier", MarkerShape::Circle);
@@ -386,27 +387,54 @@ fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
     })
 }
 
-fn curves(grids: &[GridSummary], points: &[(usize, &PointResult)]) -> Result<Figure, StageError> {
-    // For each grid, at its deepest depth: the best cell, Xavier, and the largest variance.
-    let mut plot = LinePlot::new("Training loss of representative points", "step", "batch loss").log_y();
-    let mut color = 0;
+/// Training curves of one grid at its deepest depth: the best variance, Xavier, He and the largest
+/// variance (first seed). A run that diverged ends in a cross at the step where it stopped, drawn
+/// at the loss threshold (the loss crossed it there, or became non-finite).
+fn curves(gi: usize, g: &GridSummary, points: &[(usize, &PointResult)], threshold: f64) -> Result<Figure, StageError> {
+    let deep = *g.spec.depths.last().unwrap_or(&1);
     let first_seed = points.iter().map(|(_, p)| p.result.seed).min().unwrap_or(0);
-    for (gi, g) in grids.iter().enumerate() {
-        let Some(&deep) = g.spec.depths.last() else { continue };
-        let Some(best) = g.best.iter().find(|c| c.depth == deep) else { continue };
-        let top = *g.variances.last().unwrap_or(&1.0);
-        for (what, sv2) in [("best", best.sv2), ("Xavier", 1.0), ("largest σ_v²", top)] {
-            if let Some((_, p)) = points.iter().find(|(i, p)| *i == gi && p.result.depth == deep && same(p.result.sv2, sv2) && p.result.seed == first_seed) {
-                let pts: Vec<(f64, f64)> = p.loss_trace.iter().map(|&(s, l)| (s as f64 + 1.0, l)).collect();
-                plot = plot.series(Series::new(format!("{} L={deep} {what} (σ_v²={})", g.spec.name, crate::report::format::num(sv2, 2)), pts).color(color));
-                color += 1;
-            }
+    let axis = if g.axis_label == "sigma_v^2" { "σ_v²" } else { "σ_v² σ_w²" };
+    let mut plot = LinePlot::new(format!("{}: training loss at L = {deep}", g.spec.name), "step", "batch loss").log_x().log_y();
+    let mut stops = Vec::new();
+    let mut chosen: Vec<(&str, f64)> = Vec::new();
+    if let Some(best) = g.best.iter().find(|c| c.depth == deep) {
+        chosen.push(("best", best.sv2));
+    }
+    chosen.push(("Xavier", 1.0));
+    chosen.push(("He", 2.0));
+    chosen.push(("largest", *g.variances.last().unwrap_or(&1.0)));
+    let mut seen: Vec<f64> = Vec::new();
+    for (k, (what, sv2)) in chosen.into_iter().enumerate() {
+        if seen.iter().any(|&v| same(v, sv2)) {
+            continue; // the best cell may be Xavier or He
+        }
+        seen.push(sv2);
+        let Some((_, p)) =
+            points.iter().find(|(i, p)| *i == gi && p.result.depth == deep && same(p.result.sv2, sv2) && p.result.seed == first_seed)
+        else {
+            continue;
+        };
+        let pts: Vec<(f64, f64)> = p.loss_trace.iter().map(|&(s, l)| (s as f64 + 1.0, l)).collect();
+        let tag = if p.result.diverged { ", diverged" } else { "" };
+        let label = format!("{what}: {axis} = {}{tag}", crate::report::format::num(g.spec.axis_value(sv2), 2));
+        plot = plot.series(Series::new(label, pts).color(k));
+        if let (true, Some(step)) = (p.result.diverged, p.result.diverged_step) {
+            stops.push((step as f64 + 1.0, threshold));
         }
     }
-    let svg = plot.render().map_err(|e| StageError::Failed(format!("figure training-curves: {e}")))?;
+    if !stops.is_empty() {
+        plot = plot.series(Series::new("run stopped (diverged)", stops).style(SeriesStyle::Markers).color(6));
+    }
+    let svg = plot.render().map_err(|e| StageError::Failed(format!("figure training-curves-{}: {e}", g.spec.name)))?;
     Ok(Figure {
-        name: "training-curves".into(),
-        caption: "Batch training loss against step for representative points of each grid at its deepest depth: the best variance, Xavier, and the largest variance of the grid. A curve that stops early diverged.".into(),
+        name: format!("training-curves-{}", g.spec.name),
+        caption: format!(
+            "Batch training loss against step (log axes) of grid `{}` at its deepest depth $L = {deep}$ (first seed): the \
+             best variance, Xavier, He and the largest variance of the grid. A run that diverged stops at the black \
+             marker, drawn at the loss threshold {} that its loss crossed (or its loss became non-finite).",
+            g.spec.name,
+            crate::report::format::num(threshold, 3)
+        ),
         svg,
     })
 }
@@ -510,7 +538,9 @@ impl Stage for TrainingStage {
             for g in &summary.grids {
                 figures.push(heatmap(g)?);
             }
-            figures.push(curves(&summary.grids, &have)?);
+            for (gi, g) in summary.grids.iter().enumerate() {
+                figures.push(curves(gi, g, &have, cfg.loss_threshold)?);
+            }
         }
         let rows = summary
             .points
