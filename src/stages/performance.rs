@@ -45,7 +45,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { repeats: 3, train_subset: 10_000, threads: 2, torch: true, big_n: 1024 }
+        Self { repeats: 5, train_subset: 10_000, threads: 2, torch: true, big_n: 1024 }
     }
 }
 

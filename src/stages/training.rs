@@ -253,6 +253,10 @@ pub struct Summary {
     pub grids: Vec<GridSummary>,
     pub points: Vec<TrainResult>,
     pub n_points: usize,
+    /// Points trained by the run that built this artifact (the rest came from the cache): the
+    /// stage time is a cold time only when this equals `n_points`.
+    #[serde(default)]
+    pub n_computed: usize,
     pub n_diverged: usize,
     pub total_train_seconds: f64,
     pub median_samples_per_sec: f64,
@@ -263,7 +267,7 @@ pub struct Summary {
 pub struct TrainingStage;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
@@ -525,6 +529,7 @@ impl Stage for TrainingStage {
         let summary = Summary {
             config: cfg.clone(),
             n_points: all.len(),
+            n_computed: results.computed,
             n_diverged: all.iter().filter(|r| r.diverged).count(),
             total_train_seconds: all.iter().map(|r| r.seconds + r.eval_seconds).sum(),
             median_samples_per_sec: sps.get(sps.len() / 2).copied().unwrap_or(f64::NAN),
