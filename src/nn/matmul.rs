@@ -150,6 +150,27 @@ pub fn weight_update<T: Scalar>(
     zero_upper();
 }
 
+/// Best-of-`reps` throughput in GFLOP/s ($2mkn$ operations per product) of `inner` back-to-back
+/// f32 products of an `m x k` by a `k x n` matrix with faer, `par` as given. A probe of the
+/// machine: the performance appendix reports it, and the training stage calibrates its cost
+/// estimate with it.
+pub fn probe_gflops(m: usize, k: usize, n: usize, reps: usize, inner: usize, par: Par) -> f64 {
+    let a = faer::Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
+    let b = faer::Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.1);
+    let mut c = faer::Mat::<f32>::zeros(m, n);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = std::time::Instant::now();
+        for _ in 0..inner.max(1) {
+            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0f32, par);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    zero_upper();
+    std::hint::black_box(&c);
+    2.0 * (m * k * n * inner.max(1)) as f64 / best / 1e9
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,23 +209,3 @@ mod tests {
     }
 }
 
-/// Best-of-`reps` throughput in GFLOP/s ($2mkn$ operations per product) of `inner` back-to-back
-/// f32 products of an `m x k` by a `k x n` matrix with faer, `par` as given. A probe of the
-/// machine: the performance appendix reports it, and the training stage calibrates its cost
-/// estimate with it.
-pub fn probe_gflops(m: usize, k: usize, n: usize, reps: usize, inner: usize, par: Par) -> f64 {
-    let a = faer::Mat::<f32>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.1);
-    let b = faer::Mat::<f32>::from_fn(k, n, |i, j| ((i * 5 + j) % 13) as f32 * 0.1);
-    let mut c = faer::Mat::<f32>::zeros(m, n);
-    let mut best = f64::INFINITY;
-    for _ in 0..reps.max(1) {
-        let t = std::time::Instant::now();
-        for _ in 0..inner.max(1) {
-            faer::linalg::matmul::matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0f32, par);
-        }
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    zero_upper();
-    std::hint::black_box(&c);
-    2.0 * (m * k * n * inner.max(1)) as f64 / best / 1e9
-}

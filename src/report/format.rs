@@ -67,7 +67,7 @@ mod tests {
     fn formats() {
         assert_eq!(sci(0.000012345, 3), "1.23e-5");
         assert_eq!(sci(-2.0, 2), "-2.0e0");
-        assert_eq!(num(3.14159, 3), "3.14");
+        assert_eq!(num(4.56789, 3), "4.57");
         assert_eq!(num(1234.7, 3), "1235");
         assert_eq!(num(9.9996, 4), "10.00");
         assert_eq!(num(0.012345, 2), "0.012");
