@@ -441,6 +441,13 @@ impl ValueFormatter<f64> for Axis {
     }
 }
 
+/// Width of the y label area: room for the widest tick label plus the rotated axis title (72 px
+/// at least, the default that fits labels such as `10⁻⁵`).
+fn y_label_area(axis: &Axis) -> u32 {
+    let widest = axis.labels.iter().map(|l| text_width(l, TICK_PX * 1.24)).fold(0.0, f64::max);
+    (widest + 38.0).ceil().max(72.0) as u32
+}
+
 /// Transformed range covering `vals` (with a relative margin), or an explicit range.
 fn axis_range(
     vals: impl Iterator<Item = f64>,
@@ -1165,6 +1172,7 @@ impl LinePlot {
             root.fill(&WHITE).map_err(draw_err)?;
             let xaxis = Axis::new(x0, x1, xl);
             let yaxis = Axis::new(y0, y1, yl);
+            let y_area = y_label_area(&yaxis);
             let mut builder = ChartBuilder::on(&root);
             builder
                 .margin_top(if self.title.is_empty() { 14 } else { 8 })
@@ -1172,7 +1180,7 @@ impl LinePlot {
                 .margin_left(6)
                 .margin_bottom(6)
                 .x_label_area_size(50)
-                .y_label_area_size(72);
+                .y_label_area_size(y_area);
             if !self.title.is_empty() {
                 builder.caption(&self.title, font(TITLE_PX));
             }

@@ -11,6 +11,7 @@ use crate::math::quadrature::{exp_sinh, gauss_expectation_1d, gaussian_expectati
 use crate::math::special::bessel_k0_scaled;
 use crate::math::MathError;
 use crate::pipeline::{Artifact, Claim, ClaimStatus, DataTable, Figure, Stage, StageContext, StageError};
+use crate::report::figures::{LinePlot, Series, SeriesStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -842,13 +843,11 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Figures (local plotting helpers; plotters' SVG backend draws text as <text> elements)
+// Figures (the report's shared line plots)
 
 fn plot_err<E: std::fmt::Display>(e: E) -> StageError {
     StageError::Failed(format!("identities: plotting failed: {e}"))
 }
-
-const COLORS: [(u8, u8, u8); 6] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)];
 
 /// Strips `$` and a few LaTeX commands for plain-text legends.
 fn plain(s: &str) -> String {
@@ -862,158 +861,45 @@ fn plain(s: &str) -> String {
         .replace('\\', "")
 }
 
+/// $W_\alpha(c)$: closed-form lines, quadrature markers in the same colour.
 fn figure_wa(fig: &FigWa) -> Result<String, StageError> {
-    use plotters::prelude::*;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 460)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let ymax = fig.curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)).fold(0.0f64, f64::max) * 1.05;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(-1.0f64..1.0f64, 0.0f64..ymax)
-            .map_err(plot_err)?;
-        chart.configure_mesh().x_desc("c").y_desc("W_α(c)").light_line_style(WHITE).draw().map_err(plot_err)?;
-        for (i, (a, curve, marks)) in fig.curves.iter().enumerate() {
-            let (r, g, b) = COLORS[i % COLORS.len()];
-            let col = RGBColor(r, g, b);
-            chart
-                .draw_series(LineSeries::new(curve.iter().copied(), col.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(format!("α = {a}"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
-            chart.draw_series(marks.iter().map(|&(x, y)| Circle::new((x, y), 4, col.stroke_width(1)))).map_err(plot_err)?;
-        }
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(plot_err)?
-            .label("K₀ integral (I5), quadrature")
-            .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.9))
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
+    let mut plot = LinePlot::new("", "c", "W_α(c)");
+    for (i, (a, curve, marks)) in fig.curves.iter().enumerate() {
+        plot = plot.series(Series::new(format!("α = {a}, closed form"), curve.clone()).color(i));
+        let label = if i + 1 == fig.curves.len() { "markers: K₀ integral (I5), quadrature" } else { "" };
+        plot = plot.series(Series::new(label, marks.clone()).style(SeriesStyle::Markers).color(i));
     }
-    Ok(svg)
+    plot.render().map_err(plot_err)
 }
 
+/// Log-log curves with markers; with `with_slopes`, a thin dashed line of the predicted slope
+/// through the last point of each.
 fn figure_loglog(series: &[LogSeries], xdesc: &str, ydesc: &str, with_slopes: bool) -> Result<String, StageError> {
-    use plotters::prelude::*;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 460)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let pts = series.iter().flat_map(|s| s.1.iter()).filter(|p| p.0 > 0.0 && p.1 > 0.0);
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, 0.0f64, f64::INFINITY, 0.0f64);
-        for p in pts {
-            x0 = x0.min(p.0);
-            x1 = x1.max(p.0);
-            y0 = y0.min(p.1);
-            y1 = y1.max(p.1);
+    let mut plot = LinePlot::new("", xdesc, ydesc).log_x().log_y();
+    let mut any = false;
+    for (i, (name, data, slope)) in series.iter().enumerate() {
+        let d: Vec<(f64, f64)> = data.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+        any |= !d.is_empty();
+        plot = plot.series(Series::new(plain(name), d.clone()).style(SeriesStyle::LineWithMarkers).color(i));
+        if let (true, Some(&(xl, yl))) = (with_slopes, d.last()) {
+            let reference: Vec<(f64, f64)> = d.iter().map(|&(x, _)| (x, yl * (x / xl).powf(*slope))).collect();
+            plot = plot.series(Series::new("", reference).style(SeriesStyle::Dashed).color(i));
         }
-        if !(x0 < x1 && y0 < y1) {
-            return Err(StageError::Failed("identities: empty log-log figure".into()));
-        }
-        let mut chart = ChartBuilder::on(&root)
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(65)
-            .build_cartesian_2d((x0..x1).log_scale(), (y0 / 3.0..y1 * 3.0).log_scale())
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(xdesc)
-            .y_desc(ydesc)
-            .x_label_formatter(&|x| format!("{x:.0e}"))
-            .y_label_formatter(&|y| format!("{y:.0e}"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(plot_err)?;
-        for (i, (name, data, slope)) in series.iter().enumerate() {
-            let (r, g, b) = COLORS[i % COLORS.len()];
-            let col = RGBColor(r, g, b);
-            let d: Vec<(f64, f64)> = data.iter().copied().filter(|p| p.1 > 0.0).collect();
-            chart
-                .draw_series(LineSeries::new(d.iter().copied(), col.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(plain(name))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
-            chart.draw_series(d.iter().map(|&p| Circle::new(p, 3, col.filled()))).map_err(plot_err)?;
-            if with_slopes {
-                if let Some(&(xl, yl)) = d.last() {
-                    // reference line of the expected slope through the last point
-                    let ref_line: Vec<(f64, f64)> = d.iter().map(|&(x, _)| (x, yl * (x / xl).powf(*slope))).collect();
-                    chart.draw_series(LineSeries::new(ref_line, col.mix(0.5).stroke_width(1))).map_err(plot_err)?;
-                }
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.9))
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    if !any {
+        return Err(StageError::Failed("identities: empty log-log figure".into()));
+    }
+    plot.render().map_err(plot_err)
 }
 
+/// $R(\epsilon)/\epsilon^{5/2}$ against $\epsilon$, with the derived limit $k_2$.
 fn figure_relu(points: &[(f64, f64)]) -> Result<String, StageError> {
-    use plotters::prelude::*;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 400)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let x0 = points.first().map(|p| p.0).unwrap_or(1e-6);
-        let x1 = points.last().map(|p| p.0).unwrap_or(1e-1);
-        let ymin = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).min(RELU_K2);
-        let ymax = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max).max(RELU_K2);
-        let pad = (ymax - ymin).max(1e-4) * 0.1;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(75)
-            .build_cartesian_2d((x0..x1).log_scale(), (ymin - pad)..(ymax + pad))
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("ε")
-            .y_desc("R(ε)/ε^(5/2)")
-            .x_label_formatter(&|x| format!("{x:.0e}"))
-            .y_label_formatter(&|y| format!("{y:.5}"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(plot_err)?;
-        let col = RGBColor(31, 119, 180);
-        chart
-            .draw_series(LineSeries::new(points.iter().copied(), col.stroke_width(2)))
-            .map_err(plot_err)?
-            .label("R(ε)/ε^(5/2), arc-cosine form")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, col.filled()))).map_err(plot_err)?;
-        let red = RGBColor(214, 39, 40);
-        chart
-            .draw_series(LineSeries::new(vec![(x0, RELU_K2), (x1, RELU_K2)], red.stroke_width(1)))
-            .map_err(plot_err)?
-            .label("k₂ = √2/(30π)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.9))
-            .draw()
-            .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
-    }
-    Ok(svg)
+    LinePlot::new("", "ε", "R(ε)/ε^(5/2)")
+        .log_x()
+        .series(Series::new("R(ε)/ε^(5/2), arc-cosine form", points.to_vec()).style(SeriesStyle::LineWithMarkers))
+        .hline(RELU_K2, "k₂ = √2/(30π)")
+        .render()
+        .map_err(plot_err)
 }
 
 /// Builds the artifact from the results.
@@ -1026,12 +912,12 @@ pub fn artifact(res: &Results) -> Result<Artifact, StageError> {
     let figures = vec![
         Figure {
             name: "identities-wa".into(),
-            caption: "The alpha-ReLU kernel $W_\\alpha(c)$ (lines: hypergeometric closed form) with the values from the $K_0$ integral of identity I5 (circles: $(1-c^2)^{\\alpha+1/2}/(2\\pi)\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$ by quadrature)".into(),
+            caption: "The alpha-ReLU kernel $W_\\alpha(c)$ (lines: hypergeometric closed form) with the values from the $K_0$ integral of identity I5 (markers in the colour of each line: $(1-c^2)^{\\alpha+1/2}/(2\\pi)\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$ by quadrature)".into(),
             svg: figure_wa(&res.fig_wa)?,
         },
         Figure {
             name: "identities-tanh".into(),
-            caption: "Approach of the tanh Gaussian integrals to their large-$q$ limits (I7), by adaptive quadrature; thin lines have the predicted slopes $-1/2$ and $-1$".into(),
+            caption: "Approach of the tanh Gaussian integrals to their large-$q$ limits (I7), by adaptive quadrature; dashed lines through the last point of each curve have the predicted slopes ($-1/2$ for $1 - V\\tanh(q)$, $-1$ for the others)".into(),
             svg: figure_loglog(&res.fig_tanh, "q", "deviation from the limit", true)?,
         },
         Figure {
@@ -1099,7 +985,7 @@ impl Stage for IdentitiesStage {
         "identities"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn deps(&self) -> &'static [&'static str] {
         &[]
