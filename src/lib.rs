@@ -6,7 +6,6 @@
 pub mod activation;
 pub mod analysis;
 pub mod architecture;
-pub mod config;
 pub mod error;
 pub mod math;
 pub mod meanfield;

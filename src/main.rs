@@ -4,11 +4,10 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use edge_of_chaos::config::{Profile, ProfileError};
 use edge_of_chaos::error::UsageError;
 use edge_of_chaos::pipeline::{Cache, Force, Progress, RunError, Runner, Verbosity};
 use edge_of_chaos::report::{write_report, RunInfo};
-use edge_of_chaos::stages;
+use edge_of_chaos::stages::{self, Profile, ProfileError};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,8 +32,8 @@ struct Global {
     /// Cache directory.
     #[arg(long, global = true, env = "EOC_CACHE_DIR", default_value = "cache")]
     cache_dir: PathBuf,
-    /// Recompute even if cached: a stage name, or every stage when given without a value.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "*", value_name = "STAGE")]
+    /// Recompute even if cached: `--force` recomputes every stage, `--force=STAGE` one stage (repeatable).
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "*", value_name = "STAGE")]
     force: Vec<String>,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', global = true)]
@@ -99,7 +98,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             if is_usage(&e) {
                 ExitCode::from(2)
             } else {
@@ -109,10 +108,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The error and its causes, each cause printed once (most errors already quote their cause).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg
+}
+
 fn is_usage(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<UsageError>().is_some()
-            || matches!(c.downcast_ref::<ProfileError>(), Some(ProfileError::Unknown { .. } | ProfileError::Parse { .. } | ProfileError::Io { .. }))
+            || matches!(c.downcast_ref::<ProfileError>(), Some(ProfileError::Unknown { .. } | ProfileError::Parse { .. } | ProfileError::Io { .. } | ProfileError::Invalid { .. }))
             || matches!(c.downcast_ref::<RunError>(), Some(RunError::UnknownStage { .. }))
     })
 }
@@ -144,7 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 
     let profile = Profile::load(&g.profile)?;
-    let all = stages::all();
+    let all = stages::registry(&profile)?;
     let force = if g.force.iter().any(|f| f == "*") {
         Force::All
     } else if g.force.is_empty() {
@@ -154,7 +168,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut runner = Runner {
         stages: &all,
-        profile: &profile,
         cache: Cache::new(&g.cache_dir),
         progress: progress.clone(),
         jobs,
@@ -169,8 +182,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report => {
             let names: Vec<String> = all.iter().map(|s| s.name().to_string()).collect();
             let records = runner.run(&names)?;
-            let info = RunInfo::collect(&profile, jobs);
-            let rendered = write_report(&records, &profile, &info, &g.out)
+            let info = RunInfo::collect(&profile.name, &profile.description, jobs);
+            let rendered = write_report(&records, &info, &g.out)
                 .with_context(|| format!("writing the report to {}", g.out.display()))?;
             for w in &rendered.warnings {
                 progress.warn(w);
@@ -202,11 +215,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &keys[s.name()][..16],
                     s.deps().join(", ")
                 )?;
-            }
-            for (name, _) in stages::CHAPTERS {
-                if !all.iter().any(|s| s.name() == *name) {
-                    writeln!(out, "{name:<12} not built yet")?;
-                }
             }
         }
         Command::Clean { stages: names } => {

@@ -1,8 +1,7 @@
 //! The cache's contract, on stand-in stages: a second run recomputes nothing, a configuration
 //! change recomputes that stage and what is downstream only, and a corrupt artifact is recomputed.
 
-use edge_of_chaos::config::Profile;
-use edge_of_chaos::pipeline::{Artifact, Cache, Force, Progress, Runner, Stage, StageContext, StageError};
+use edge_of_chaos::pipeline::{Artifact, Cache, Chapter, Force, Progress, Runner, Stage, StageContext, StageError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -10,8 +9,8 @@ struct Counted {
     name: &'static str,
     deps: &'static [&'static str],
     runs: Arc<AtomicUsize>,
-    /// Reads the profile's description when true (so changing it changes this stage's key).
-    reads_description: bool,
+    /// The stage's configuration (hashed into its key).
+    config: serde_json::Value,
 }
 
 impl Stage for Counted {
@@ -24,12 +23,11 @@ impl Stage for Counted {
     fn deps(&self) -> &'static [&'static str] {
         self.deps
     }
-    fn config(&self, profile: &Profile) -> serde_json::Value {
-        if self.reads_description {
-            serde_json::json!({ "d": profile.description })
-        } else {
-            serde_json::json!({})
-        }
+    fn config(&self) -> serde_json::Value {
+        self.config.clone()
+    }
+    fn chapter(&self) -> Option<Chapter> {
+        None
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
@@ -38,14 +36,19 @@ impl Stage for Counted {
     }
 }
 
+/// Stages a → b → c; `b_config` is b's configuration.
+fn stages_with(b_config: &str, counters: &[Arc<AtomicUsize>]) -> Vec<Box<dyn Stage>> {
+    let empty = serde_json::json!({});
+    vec![
+        Box::new(Counted { name: "a", deps: &[], runs: counters[0].clone(), config: empty.clone() }),
+        Box::new(Counted { name: "b", deps: &["a"], runs: counters[1].clone(), config: serde_json::json!({ "d": b_config }) }),
+        Box::new(Counted { name: "c", deps: &["b"], runs: counters[2].clone(), config: empty }),
+    ]
+}
+
 fn stages() -> (Vec<Box<dyn Stage>>, Vec<Arc<AtomicUsize>>) {
     let counters: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
-    let stages: Vec<Box<dyn Stage>> = vec![
-        Box::new(Counted { name: "a", deps: &[], runs: counters[0].clone(), reads_description: false }),
-        Box::new(Counted { name: "b", deps: &["a"], runs: counters[1].clone(), reads_description: true }),
-        Box::new(Counted { name: "c", deps: &["b"], runs: counters[2].clone(), reads_description: false }),
-    ];
-    (stages, counters)
+    (stages_with("x", &counters), counters)
 }
 
 fn counts(c: &[Arc<AtomicUsize>]) -> Vec<usize> {
@@ -59,12 +62,11 @@ fn all() -> Vec<String> {
 #[test]
 fn second_run_is_cached_and_changes_propagate_downstream_only() {
     let dir = tempfile::tempdir().unwrap();
-    let (stages, counters) = stages();
-    let mut profile = Profile::load("quick").unwrap();
-    let run = |profile: &Profile| {
+    let counters: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let run = |b_config: &str| {
+        let stages = stages_with(b_config, &counters);
         let runner = Runner {
             stages: &stages,
-            profile,
             cache: Cache::new(dir.path()),
             progress: Progress::silent(),
             jobs: 1,
@@ -73,18 +75,17 @@ fn second_run_is_cached_and_changes_propagate_downstream_only() {
         };
         runner.run(&all()).unwrap()
     };
-    let first = run(&profile);
+    let first = run("x");
     assert_eq!(counts(&counters), vec![1, 1, 1]);
     assert!(first.iter().all(|r| !r.cached));
     assert_eq!(first[2].artifact.summary, serde_json::json!(3.0));
 
-    let second = run(&profile);
+    let second = run("x");
     assert_eq!(counts(&counters), vec![1, 1, 1], "nothing recomputed");
     assert!(second.iter().all(|r| r.cached));
     assert_eq!(second[2].artifact.summary, serde_json::json!(3.0));
 
-    profile.description.push_str(" (changed)");
-    let third = run(&profile);
+    let third = run("x (changed)");
     assert_eq!(counts(&counters), vec![1, 2, 2], "b changed: b and c recompute, a does not");
     assert!(third[0].cached && !third[1].cached && !third[2].cached);
 }
@@ -93,10 +94,8 @@ fn second_run_is_cached_and_changes_propagate_downstream_only() {
 fn corrupt_artifact_is_recomputed_not_used() {
     let dir = tempfile::tempdir().unwrap();
     let (stages, counters) = stages();
-    let profile = Profile::load("quick").unwrap();
     let runner = Runner {
         stages: &stages,
-        profile: &profile,
         cache: Cache::new(dir.path()),
         progress: Progress::silent(),
         jobs: 1,
@@ -123,10 +122,8 @@ fn corrupt_artifact_is_recomputed_not_used() {
 fn force_recomputes_the_named_stage_only() {
     let dir = tempfile::tempdir().unwrap();
     let (stages, counters) = stages();
-    let profile = Profile::load("quick").unwrap();
     let mut runner = Runner {
         stages: &stages,
-        profile: &profile,
         cache: Cache::new(dir.path()),
         progress: Progress::silent(),
         jobs: 1,

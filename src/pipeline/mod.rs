@@ -3,6 +3,7 @@
 
 mod artifact;
 pub mod cache;
+mod check;
 pub mod progress;
 pub mod runner;
 mod tasks;
@@ -12,5 +13,6 @@ pub use artifact::{Artifact, Claim, ClaimStatus, DataTable, Figure};
 pub use cache::{Cache, CacheError, Lookup};
 pub use progress::{Bar, Progress, Verbosity};
 pub use runner::{Force, RunError, Runner, StageRecord};
-pub use stage::{Stage, StageContext, StageError};
+pub use check::{ConfigError, Section};
+pub use stage::{BoxError, Chapter, Stage, StageContext, StageError};
 pub use tasks::{in_shard, run_tasks, TaskResults};

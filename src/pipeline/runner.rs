@@ -2,7 +2,6 @@
 
 use super::cache::{hash_key, Cache, Lookup};
 use super::{Artifact, Progress, Stage, StageContext, StageError};
-use crate::config::Profile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,12 +62,13 @@ pub struct StageRecord {
     pub seconds: f64,
     pub jobs: usize,
     pub artifact: Arc<Artifact>,
+    /// The chapter the stage renders, if any.
+    pub chapter: Option<super::Chapter>,
 }
 
 /// The pipeline: stages, profile, cache.
 pub struct Runner<'a> {
     pub stages: &'a [Box<dyn Stage>],
-    pub profile: &'a Profile,
     pub cache: Cache,
     pub progress: Progress,
     pub jobs: usize,
@@ -120,7 +120,7 @@ impl Runner<'_> {
             let key = hash_key(&serde_json::json!({
                 "stage": s.name(),
                 "version": s.version(),
-                "config": s.config(self.profile),
+                "config": s.config(),
                 "inputs": inputs,
             }));
             keys.insert(s.name().to_string(), key);
@@ -161,6 +161,7 @@ impl Runner<'_> {
                             seconds: stored.seconds,
                             jobs: stored.jobs,
                             artifact,
+                            chapter: stage.chapter(),
                         });
                         continue;
                     }
@@ -177,7 +178,6 @@ impl Runner<'_> {
             let inputs: BTreeMap<String, Arc<Artifact>> =
                 stage.deps().iter().map(|d| (d.to_string(), done[*d].clone())).collect();
             let ctx = StageContext {
-                profile: self.profile,
                 inputs: &inputs,
                 cache: &self.cache,
                 progress: &self.progress,
@@ -213,6 +213,7 @@ impl Runner<'_> {
                 seconds,
                 jobs: self.jobs,
                 artifact,
+                chapter: stage.chapter(),
             });
         }
         Ok(records)

@@ -1,10 +1,12 @@
 //! The stage trait every chapter implements.
 
-use super::{Artifact, Cache, Progress};
-use crate::config::Profile;
+use super::{Artifact, Cache, ConfigError, Progress};
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// A boxed error from the library code a stage calls (mean-field engine, training, plotting ...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Error of a stage's computation.
 #[derive(Debug, thiserror::Error)]
@@ -13,17 +15,34 @@ pub enum StageError {
     MissingInput { stage: String, missing: String },
     #[error("artifact of stage '{stage}' has an unexpected shape: {source}")]
     BadInput { stage: String, source: serde_json::Error },
-    #[error("{0}")]
-    Failed(String),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A computation failed: `what` says which, `source` why.
+    #[error("{what}: {source}")]
+    Compute { what: String, source: BoxError },
     #[error(transparent)]
     Cache(#[from] super::CacheError),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
 }
 
-/// What a running stage sees.
+impl StageError {
+    /// A failed computation with its cause.
+    pub fn compute(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StageError::Compute { what: what.into(), source: source.into() }
+    }
+}
+
+/// The report chapter a stage renders.
+#[derive(Debug, Clone, Copy)]
+pub struct Chapter {
+    /// Section title.
+    pub title: &'static str,
+    /// The chapter's minijinja template (Markdown); it sees the stage's summary as `s`.
+    pub template: &'static str,
+}
+
+/// What a running stage sees. It receives no profile: a stage's configuration is part of the
+/// stage itself (see [`Stage::config`]), so the cache key covers everything the stage reads.
 pub struct StageContext<'a> {
-    pub profile: &'a Profile,
     /// Artifacts of the stages it declared in [`Stage::deps`].
     pub inputs: &'a BTreeMap<String, Arc<Artifact>>,
     /// The cache, for stages that cache finer-grained work (e.g. one training run per grid point).
@@ -38,10 +57,9 @@ pub struct StageContext<'a> {
 impl StageContext<'_> {
     /// The artifact of an upstream stage.
     pub fn artifact(&self, stage: &str) -> Result<&Arc<Artifact>, StageError> {
-        self.inputs.get(stage).ok_or_else(|| StageError::MissingInput {
-            stage: "?".into(),
-            missing: stage.to_string(),
-        })
+        self.inputs
+            .get(stage)
+            .ok_or_else(|| StageError::MissingInput { stage: "?".into(), missing: stage.to_string() })
     }
 
     /// The summary of an upstream stage, deserialized.
@@ -52,19 +70,22 @@ impl StageContext<'_> {
     }
 }
 
-/// One stage of the pipeline (one chapter of the report).
+/// One stage of the pipeline (one chapter of the report, or an appendix).
 ///
-/// Its cache key is a hash of its name, version, configuration and the keys of its inputs, so
-/// changing any of them recomputes it and everything downstream.
+/// A stage is built from its own validated configuration section (so an invalid value is
+/// reported before any stage runs). Its cache key is a hash of its name, version, configuration
+/// and the keys of its inputs, so changing any of them recomputes it and everything downstream.
 pub trait Stage: Send + Sync {
-    /// Stable name, also the chapter's template name: `templates/chapters/{name}.md.j2`.
+    /// Stable name: the profile section, the cache namespace and the template name.
     fn name(&self) -> &'static str;
     /// Bump when the computation changes in a way that changes results.
     fn version(&self) -> u32;
     /// Names of the stages whose artifacts this one reads.
     fn deps(&self) -> &'static [&'static str];
-    /// The part of the profile this stage reads (hashed into the key).
-    fn config(&self, profile: &Profile) -> serde_json::Value;
+    /// The stage's configuration, serialized (hashed into the key).
+    fn config(&self) -> serde_json::Value;
+    /// The chapter this stage renders; `None` for stages read only by the appendices.
+    fn chapter(&self) -> Option<Chapter>;
     /// Computes the artifact.
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError>;
 }

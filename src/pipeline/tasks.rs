@@ -94,17 +94,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Profile;
     use crate::pipeline::{Cache, Progress};
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn with_ctx<X>(dir: &std::path::Path, shard: Option<(usize, usize)>, f: impl FnOnce(&StageContext) -> X) -> X {
-        let profile = Profile::load("quick").unwrap();
         let inputs = BTreeMap::new();
         let cache = Cache::new(dir);
         let progress = Progress::silent();
-        let ctx = StageContext { profile: &profile, inputs: &inputs, cache: &cache, progress: &progress, jobs: 2, shard };
+        let ctx = StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs: 2, shard };
         f(&ctx)
     }
 

@@ -3,10 +3,8 @@
 //! are written beside it.
 
 use super::{export, format, markdown};
-use crate::config::Profile;
 use crate::pipeline::cache::write_atomic;
 use crate::pipeline::{Claim, ClaimStatus, Figure, StageRecord};
-use crate::stages::CHAPTERS;
 use minijinja::{context, Environment, Error as TplError, ErrorKind, Value as TplValue};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -26,16 +24,12 @@ pub enum ReportError {
     DuplicateFigure(String),
 }
 
-/// The templates, compiled into the binary so it renders from any working directory.
+/// The report's own templates, compiled into the binary so it renders from any working directory
+/// (each chapter's template comes with its stage, see [`crate::pipeline::Chapter`]).
 const TEMPLATES: &[(&str, &str)] = &[
     ("report.md.j2", include_str!("../../templates/report.md.j2")),
     ("layout.html.j2", include_str!("../../templates/layout.html.j2")),
     ("toc.html.j2", include_str!("../../templates/toc.html.j2")),
-    ("chapters/identities.md.j2", include_str!("../../templates/chapters/identities.md.j2")),
-    ("chapters/dynamics.md.j2", include_str!("../../templates/chapters/dynamics.md.j2")),
-    ("chapters/simulations.md.j2", include_str!("../../templates/chapters/simulations.md.j2")),
-    ("chapters/training.md.j2", include_str!("../../templates/chapters/training.md.j2")),
-    ("chapters/prediction.md.j2", include_str!("../../templates/chapters/prediction.md.j2")),
 ];
 
 /// Facts about the run, for the appendix "Reproducibility".
@@ -50,12 +44,12 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    pub fn collect(profile: &Profile, threads: usize) -> Self {
+    pub fn collect(profile: &str, profile_description: &str, threads: usize) -> Self {
         Self {
             program_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: git_commit(),
-            profile: profile.name.clone(),
-            profile_description: profile.description.clone(),
+            profile: profile.to_string(),
+            profile_description: profile_description.to_string(),
             threads,
             generated_at: utc_now(),
         }
@@ -138,11 +132,20 @@ fn dash() -> String {
 }
 
 /// The template environment with the report's filters and functions.
-fn environment(figures: Arc<BTreeMap<String, Figure>>, numbers: Arc<Mutex<FigureNumbers>>) -> Result<Environment<'static>, TplError> {
+fn environment(
+    records: &[StageRecord],
+    figures: Arc<BTreeMap<String, Figure>>,
+    numbers: Arc<Mutex<FigureNumbers>>,
+) -> Result<Environment<'static>, TplError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     for (name, src) in TEMPLATES {
         env.add_template(name, src)?;
+    }
+    for r in records {
+        if let Some(ch) = &r.chapter {
+            env.add_template_owned(format!("chapters/{}.md.j2", r.name), ch.template)?;
+        }
     }
     env.add_filter("sci", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
         Ok(f64_arg(&v, "sci")?.map_or_else(dash, |x| format::sci(x, digits.unwrap_or(3))))
@@ -181,7 +184,7 @@ fn environment(figures: Arc<BTreeMap<String, Figure>>, numbers: Arc<Mutex<Figure
 
 #[derive(Serialize)]
 struct ChapterCtx {
-    name: &'static str,
+    name: String,
     title: &'static str,
     number: usize,
     built: bool,
@@ -196,19 +199,13 @@ struct StageCtx {
     jobs: usize,
 }
 
-/// Every claim of every artifact, in chapter order.
+/// Every claim of every chapter's artifact, in chapter (pipeline) order.
 pub fn gather_claims(records: &[StageRecord]) -> Vec<Claim> {
-    let mut claims = Vec::new();
-    for (name, _) in CHAPTERS {
-        if let Some(r) = records.iter().find(|r| r.name == *name) {
-            claims.extend(r.artifact.claims.iter().cloned());
-        }
-    }
-    claims
+    records.iter().filter(|r| r.chapter.is_some()).flat_map(|r| r.artifact.claims.iter().cloned()).collect()
 }
 
 /// Renders the Markdown and HTML of the report from the stage records.
-pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Result<Rendered, ReportError> {
+pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, ReportError> {
     let mut figs: BTreeMap<String, Figure> = BTreeMap::new();
     for r in records {
         for f in &r.artifact.figures {
@@ -219,12 +216,13 @@ pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Res
     }
     let figs = Arc::new(figs);
     let numbers = Arc::new(Mutex::new(FigureNumbers::default()));
-    let env = environment(figs.clone(), numbers.clone())?;
+    let env = environment(records, figs.clone(), numbers.clone())?;
 
-    let chapters: Vec<ChapterCtx> = CHAPTERS
+    let chapters: Vec<ChapterCtx> = records
         .iter()
+        .filter_map(|r| r.chapter.map(|ch| (r, ch)))
         .enumerate()
-        .map(|(i, (name, title))| ChapterCtx { name, title, number: i + 2, built: records.iter().any(|r| r.name == *name) })
+        .map(|(i, (r, ch))| ChapterCtx { name: r.name.clone(), title: ch.title, number: i + 2, built: true })
         .collect();
     let stages: BTreeMap<&str, &serde_json::Value> = records.iter().map(|r| (r.name.as_str(), &r.artifact.summary)).collect();
     let stage_info: Vec<StageCtx> = records
@@ -240,7 +238,7 @@ pub fn render(records: &[StageRecord], profile: &Profile, info: &RunInfo) -> Res
         not_tested => count(ClaimStatus::NotTested),
     };
     let ctx = context! {
-        profile => profile,
+        profile => context! { name => info.profile, description => info.profile_description },
         info => info,
         chapters => chapters,
         stages => stages,
@@ -297,8 +295,8 @@ fn tidy_blank_lines(md: &str) -> String {
 }
 
 /// Renders and writes `index.html`, `report.md`, `figures/*.svg`, `data/*.json|csv` into `out`.
-pub fn write_report(records: &[StageRecord], profile: &Profile, info: &RunInfo, out: &Path) -> Result<Rendered, ReportError> {
-    let mut rendered = render(records, profile, info)?;
+pub fn write_report(records: &[StageRecord], info: &RunInfo, out: &Path) -> Result<Rendered, ReportError> {
+    let mut rendered = render(records, info)?;
     let mut files = Vec::new();
     let mut put = |rel: String, content: &[u8]| -> Result<(), ReportError> {
         let p = out.join(rel);

@@ -13,7 +13,6 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::config::Profile;
 use crate::meanfield::fit::{continuum, local_slope, local_slopes, ls_slope};
 use crate::meanfield::laws;
 use crate::meanfield::recurrence::{trajectory, Layer, Sampling, Spec, Trajectory, Variances};
@@ -106,8 +105,25 @@ fn tol(name: &str) -> (f64, &'static str) {
     (t.1, t.2)
 }
 
+impl Config {
+    /// Checks every value of the section.
+    pub fn check(&self) -> Result<(), crate::pipeline::ConfigError> {
+        Ok(())
+    }
+}
+
 /// The stage.
-pub struct Dynamics;
+pub struct Dynamics {
+    cfg: Config,
+}
+
+impl Dynamics {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.check()?;
+        Ok(Self { cfg })
+    }
+}
 
 impl Stage for Dynamics {
     fn name(&self) -> &'static str {
@@ -119,24 +135,27 @@ impl Stage for Dynamics {
     fn deps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn config(&self, profile: &Profile) -> Value {
-        serde_json::to_value(&profile.dynamics).expect("config serializes")
+    fn config(&self) -> Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Dynamics", template: include_str!("../../templates/chapters/dynamics.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
-        let cfg = &ctx.profile.dynamics;
+        let cfg = &self.cfg;
         let cases = cases(cfg);
         let bar = ctx.progress.bar(cases.len() as u64, "dynamics");
         // Cases are independent: run them on the rayon pool (sized to --jobs); order is kept.
         let results = cases
             .par_iter()
             .map(|case| {
-                let r = run_case(cfg, case).map_err(|e| StageError::Failed(format!("{}: {e}", case.label)));
+                let r = run_case(cfg, case).map_err(|e| StageError::compute("dynamics", format!("{}: {e}", case.label)));
                 bar.inc(1);
                 r
             })
             .collect::<Result<Vec<_>, _>>()?;
         bar.finish();
-        build_artifact(cfg, &results).map_err(|e| StageError::Failed(e.to_string()))
+        build_artifact(cfg, &results).map_err(|e| StageError::compute("dynamics", e.to_string()))
     }
 }
 
@@ -646,7 +665,7 @@ pub fn build_artifact(cfg: &Config, results: &[CaseResult]) -> Result<Artifact, 
         TOLERANCES.iter().map(|t| json!({"name": t.0, "value": t.1, "kind": t.2, "why": t.3})).collect();
 
     let claims = claims(results);
-    let figures = figures(cfg, results).map_err(|e| StageError::Failed(e.to_string()))?;
+    let figures = figures(cfg, results).map_err(|e| StageError::compute("dynamics", e.to_string()))?;
     let summary = json!({
         "config": cfg,
         "depth": cfg.depth,
@@ -1001,7 +1020,6 @@ mod tests {
         assert_eq!(art.claims.len(), 6);
         assert!(art.figures.iter().all(|f| f.name.starts_with("dynamics-") && f.svg.starts_with("<svg")));
         // The chapter renders: no template error, no LaTeX warning, every figure referenced.
-        let profile = Profile { dynamics: cfg.clone(), ..Profile::load("quick").unwrap() };
         let record = crate::pipeline::StageRecord {
             name: "dynamics".into(),
             version: 1,
@@ -1010,6 +1028,7 @@ mod tests {
             seconds: 0.0,
             jobs: 1,
             artifact: std::sync::Arc::new(art.clone()),
+            chapter: Stage::chapter(&Dynamics::new(cfg.clone()).unwrap()),
         };
         let info = crate::report::render::RunInfo {
             program_version: "test".into(),
@@ -1019,7 +1038,7 @@ mod tests {
             threads: 1,
             generated_at: String::new(),
         };
-        let rendered = crate::report::render::render(&[record], &profile, &info).unwrap();
+        let rendered = crate::report::render::render(&[record], &info).unwrap();
         if let Ok(dir) = std::env::var("DYN_DUMP") {
             std::fs::write(format!("{dir}/dyn.md"), &rendered.markdown).unwrap();
             for f in &art.figures {

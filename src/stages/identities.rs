@@ -2,7 +2,6 @@
 //! section 4, each by independent methods (closed forms, quadrature, Monte Carlo, finite
 //! differences, asymptotics), against stated tolerances.
 
-use crate::config::Profile;
 use crate::math::kernels::{
     alpha_relu_c, alpha_relu_j, alpha_relu_w, alpha_relu_w_paper, arccos_kernel, k0_moment, k0_moment_int,
     relu_j_one_minus, RELU_K1, RELU_K2,
@@ -406,7 +405,7 @@ pub type Curve = Vec<(f64, f64)>;
 pub type LogSeries = (String, Curve, f64);
 
 fn me(e: MathError) -> StageError {
-    StageError::Failed(format!("identities: {e}"))
+    StageError::compute("identities", format!("identities: {e}"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -846,7 +845,7 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
 // Figures (the report's shared line plots)
 
 fn plot_err<E: std::fmt::Display>(e: E) -> StageError {
-    StageError::Failed(format!("identities: plotting failed: {e}"))
+    StageError::compute("identities", format!("identities: plotting failed: {e}"))
 }
 
 /// Strips `$` and a few LaTeX commands for plain-text legends.
@@ -887,7 +886,7 @@ fn figure_loglog(series: &[LogSeries], xdesc: &str, ydesc: &str, with_slopes: bo
         }
     }
     if !any {
-        return Err(StageError::Failed("identities: empty log-log figure".into()));
+        return Err(StageError::compute("identities", "empty log-log figure"));
     }
     plot.render().map_err(plot_err)
 }
@@ -977,8 +976,30 @@ pub fn artifact(res: &Results) -> Result<Artifact, StageError> {
     Ok(Artifact { summary: res.summary.clone(), tables, figures, claims })
 }
 
+impl Config {
+    /// Checks every value of the section.
+    pub fn check(&self) -> Result<(), crate::pipeline::ConfigError> {
+        let s = crate::pipeline::Section("identities");
+        if self.mc_samples < 2 {
+            return Err(s.error("mc_samples", self.mc_samples, "2 or more"));
+        }
+        s.real("tanh_q_max", self.tanh_q_max, 100.0, f64::MAX)?;
+        Ok(())
+    }
+}
+
 /// The identities stage.
-pub struct IdentitiesStage;
+pub struct IdentitiesStage {
+    cfg: Config,
+}
+
+impl IdentitiesStage {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.check()?;
+        Ok(Self { cfg })
+    }
+}
 
 impl Stage for IdentitiesStage {
     fn name(&self) -> &'static str {
@@ -990,17 +1011,14 @@ impl Stage for IdentitiesStage {
     fn deps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn config(&self, profile: &Profile) -> serde_json::Value {
-        serde_json::to_value(&profile.identities).expect("config serializes")
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Identities", template: include_str!("../../templates/chapters/identities.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
-        let cfg = &ctx.profile.identities;
-        if cfg.mc_samples < 2 || !(cfg.tanh_q_max >= 100.0 && cfg.tanh_q_max.is_finite()) {
-            return Err(StageError::Failed(format!(
-                "identities: need mc_samples >= 2 and 100 <= tanh_q_max < inf (got {} and {})",
-                cfg.mc_samples, cfg.tanh_q_max
-            )));
-        }
+        let cfg = &self.cfg;
         let bar = ctx.progress.bar(2, "identities");
         let res = compute(cfg)?;
         bar.inc(1);

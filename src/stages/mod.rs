@@ -1,32 +1,35 @@
-//! One module per stage (chapter of the report). [`all`] is the registry in pipeline order.
+//! The stages: one module per chapter of the report (plus the performance appendix), and the
+//! registry that builds them from a [`Profile`].
+//!
+//! To add a chapter: write a module `stages/NAME/` whose stage type implements
+//! [`crate::pipeline::Stage`] (built from its own `Config` section, which it validates), add its
+//! section to [`Profile`] and one line to [`registry`], and write its template
+//! `templates/chapters/NAME.md.j2` (returned by [`crate::pipeline::Stage::chapter`]).
 
 pub mod dynamics;
 pub mod identities;
 pub mod performance;
 pub mod prediction;
+mod profile;
 pub mod simulations;
 pub mod training;
 
+pub use profile::{Profile, ProfileError, BUILTIN};
+
 use crate::pipeline::Stage;
 
-/// The chapters of the report in order: (stage name, section title). A chapter whose stage is not
-/// in [`all`] yet is rendered as "not built yet".
-pub const CHAPTERS: &[(&str, &str)] = &[
-    ("identities", "Identities"),
-    ("dynamics", "Dynamics"),
-    ("simulations", "Simulations"),
-    ("training", "Training"),
-    ("prediction", "Prediction"),
-];
-
-/// Every stage that is implemented, in pipeline order.
-pub fn all() -> Vec<Box<dyn Stage>> {
-    vec![
-        Box::new(identities::IdentitiesStage),
-        Box::new(dynamics::Dynamics),
-        Box::new(simulations::Simulations),
-        Box::new(training::TrainingStage),
-        Box::new(prediction::PredictionStage),
-        Box::new(performance::PerformanceStage),
-    ]
+/// Every stage in pipeline order, built from the profile's sections. Every value of every
+/// section is checked here, before any stage runs; the first invalid one is returned.
+pub fn registry(profile: &Profile) -> Result<Vec<Box<dyn Stage>>, ProfileError> {
+    let build = || -> Result<Vec<Box<dyn Stage>>, crate::pipeline::ConfigError> {
+        Ok(vec![
+            Box::new(identities::IdentitiesStage::new(profile.identities.clone())?),
+            Box::new(dynamics::Dynamics::new(profile.dynamics.clone())?),
+            Box::new(simulations::Simulations::new(profile.simulations.clone())?),
+            Box::new(training::TrainingStage::new(profile.training.clone())?),
+            Box::new(prediction::PredictionStage::new(profile.prediction.clone())?),
+            Box::new(performance::PerformanceStage::new(profile.performance.clone())?),
+        ])
+    };
+    build().map_err(|e| profile.invalid(e))
 }

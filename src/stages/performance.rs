@@ -10,11 +10,10 @@
 //!   are compared (the machine is shared and noisy, so only ratios measured together mean much).
 //!
 //! Timings depend on the machine and its load; the artifact records when it was measured and the
-//! stage is recomputed only when its configuration changes or with `--force performance`.
+//! stage is recomputed only when its configuration changes or with `--force=performance`.
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::config::Profile;
 use crate::meanfield::{trajectory, Sampling, Spec, Variances};
 use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::train::{train, TrainConfig};
@@ -79,7 +78,31 @@ pub struct Summary {
     pub measured_at: String,
 }
 
-pub struct PerformanceStage;
+impl Config {
+    /// Checks every value of the section.
+    pub fn check(&self) -> Result<(), crate::pipeline::ConfigError> {
+        let s = crate::pipeline::Section("performance");
+        for (k, v) in [("repeats", self.repeats as u64), ("threads", self.threads as u64), ("train_subset", self.train_subset as u64)] {
+            if v == 0 {
+                return Err(s.error(k, v, "1 or more"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appendix B: measured throughput.
+pub struct PerformanceStage {
+    cfg: Config,
+}
+
+impl PerformanceStage {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.check()?;
+        Ok(Self { cfg })
+    }
+}
 
 fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
@@ -98,7 +121,7 @@ fn median(xs: &[f64]) -> f64 {
 /// Median seconds of one forward+backward step (no optimizer update) of the model of `tc` on a
 /// batch of `tc.batch` synthetic inputs, on this thread with sequential faer products.
 fn time_train_step(tc: &TrainConfig, reps: usize) -> Result<f64, StageError> {
-    let fail = |e: String| StageError::Failed(format!("training-step timing: {e}"));
+    let fail = |e: String| StageError::compute("performance", format!("training-step timing: {e}"));
     let spec = tc.spec().map_err(|e| fail(e.to_string()))?;
     let params = init::<f32>(&spec, tc.seed).map_err(|e| fail(e.to_string()))?;
     let mut grads = params.zeros_like();
@@ -128,7 +151,7 @@ fn time_trajectory(act: Activation, depth: usize) -> Result<f64, StageError> {
     let mut best = f64::INFINITY;
     for _ in 0..2 {
         let t = Instant::now();
-        trajectory(&spec, depth, &Sampling::Last).map_err(|e| StageError::Failed(e.to_string()))?;
+        trajectory(&spec, depth, &Sampling::Last).map_err(|e| StageError::compute("performance", e.to_string()))?;
         best = best.min(t.elapsed().as_secs_f64());
     }
     Ok(best)
@@ -198,18 +221,15 @@ impl Stage for PerformanceStage {
     fn deps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn config(&self, profile: &Profile) -> serde_json::Value {
-        serde_json::to_value(&profile.performance).expect("config serializes")
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        None
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
-        let cfg = &ctx.profile.performance;
-        if cfg.repeats == 0 || cfg.threads == 0 || cfg.train_subset == 0 {
-            return Err(StageError::Failed(format!(
-                "invalid [performance] section: repeats = {}, threads = {}, train_subset = {} (valid: each >= 1)",
-                cfg.repeats, cfg.threads, cfg.train_subset
-            )));
-        }
+        let cfg = &self.cfg;
         let bar = ctx.progress.bar(4 + 2 * cfg.repeats as u64, "performance");
         let mut measures = Vec::new();
         let mut m = |what: &str, value: f64, unit: &str, target: Option<(f64, bool)>| {
@@ -241,7 +261,7 @@ impl Stage for PerformanceStage {
             threads: cfg.threads,
             ..TrainConfig::default()
         };
-        let spec = tc.spec().map_err(|e| StageError::Failed(e.to_string()))?;
+        let spec = tc.spec().map_err(|e| StageError::compute("performance", e.to_string()))?;
         let flops_per_sample = spec.train_flops_per_sample() as f64;
         let step = time_train_step(&tc, 50)?;
         let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
@@ -254,7 +274,7 @@ impl Stage for PerformanceStage {
         m("training step / faer's 128x128 product, 1 thread", step_gflops / small, "x", None);
         m(&format!("training step / faer's {n}³ product, 1 thread"), step_gflops / big1, "x", None);
 
-        let data = Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
+        let data = Mnist::load_from(None).map_err(|e| StageError::compute("performance", format!("cannot load MNIST: {e}")))?;
         let python = if cfg.torch { find_torch_python() } else { Err("disabled in the profile ([performance] torch = false)".into()) };
         let mut ours = Vec::new();
         let mut ours_acc = f64::NAN;
@@ -262,7 +282,7 @@ impl Stage for PerformanceStage {
         let mut theirs_acc = f64::NAN;
         let mut torch_note = String::new();
         for _ in 0..cfg.repeats {
-            let r = train(&tc, &data, &mut |_| {}).map_err(|e| StageError::Failed(e.to_string()))?;
+            let r = train(&tc, &data, &mut |_| {}).map_err(|e| StageError::compute("performance", e.to_string()))?;
             ours.push(r.samples_per_sec);
             ours_acc = r.test_acc;
             bar.inc(1);
@@ -317,7 +337,7 @@ impl Stage for PerformanceStage {
         };
         let rows = summary.measures.iter().map(|x| serde_json::to_value(x).expect("serializes")).collect();
         Ok(Artifact {
-            summary: serde_json::to_value(&summary).map_err(|e| StageError::Failed(e.to_string()))?,
+            summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("performance", e.to_string()))?,
             tables: vec![DataTable { name: "performance".into(), rows, json_key: None, extra: Default::default() }],
             figures: vec![],
             claims: vec![],

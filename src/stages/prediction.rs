@@ -1059,7 +1059,7 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
             h = h.marker(hv, d, if i == 0 { "He" } else { "" }, MarkerShape::Triangle);
         }
     }
-    let svg = h.render().map_err(|e| StageError::Failed(format!("heatmap of {}: {e}", g.label)))?;
+    let svg = h.render().map_err(|e| StageError::compute("prediction", format!("heatmap of {}: {e}", g.label)))?;
     let (main_tex, second_tex) = (
         METRICS.iter().find(|(k, _)| *k == main).map_or("", |m| m.1),
         second.and_then(|s| METRICS.iter().find(|(k, _)| *k == s)).map(|m| m.1),
@@ -1109,7 +1109,7 @@ pub fn ridge_figure(a: &Analysis) -> Result<Option<Figure>, StageError> {
     if !any {
         return Ok(None);
     }
-    let svg = plot.render().map_err(|e| StageError::Failed(format!("ridge figure: {e}")))?;
+    let svg = plot.render().map_err(|e| StageError::compute("prediction", format!("ridge figure: {e}")))?;
     Ok(Some(Figure {
         name: "prediction-ridge".into(),
         caption: "Best variance $v^*$ against depth $L$ for every trained grid (log-log), with a band of $\\pm 1.96$ bootstrap standard deviations over seeds and the least-squares line of $\\ln v^*$ on $\\ln L$ (dashed; points on the grid edge are shown but not fitted). Theory for tanh: slope $-1$.".into(),
@@ -1141,7 +1141,7 @@ pub fn collapse_figure(g: &GroupResult) -> Result<Option<Figure>, StageError> {
     if !any {
         return Ok(None);
     }
-    let svg = plot.render().map_err(|e| StageError::Failed(format!("collapse figure: {e}")))?;
+    let svg = plot.render().map_err(|e| StageError::compute("prediction", format!("collapse figure: {e}")))?;
     let tex = METRICS.iter().find(|(k, _)| *k == key).map_or("", |m| m.1);
     Ok(Some(Figure {
         name: format!("prediction-collapse-{}", g.id),
@@ -1381,7 +1381,17 @@ impl Theory for MeanField {
 }
 
 /// The stage.
-pub struct PredictionStage;
+pub struct PredictionStage {
+    cfg: Config,
+}
+
+impl PredictionStage {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.validate().map_err(|e| crate::pipeline::Section("prediction").error("section", "(see below)", e.to_string()))?;
+        Ok(Self { cfg })
+    }
+}
 
 impl crate::pipeline::Stage for PredictionStage {
     fn name(&self) -> &'static str {
@@ -1393,11 +1403,14 @@ impl crate::pipeline::Stage for PredictionStage {
     fn deps(&self) -> &'static [&'static str] {
         &["training"]
     }
-    fn config(&self, profile: &crate::config::Profile) -> Value {
-        serde_json::to_value(&profile.prediction).expect("config serializes")
+    fn config(&self) -> Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../templates/chapters/prediction.md.j2") })
     }
     fn run(&self, ctx: &crate::pipeline::StageContext) -> Result<Artifact, StageError> {
-        run_with(ctx, &MeanField)
+        run_with(&self.cfg, ctx, &MeanField)
     }
 }
 
@@ -1407,26 +1420,25 @@ pub fn trained_points(training: &Artifact) -> Result<Vec<TrainedPoint>, StageErr
         .tables
         .iter()
         .find(|t| t.name == "training")
-        .ok_or_else(|| StageError::Failed("the training artifact has no table 'training'".into()))?;
+        .ok_or_else(|| StageError::compute("prediction", "the training artifact has no table 'training'"))?;
     table
         .rows
         .iter()
         .enumerate()
-        .map(|(i, r)| TrainedPoint::from_json(r).map_err(|e| StageError::Failed(format!("training table row {i}: {e}"))))
+        .map(|(i, r)| TrainedPoint::from_json(r).map_err(|e| StageError::compute("prediction", format!("training table row {i}: {e}"))))
         .collect()
 }
 
 /// The stage's computation given the theory: reads the training artifact, determines the input
 /// moments (profile values or MNIST), analyses, and builds the artifact.
-pub fn run_with(ctx: &crate::pipeline::StageContext, theory: &dyn Theory) -> Result<Artifact, StageError> {
-    let cfg = &ctx.profile.prediction;
-    cfg.validate().map_err(|e| StageError::Failed(e.to_string()))?;
+pub fn run_with(cfg: &Config, ctx: &crate::pipeline::StageContext, theory: &dyn Theory) -> Result<Artifact, StageError> {
+    cfg.validate().map_err(|e| StageError::compute("prediction", e.to_string()))?;
     let training = ctx.artifact("training")?;
     let points = trained_points(training)?;
     let (p0, e0, source) = match (cfg.p0, cfg.e0) {
         (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
         (p0_cfg, e0_cfg) => {
-            let m = crate::nn::mnist::Mnist::load_from(None).map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
+            let m = crate::nn::mnist::Mnist::load_from(None).map_err(|e| StageError::compute("prediction", format!("cannot load MNIST: {e}")))?;
             let n = points.iter().filter_map(|p| p.train_subset).fold(0.0f64, f64::max) as usize;
             let n = if n == 0 { m.train.len() } else { n.min(m.train.len()) };
             let (p0, e0) = input_moments(&m, n);
@@ -1704,10 +1716,10 @@ mod tests {
             seconds: 0.0,
             jobs: 1,
             artifact: std::sync::Arc::new(art),
+            chapter: crate::pipeline::Stage::chapter(&PredictionStage::new(cfg.clone()).unwrap()),
         };
-        let profile = crate::config::Profile::load("quick").unwrap();
-        let info = crate::report::RunInfo::collect(&profile, 1);
-        let out = crate::report::render(&[rec], &profile, &info).unwrap();
+        let info = crate::report::RunInfo::collect("quick", "", 1);
+        let out = crate::report::render(&[rec], &info).unwrap();
         let md = &out.markdown;
         let start = md.find("## 6 Prediction").expect("chapter heading");
         let ch = &md[start..];

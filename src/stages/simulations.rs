@@ -23,7 +23,6 @@
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
-use crate::config::Profile;
 use crate::meanfield::recurrence::{gradient_moments, trajectory, Sampling, Spec, Variances};
 use crate::nn::{self, ModelSpec, Par, Params, Tape, TapeMode};
 use crate::pipeline::{run_tasks, Artifact, Claim, ClaimStatus, DataTable, Figure, Stage, StageContext, StageError};
@@ -61,7 +60,7 @@ impl SimCase {
     /// The activation (an error names a bad name or alpha).
     pub fn activation(&self) -> Result<Activation, StageError> {
         Activation::parse(&self.act, self.alpha)
-            .map_err(|e| StageError::Failed(format!("invalid [simulations] case '{}': {e}", self.name)))
+            .map_err(|e| StageError::compute("simulations", format!("invalid [simulations] case '{}': {e}", self.name)))
     }
 
     /// `FRN tanh`, `FRN α-ReLU (α = 0.75)`.
@@ -133,7 +132,7 @@ impl Default for Config {
 impl Config {
     /// Checks the section; the message names the bad value and the valid range.
     pub fn validate(&self) -> Result<(), StageError> {
-        let bad = |m: String| Err(StageError::Failed(format!("invalid [simulations] profile section: {m}")));
+        let bad = |m: String| Err(StageError::compute("simulations", format!("invalid [simulations] profile section: {m}")));
         if self.widths.is_empty() || self.widths.iter().any(|&n| n < 2) {
             return bad(format!("widths = {:?} (valid: a non-empty list of widths >= 2)", self.widths));
         }
@@ -291,7 +290,7 @@ pub fn inputs_and_cotangents(n: usize, p0: f64, e0: f64, seed: u64) -> ([Vec<f64
 }
 
 fn tape_err(e: impl std::fmt::Display) -> StageError {
-    StageError::Failed(format!("simulation: {e}"))
+    StageError::compute("simulations", format!("simulation: {e}"))
 }
 
 /// Simulates one network (see the module documentation).
@@ -375,7 +374,7 @@ pub struct MeanField {
 /// Iterates the mean-field recurrences of a case to depth $L$.
 pub fn mean_field(c: &SimCase, cfg: &Config) -> Result<MeanField, StageError> {
     let spec = Spec { arch: c.arch, act: c.activation()?, var: c.variances(), p0: cfg.p0, e0: cfg.e0 };
-    let err = |e: crate::meanfield::MeanFieldError| StageError::Failed(format!("mean field of '{}': {e}", c.name));
+    let err = |e: crate::meanfield::MeanFieldError| StageError::compute("simulations", format!("mean field of '{}': {e}", c.name));
     let traj = trajectory(&spec, cfg.depth, &Sampling::Every(1)).map_err(err)?;
     let moments = gradient_moments(&traj);
     let g_l = traj.last().log_grad_explosion;
@@ -420,11 +419,11 @@ pub fn student_t_tail(t: f64, nu: f64) -> Result<f64, StageError> {
     use crate::math::quadrature::{integrate, Tol};
     use crate::math::special::ln_gamma;
     if !(t >= 0.0 && nu > 0.0 && t.is_finite() && nu.is_finite()) {
-        return Err(StageError::Failed(format!("student_t_tail: t = {t}, nu = {nu} (valid: t >= 0, nu > 0, finite)")));
+        return Err(StageError::compute("simulations", format!("student_t_tail: t = {t}, nu = {nu} (valid: t >= 0, nu > 0, finite)")));
     }
     let ln_c = ln_gamma((nu + 1.0) / 2.0) - ln_gamma(nu / 2.0) - 0.5 * (nu * std::f64::consts::PI).ln();
     let f = |x: f64| (ln_c - (nu + 1.0) / 2.0 * (1.0 + x * x / nu).ln()).exp();
-    let q = integrate(f, t, f64::INFINITY, Tol::new(1e-14, 1e-10)).map_err(|e| StageError::Failed(format!("student_t_tail: {e}")))?;
+    let q = integrate(f, t, f64::INFINITY, Tol::new(1e-14, 1e-10)).map_err(|e| StageError::compute("simulations", format!("student_t_tail: {e}")))?;
     Ok(2.0 * q.value)
 }
 
@@ -579,7 +578,17 @@ fn exponents(rows: &[Row]) -> Vec<(String, String, usize, f64)> {
 }
 
 /// The stage.
-pub struct Simulations;
+pub struct Simulations {
+    cfg: Config,
+}
+
+impl Simulations {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.validate().map_err(|e| crate::pipeline::Section("simulations").error("section", "(see below)", e.to_string()))?;
+        Ok(Self { cfg })
+    }
+}
 
 /// Version of the summary, tables and figures.
 const VERSION: u32 = 5;
@@ -600,11 +609,14 @@ impl Stage for Simulations {
     fn deps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn config(&self, profile: &Profile) -> Value {
-        serde_json::to_value(&profile.simulations).expect("config serializes")
+    fn config(&self) -> Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Simulations", template: include_str!("../../templates/chapters/simulations.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
-        let cfg = &ctx.profile.simulations;
+        let cfg = &self.cfg;
         cfg.validate()?;
         let tasks = cfg.tasks();
         let t0 = Instant::now();
@@ -626,7 +638,7 @@ impl Stage for Simulations {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
-                .map_err(|e| StageError::Failed(format!("simulations: cannot build a thread pool: {e}")))?;
+                .map_err(|e| StageError::compute("simulations", format!("simulations: cannot build a thread pool: {e}")))?;
             let label = format!("simulations N={w}");
             let r = pool.install(|| run_tasks(ctx, "simulations/runs", &salt(), &label, &batch, simulate))?;
             computed += r.computed;
@@ -916,7 +928,7 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
     });
     let table_rows: Vec<Value> = rows
         .iter()
-        .map(|r| serde_json::to_value(r).map_err(|e| StageError::Failed(e.to_string())))
+        .map(|r| serde_json::to_value(r).map_err(|e| StageError::compute("simulations", e.to_string())))
         .collect::<Result<_, _>>()?;
     Ok(Artifact {
         summary,
@@ -973,7 +985,7 @@ pub fn compose(panels: &[String], cols: usize, w: u32, h: u32) -> String {
 }
 
 fn fig_err(name: &str) -> impl Fn(crate::report::figures::FigureError) -> StageError + '_ {
-    move |e| StageError::Failed(format!("figure {name}: {e}"))
+    move |e| StageError::compute("simulations", format!("figure {name}: {e}"))
 }
 
 /// Mean line and min-max band over seeds of a quantity, for layers `from..=L`.

@@ -10,7 +10,6 @@
 use crate::architecture::Architecture;
 use crate::nn::mnist::Mnist;
 use crate::nn::train::{train, TrainConfig, TrainEvent, TrainResult};
-use crate::config::Profile;
 use crate::pipeline::{run_tasks, Artifact, DataTable, Figure, Stage, StageContext, StageError};
 use crate::report::figures::{Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
 use serde::{Deserialize, Serialize};
@@ -137,7 +136,7 @@ impl GridSpec {
 
 impl Config {
     fn validate(&self) -> Result<(), StageError> {
-        let bad = |m: String| Err(StageError::Failed(format!("invalid [training] profile section: {m}")));
+        let bad = |m: String| Err(StageError::compute("training", format!("invalid [training] profile section: {m}")));
         if self.seeds.is_empty() {
             return bad("seeds is empty (valid: at least one seed)".into());
         }
@@ -264,7 +263,17 @@ pub struct Summary {
 }
 
 /// The stage.
-pub struct TrainingStage;
+pub struct TrainingStage {
+    cfg: Config,
+}
+
+impl TrainingStage {
+    /// The stage for a profile section, whose values are checked here.
+    pub fn new(cfg: Config) -> Result<Self, crate::pipeline::ConfigError> {
+        cfg.validate().map_err(|e| crate::pipeline::Section("training").error("section", "(see below)", e.to_string()))?;
+        Ok(Self { cfg })
+    }
+}
 
 /// Version of the stage's summary, tables and figures (bump when they change).
 const VERSION: u32 = 4;
@@ -379,7 +388,7 @@ fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
         .color_range(0.0, 1.0);
     h = h.marker(g.spec.axis_value(1.0), *g.spec.depths.last().unwrap_or(&1) as f64, "Xavier", MarkerShape::Circle);
     h = h.marker(g.spec.axis_value(2.0), *g.spec.depths.last().unwrap_or(&1) as f64, "He", MarkerShape::Triangle);
-    let svg = h.render().map_err(|e| StageError::Failed(format!("figure training-{}: {e}", g.spec.name)))?;
+    let svg = h.render().map_err(|e| StageError::compute("training", format!("figure training-{}: {e}", g.spec.name)))?;
     Ok(Figure {
         name: format!("training-{}", g.spec.name),
         caption: format!(
@@ -429,7 +438,7 @@ fn curves(gi: usize, g: &GridSummary, points: &[(usize, &PointResult)], threshol
     if !stops.is_empty() {
         plot = plot.series(Series::new("run stopped (diverged)", stops).style(SeriesStyle::Markers).color(6));
     }
-    let svg = plot.render().map_err(|e| StageError::Failed(format!("figure training-curves-{}: {e}", g.spec.name)))?;
+    let svg = plot.render().map_err(|e| StageError::compute("training", format!("figure training-curves-{}: {e}", g.spec.name)))?;
     Ok(Figure {
         name: format!("training-curves-{}", g.spec.name),
         caption: format!(
@@ -453,17 +462,20 @@ impl Stage for TrainingStage {
     fn deps(&self) -> &'static [&'static str] {
         &[]
     }
-    fn config(&self, profile: &Profile) -> serde_json::Value {
-        serde_json::to_value(&profile.training).expect("config serializes")
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../templates/chapters/training.md.j2") })
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
-        let cfg = &ctx.profile.training;
+        let cfg = &self.cfg;
         cfg.validate()?;
         let points = cfg.points();
         let tasks: Vec<&TrainConfig> = points.iter().map(|(_, c)| c).collect();
         for t in &tasks {
-            t.validate().map_err(|e| StageError::Failed(format!("invalid training point: {e}")))?;
+            t.validate().map_err(|e| StageError::compute("training", format!("invalid training point: {e}")))?;
         }
         let todo: Vec<&TrainConfig> = tasks
             .iter()
@@ -488,7 +500,7 @@ impl Stage for TrainingStage {
             let mnist = data
                 .get_or_init(|| Mnist::load_from(None).map_err(|e| e.to_string()))
                 .as_ref()
-                .map_err(|e| StageError::Failed(format!("cannot load MNIST: {e}")))?;
+                .map_err(|e| StageError::compute("training", format!("cannot load MNIST: {e}")))?;
             let mut trace = Vec::new();
             let mut cb = |ev: TrainEvent| {
                 if let TrainEvent::Step { step, total, loss } = ev {
@@ -498,7 +510,7 @@ impl Stage for TrainingStage {
                     }
                 }
             };
-            let result = train(t, mnist, &mut cb).map_err(|e| StageError::Failed(e.to_string()))?;
+            let result = train(t, mnist, &mut cb).map_err(|e| StageError::compute("training", e.to_string()))?;
             Ok(PointResult { result, loss_trace: trace })
         })?;
         let have: Vec<(usize, &PointResult)> =
@@ -575,7 +587,7 @@ impl Stage for TrainingStage {
             })
             .collect();
         Ok(Artifact {
-            summary: serde_json::to_value(&summary).map_err(|e| StageError::Failed(e.to_string()))?,
+            summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("training", e.to_string()))?,
             tables: vec![
                 DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
                 DataTable { name: "training_epochs".into(), rows: curves_rows, json_key: None, extra: Default::default() },

@@ -1,6 +1,8 @@
-//! Profiles: TOML files that configure every stage. `quick` and `paper` are built in; any other
-//! value of `--profile` is read as a path to a TOML file. Unknown keys are rejected.
+//! Profiles: TOML files that configure every stage, one section per stage. `quick` and `paper`
+//! are built in; any other value of `--profile` is read as a path to a TOML file. Unknown keys are
+//! rejected when parsing; values are checked when the stages are built ([`super::registry`]).
 
+use crate::pipeline::ConfigError;
 use crate::stages;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -9,7 +11,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// Name shown in the report.
+    /// Name shown in the report (default: the file's stem).
+    #[serde(default)]
     pub name: String,
     /// One line on what the profile is for.
     #[serde(default)]
@@ -27,12 +30,15 @@ pub struct Profile {
     /// Appendix B: measured throughput (not a chapter).
     #[serde(default)]
     pub performance: stages::performance::Config,
+    /// Where the profile came from (built-in name or file path), for error messages.
+    #[serde(skip)]
+    pub origin: String,
 }
 
 /// The built-in profiles: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("quick", include_str!("profiles/quick.toml")),
-    ("paper", include_str!("profiles/paper.toml")),
+    ("quick", include_str!("../profiles/quick.toml")),
+    ("paper", include_str!("../profiles/paper.toml")),
 ];
 
 /// Error loading a profile.
@@ -44,6 +50,8 @@ pub enum ProfileError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("invalid profile {origin}: {message}")]
     Parse { origin: String, message: String },
+    #[error("invalid profile {origin}: {source}")]
+    Invalid { origin: String, source: ConfigError },
 }
 
 impl Profile {
@@ -56,14 +64,26 @@ impl Profile {
         if path.extension().and_then(|e| e.to_str()) == Some("toml") || path.exists() {
             let text = std::fs::read_to_string(path)
                 .map_err(|source| ProfileError::Io { path: path.to_path_buf(), source })?;
-            return Self::parse(&text, &path.display().to_string());
+            let mut p = Self::parse(&text, &path.display().to_string())?;
+            if p.name.is_empty() {
+                p.name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            }
+            return Ok(p);
         }
         Err(ProfileError::Unknown { name: spec.to_string() })
     }
 
     /// Parses TOML text; `origin` names it in errors (the TOML error carries line and column).
     pub fn parse(text: &str, origin: &str) -> Result<Self, ProfileError> {
-        toml::from_str(text).map_err(|e| ProfileError::Parse { origin: origin.to_string(), message: e.to_string() })
+        let mut p: Self = toml::from_str(text)
+            .map_err(|e| ProfileError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+        p.origin = origin.to_string();
+        Ok(p)
+    }
+
+    /// Attributes a configuration error to this profile.
+    pub fn invalid(&self, source: ConfigError) -> ProfileError {
+        ProfileError::Invalid { origin: self.origin.clone(), source }
     }
 }
 
