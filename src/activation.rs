@@ -126,6 +126,56 @@ impl Activation {
     }
 }
 
+/// The name of an activation as profiles and data files write it (`act = "alpha-relu"`); with
+/// the separate key `alpha` it makes an [`Activation`] ([`ActName::with_alpha`]). Profiles keep the
+/// two keys, so this is the typed form of the first one: an unknown name is rejected when the
+/// TOML is parsed, with its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActName {
+    Tanh,
+    Relu,
+    AlphaRelu,
+    Erf,
+    Gelu,
+}
+
+impl ActName {
+    /// The activation with this name; `alpha` is required for (and only used by) `alpha-relu`.
+    pub fn with_alpha(self, alpha: Option<f64>) -> Result<Activation, ActivationError> {
+        Activation::parse(self.as_str(), alpha)
+    }
+
+    /// `tanh`, `relu`, `alpha-relu`, `erf` or `gelu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tanh => "tanh",
+            Self::Relu => "relu",
+            Self::AlphaRelu => "alpha-relu",
+            Self::Erf => "erf",
+            Self::Gelu => "gelu",
+        }
+    }
+}
+
+impl From<Activation> for ActName {
+    fn from(a: Activation) -> Self {
+        match a {
+            Activation::Tanh => Self::Tanh,
+            Activation::Relu => Self::Relu,
+            Activation::AlphaRelu { .. } => Self::AlphaRelu,
+            Activation::Erf => Self::Erf,
+            Activation::Gelu => Self::Gelu,
+        }
+    }
+}
+
+impl fmt::Display for ActName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

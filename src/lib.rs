@@ -14,5 +14,5 @@ pub mod pipeline;
 pub mod report;
 pub mod stages;
 
-pub use activation::Activation;
+pub use activation::{ActName, Activation};
 pub use architecture::Architecture;
