@@ -11,6 +11,7 @@ pub mod math;
 pub mod meanfield;
 pub mod nn;
 pub mod pipeline;
+pub mod plot;
 pub mod report;
 pub mod stages;
 

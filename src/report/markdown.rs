@@ -817,11 +817,8 @@ See [the paper](#1-introduction) and the list:
 
     #[test]
     fn real_figure_from_figures_module_inlines() {
-        let svg = crate::report::figures::LinePlot::new("t", "depth", "ratio")
-            .series(crate::report::figures::Series::new(
-                "a",
-                vec![(1.0, 2.0), (2.0, 3.0)],
-            ))
+        let svg = crate::plot::LinePlot::new("t", "depth", "ratio")
+            .series(crate::plot::Series::new("a", vec![(1.0, 2.0), (2.0, 3.0)]))
             .render()
             .unwrap();
         let r =
@@ -839,9 +836,7 @@ See [the paper](#1-introduction) and the list:
     /// when that variable is set, for looking at it in a browser.
     #[test]
     fn demo_page() {
-        use crate::report::figures::{
-            ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle,
-        };
+        use crate::plot::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
         let xs: Vec<f64> = (1..=40).map(|i| i as f64 * 5.0).collect();
         let line = LinePlot::new("", "depth L", "gradient ratio")
             .log_y()
