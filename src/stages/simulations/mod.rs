@@ -613,7 +613,7 @@ impl Stage for Simulations {
         serde_json::to_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Simulations", template: include_str!("../../templates/chapters/simulations.md.j2") })
+        Some(crate::pipeline::Chapter { title: "Simulations", template: include_str!("../../../templates/chapters/simulations.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
