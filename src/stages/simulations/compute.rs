@@ -27,7 +27,7 @@ pub enum SimulationError {
     Model(#[from] ModelError),
     #[error("forward or backward pass: {0}")]
     Tape(#[from] TapeError),
-    #[error("mean field of case '{case}': {source}")]
+    #[error("case '{case}': {source}")]
     MeanField { case: String, source: MeanFieldError },
     #[error("Student t tail: t = {t}, nu = {nu} (valid: t >= 0, nu > 0, finite)")]
     StudentTArgs { t: f64, nu: f64 },
