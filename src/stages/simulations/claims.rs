@@ -41,7 +41,7 @@ pub struct Checks<'a> {
     /// $\chi^0/\chi^l$ through the same weights and through independent weights, largest width.
     pub same_rows: Vec<&'a Row>,
     pub indep_rows: Vec<&'a Row>,
-    /// (case, quantity, depth, $\beta$) of [`exponents`].
+    /// (case, quantity, depth, $\beta$) of `exponents`.
     pub betas: Vec<(String, String, usize, f64)>,
     pub beta_mean: f64,
     pub beta_sd: f64,
@@ -215,7 +215,7 @@ pub fn c2g(cfg: &Config, ch: &Checks) -> Claim {
 }
 
 /// C2h: the seed-to-seed spread around mean field scales like $N^{-1/2}$ (exponent $\beta$ of
-/// [`exponents`] averaged over configurations, quantities and table depths).
+/// `exponents` averaged over configurations, quantities and table depths).
 pub fn c2h(ch: &Checks) -> Claim {
     let (n_min, n_max) = (ch.n_min, ch.n_max);
     Claim {

@@ -1,6 +1,6 @@
 //! The computation: one simulated network ([`simulate`]), the mean-field curves of a case
-//! ([`mean_field`]), the memory a network needs, and (in [`table`]) the statistics over seeds and
-//! the rows of the table `simulations`.
+//! ([`mean_field`]), the memory a network needs, and (in `compute/table.rs`) the statistics over
+//! seeds and the rows of the table `simulations`.
 
 mod table;
 
