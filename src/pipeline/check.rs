@@ -45,7 +45,8 @@ impl Section {
         if v.is_finite() && v >= lo && v <= hi {
             Ok(())
         } else {
-            Err(self.error(key, v, format!("a finite number from {lo} to {hi}")))
+            // `{:?}` prints 1e300 as `1e300`, not as 301 digits.
+            Err(self.error(key, format!("{v:?}"), format!("a finite number from {lo:?} to {hi:?}")))
         }
     }
 
@@ -54,7 +55,7 @@ impl Section {
         if v.is_finite() && v > 0.0 && v <= hi {
             Ok(())
         } else {
-            Err(self.error(key, v, format!("a finite number with 0 < value <= {hi}")))
+            Err(self.error(key, format!("{v:?}"), format!("a finite number with 0 < value <= {hi:?}")))
         }
     }
 
@@ -79,6 +80,7 @@ mod tests {
         assert_eq!(e, "[training] width = 0 is invalid (valid: an integer from 1 to 4096)");
         assert!(s.real("lr", f64::NAN, 0.0, 1.0).unwrap_err().to_string().contains("lr = NaN"));
         assert!(s.real("lr", f64::INFINITY, 0.0, 1.0).is_err());
+        assert!(s.real("p0", 1e300, 0.0, 1e6).unwrap_err().to_string().contains("p0 = 1e300 "));
         assert!(s.positive("lr", 0.0, 1.0).is_err());
         assert!(s.positive("lr", 0.5, 1.0).is_ok());
         assert!(s.len("seeds", 0, 1, 64).unwrap_err().to_string().contains("a list of 0 value(s)"));
