@@ -466,7 +466,7 @@ impl Stage for TrainingStage {
         serde_json::to_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../templates/chapters/training.md.j2") })
+        Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../../templates/chapters/training.md.j2") })
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {

@@ -1407,7 +1407,7 @@ impl crate::pipeline::Stage for PredictionStage {
         serde_json::to_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../templates/chapters/prediction.md.j2") })
+        Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../../templates/chapters/prediction.md.j2") })
     }
     fn run(&self, ctx: &crate::pipeline::StageContext) -> Result<Artifact, StageError> {
         run_with(&self.cfg, ctx, &MeanField)
