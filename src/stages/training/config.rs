@@ -181,7 +181,7 @@ impl Config {
                 return Err(s.error(format!("seeds[{i}]"), seed, "a seed not already in the list"));
             }
         }
-        s.positive("loss_threshold", self.loss_threshold, 1e30)?;
+        s.positive("loss_threshold", self.loss_threshold, 1e9)?;
         s.len("grids", self.grids.len(), 1, 64)?;
         let mut points = 0usize;
         for (i, g) in self.grids.iter().enumerate() {
@@ -196,7 +196,7 @@ impl Config {
                 s.positive(key("alpha"), a, 100.0)?;
             }
             g.act.with_alpha(g.alpha).map_err(|e| match e {
-                ActivationError::MissingAlpha => s.error(key("alpha"), "(unset)", "a number > 0 (alpha-relu needs it)"),
+                ActivationError::MissingAlpha => s.error(key("alpha"), "(unset)", "a finite number > 0, required by act = \"alpha-relu\""),
                 e => s.error(key("act"), g.act, e.to_string()),
             })?;
             s.len(key("depths"), g.depths.len(), 1, 64)?;
