@@ -5,7 +5,7 @@
 //! - [`analysis`]: the grids, and per grid the ridge, the metrics' predictiveness, the
 //!   initialization gaps and the divergence boundary;
 //! - [`moments`]: the input moments $p^0$, $e^0$ measured on MNIST;
-//! - [`summary`]: the exported tables and the chapter's summary.
+//! - [`summary`](mod@summary): the exported tables and the chapter's summary.
 
 pub mod analysis;
 pub mod axis;

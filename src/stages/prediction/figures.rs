@@ -15,7 +15,8 @@ fn nice_step(span: f64, target: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw * 0.999).unwrap_or(10.0 * mag)
 }
 
-/// Round-number contour levels covering the finite values (about five).
+/// Round-number contour levels covering the finite values (about five): the multiples
+/// $k\,\Delta$ strictly inside $(\min, \max)$, $\Delta$ = `nice_step` of the range.
 pub fn contour_levels(values: &[f64]) -> Vec<f64> {
     let fin: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = fin.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
@@ -28,6 +29,7 @@ pub fn contour_levels(values: &[f64]) -> Vec<f64> {
     (k0..=k1).map(|k| k as f64 * step).filter(|v| *v > lo && *v < hi).collect()
 }
 
+/// $n$ log-spaced values $\exp(\ln lo + (\ln hi - \ln lo)\,\frac{i}{n-1})$; just `lo` if $n < 2$ or $hi \le lo$.
 fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if n < 2 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
@@ -35,6 +37,8 @@ fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp()).collect()
 }
 
+/// The depths of the contour field: 24 log-spaced depths over the grid's range, rounded, plus
+/// the grid's own.
 fn fine_depths(depths: &[usize]) -> Vec<usize> {
     let (lo, hi) = (*depths.first().unwrap_or(&1), *depths.last().unwrap_or(&1));
     let mut d: Vec<usize> = log_spaced(lo as f64, hi as f64, 24).iter().map(|x| x.round().max(1.0) as usize).collect();

@@ -69,7 +69,8 @@ impl Axis {
         }
     }
 
-    /// (sw2, sv2) at axis value `v`.
+    /// $(\sigma_w^2, \sigma_v^2)$ at axis value `v`; on the product axis with ratio
+    /// $r = \sigma_v^2/\sigma_w^2$, $\sigma_w^2 = \sqrt{v/r}$ and $\sigma_v^2 = \sqrt{v r}$.
     pub fn weights(&self, v: f64) -> (f64, f64) {
         match *self {
             Axis::Sv2 { sw2 } => (sw2, v),
