@@ -1,0 +1,89 @@
+//! The profile section `[prediction]` and [`Config::check`]: the statistical thresholds of the
+//! claims, the bootstrap, and the optional input moments (every value bounded, none of them
+//! NaN or infinite; a set `p0` or `e0` is checked, never treated as unset).
+
+use crate::pipeline::{ConfigError, Section};
+use serde::{Deserialize, Serialize};
+
+/// The profile section `[prediction]`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Bootstrap replicates of the ridge's seed uncertainty.
+    pub bootstrap: usize,
+    /// Seed of the bootstrap's random number generator.
+    pub rng_seed: u64,
+    /// Accuracy counted for a diverged run (chance level for ten classes).
+    pub fail_accuracy: f64,
+    /// Keep ridge points on the grid edge in the slope fit and ridge statistics.
+    pub include_edge: bool,
+    /// Fewest depths with an interior ridge point for the ridge and predictor claims.
+    pub min_depths: usize,
+    /// C3b: ridge spread / grid spread of the gradient explosion must be below this.
+    pub spread_threshold: f64,
+    /// C3e: $e^L$ counts as not predictive if its held-out skill is below this fraction of the
+    /// best metric's.
+    pub skill_fraction: f64,
+    /// C3c/C3d: the predicted metric counts as the best predictor unless its held-out error
+    /// exceeds the best's by more than this fraction and it is worse at the p-value `worse_p`.
+    pub mae_tolerance: f64,
+    pub worse_p: f64,
+    /// C4a: an accuracy gap counts if it exceeds this many standard errors.
+    pub gap_z: f64,
+    /// Squared input length $p^0$ per coordinate; `None`: computed from MNIST.
+    pub p0: Option<f64>,
+    /// Cosine $e^0$ between two inputs; `None`: computed from MNIST.
+    pub e0: Option<f64>,
+    /// Variance points of the contour field drawn over each heatmap.
+    pub contour_points: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bootstrap: 400,
+            rng_seed: 2017,
+            fail_accuracy: 0.1,
+            include_edge: false,
+            min_depths: 3,
+            spread_threshold: 0.5,
+            skill_fraction: 0.5,
+            mae_tolerance: 0.1,
+            worse_p: 0.05,
+            gap_z: 2.0,
+            p0: None,
+            e0: None,
+            contour_points: 40,
+        }
+    }
+}
+
+/// Most bootstrap replicates (each refits the ridge of every grid).
+pub const MAX_BOOTSTRAP: usize = 100_000;
+
+impl Config {
+    /// Checks every value against its valid range.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let s = Section("prediction");
+        if self.bootstrap == 1 || self.bootstrap > MAX_BOOTSTRAP {
+            return Err(s.error("bootstrap", self.bootstrap, format!("0 for none, or an integer from 2 to {MAX_BOOTSTRAP}")));
+        }
+        s.real("fail_accuracy", self.fail_accuracy, 0.0, 1.0)?;
+        s.int("min_depths", self.min_depths, 3, 1_000_000)?;
+        s.positive("spread_threshold", self.spread_threshold, 1e9)?;
+        s.positive("skill_fraction", self.skill_fraction, 1.0)?;
+        s.real("mae_tolerance", self.mae_tolerance, 0.0, 1e9)?;
+        if !(self.worse_p > 0.0 && self.worse_p < 1.0) {
+            return Err(s.error("worse_p", self.worse_p, "a number strictly between 0 and 1"));
+        }
+        s.positive("gap_z", self.gap_z, 1e9)?;
+        if let Some(p0) = self.p0 {
+            s.positive("p0", p0, 1e6)?;
+        }
+        if let Some(e0) = self.e0 {
+            s.real("e0", e0, -1.0, 1.0)?;
+        }
+        s.int("contour_points", self.contour_points, 2, 1000)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! Stage "prediction" (chapter 6): init-time mean-field theory against trained accuracy.
+//!
+//! For every trained grid (one architecture, activation and set of training hyperparameters,
+//! depth x variance x seeds) it computes the init-time metrics of every grid point from the
+//! mean-field recurrences, finds the accuracy ridge (best variance per depth), fits
+//! $\ln v^*$ against $\ln L$, measures how each metric varies along the ridge and how well it
+//! predicts accuracy across depths, compares Xavier, He and the theory's depth-aware
+//! initialization with the best, draws accuracy heatmaps with the metric's contours, and states
+//! the paper's claims 3 and 4 as checkable claims ([`claims`]: C3a-C3f, C4a, C4b).
+//!
+//! The theory enters through the [`Theory`] trait (the mean-field engine in production, closed
+//! forms in tests); everything else is [`crate::analysis`]. The trained points are the rows of
+//! the training stage's table `training`, read as [`TrainingRow`]s.
+
+pub mod claims;
+pub mod compute;
+pub mod config;
+pub mod figures;
+#[cfg(test)]
+mod tests;
+
+pub use compute::{
+    analyze, contour_metrics, divergence_boundary, group_points, input_moments, prediction_table, ridge_table, summary, Analysis, Axis,
+    AxisError, BoundaryPoint, GroupError, GroupResult, InitConfig, MeanField, Target, Theory, HE_VARIANCE, XAVIER_VARIANCE,
+};
+pub use config::Config;
+pub use figures::{collapse_figure, contour_levels, heatmap, ridge_figure};
+
+use crate::nn::mnist::Mnist;
+use serde::Deserialize;
+use crate::pipeline::{Artifact, ConfigError, StageContext, StageError};
+use crate::stages::training::TrainingRow;
+
+/// Version of the stage's summary, tables and figures (bump when they change).
+const VERSION: u32 = 2;
+
+/// What is wrong with the training stage's artifact as the prediction stage reads it.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("the training artifact has no table 'training'")]
+    NoTrainingTable,
+    #[error("training table row {row}: {source}")]
+    BadRow { row: usize, source: serde_json::Error },
+}
+
+/// The stage.
+pub struct PredictionStage {
+    cfg: Config,
+}
+
+impl PredictionStage {
+    /// The stage for a profile section, whose values are checked here ([`Config::check`]).
+    pub fn new(cfg: Config) -> Result<Self, ConfigError> {
+        cfg.check()?;
+        Ok(Self { cfg })
+    }
+}
+
+impl crate::pipeline::Stage for PredictionStage {
+    fn name(&self) -> &'static str {
+        "prediction"
+    }
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn deps(&self) -> &'static [&'static str] {
+        &["training"]
+    }
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../../templates/chapters/prediction.md.j2") })
+    }
+    fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
+        run_with(&self.cfg, ctx, &MeanField)
+    }
+}
+
+/// The trained points from the training stage's artifact: its table `training` (one row per run).
+pub fn trained_points(training: &Artifact) -> Result<Vec<TrainingRow>, InputError> {
+    let table = training.tables.iter().find(|t| t.name == "training").ok_or(InputError::NoTrainingTable)?;
+    table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(row, r)| TrainingRow::deserialize(r).map_err(|source| InputError::BadRow { row, source }))
+        .collect()
+}
+
+/// The stage's computation given the theory: reads the training artifact, determines the input
+/// moments (profile values or MNIST), analyses, and builds the artifact.
+pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result<Artifact, StageError> {
+    cfg.check()?;
+    let training = ctx.artifact("training")?;
+    let points = trained_points(training).map_err(|e| StageError::compute("reading the training table", e))?;
+    let (p0, e0, source) = match (cfg.p0, cfg.e0) {
+        (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
+        (p0_cfg, e0_cfg) => {
+            let m = Mnist::load_from(None).map_err(|e| StageError::compute("loading MNIST for the input moments", e))?;
+            let n = points.iter().map(|p| p.train_subset).max().unwrap_or(0);
+            let n = if n == 0 { m.train.len() } else { n.min(m.train.len()) };
+            let (p0, e0) = input_moments(&m, n);
+            (p0_cfg.unwrap_or(p0), e0_cfg.unwrap_or(e0), format!("the {n} training images the networks were trained on"))
+        }
+    };
+    ctx.progress.info(&format!("  prediction: {} trained points, p0 = {p0:.4}, e0 = {e0:.4}", points.len()));
+    build(&points, p0, e0, &source, cfg, theory)
+}
+
+/// Builds the artifact from the trained points (the part of the stage after reading its inputs).
+pub fn build(points: &[TrainingRow], p0: f64, e0: f64, p0_source: &str, cfg: &Config, theory: &dyn Theory) -> Result<Artifact, StageError> {
+    let a = analyze(points, p0, e0, cfg, theory);
+    let claims = claims::claims(&a, cfg);
+    let mut figures = Vec::new();
+    for g in &a.groups {
+        figures.push(heatmap(g, theory, cfg.contour_points)?);
+        if let Some(f) = collapse_figure(g)? {
+            figures.push(f);
+        }
+    }
+    if let Some(f) = ridge_figure(&a)? {
+        figures.push(f);
+    }
+    let summary = summary(&a, cfg, &claims, p0_source);
+    Ok(Artifact { summary, tables: vec![prediction_table(&a), ridge_table(&a)], figures, claims })
+}

@@ -1,0 +1,117 @@
+//! Stage "training" (chapter 5): grids of residual networks trained on MNIST.
+//!
+//! A grid is a list of points (architecture, activation, alpha, width, depth, sw2, sv2, sb2, sa2,
+//! learning rate, epochs, seed). Every point is one [`crate::nn::train::train`] run, cached on its
+//! own through [`crate::pipeline::run_tasks`]: an interrupted run resumes, a changed grid trains
+//! only new points, `run training --shard K/N` trains a share of the points, and the points run in
+//! parallel (one per thread, faer sequential inside: the products at N <= 256 are too small to gain
+//! from splitting, and whole runs in parallel scale perfectly).
+//!
+//! The chapter checks no claim itself ([`claims`]): it measures test accuracy over depth and
+//! variance per grid, the best variance per depth and the Xavier ($\sigma_v^2 = 1$) and He
+//! ($\sigma_v^2 = 2$) columns, and exports every run as the table `training` ([`TrainingRow`]),
+//! which the prediction chapter reads.
+
+pub mod claims;
+pub mod compute;
+pub mod config;
+pub mod figures;
+pub mod row;
+#[cfg(test)]
+mod tests;
+
+pub use compute::{Cell, DepthRow, GridSummary, PointResult, Summary};
+pub use config::{Config, GridSpec};
+pub use row::TrainingRow;
+
+use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
+
+/// Version of the stage's summary, tables and figures (bump when they change).
+const VERSION: u32 = 4;
+/// Version of a trained point (bump when training itself changes results): salts the point keys.
+const POINT_VERSION: u32 = 2;
+
+/// The salt of every point's cache key.
+fn salt() -> String {
+    format!("training-point-v{POINT_VERSION}")
+}
+
+/// The stage.
+pub struct TrainingStage {
+    cfg: Config,
+}
+
+impl TrainingStage {
+    /// The stage for a profile section, whose values are checked here ([`Config::check`]).
+    pub fn new(cfg: Config) -> Result<Self, ConfigError> {
+        cfg.check()?;
+        Ok(Self { cfg })
+    }
+}
+
+impl Stage for TrainingStage {
+    fn name(&self) -> &'static str {
+        "training"
+    }
+    fn version(&self) -> u32 {
+        VERSION
+    }
+    fn deps(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cfg).expect("config serializes")
+    }
+    fn chapter(&self) -> Option<crate::pipeline::Chapter> {
+        Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../../templates/chapters/training.md.j2") })
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
+        let cfg = &self.cfg;
+        let points = cfg.points();
+        let (results, computed) = compute::train_points(cfg, &points, ctx)?;
+        let have: Vec<(usize, &PointResult)> =
+            results.iter().zip(&points).filter_map(|(r, (gi, _))| r.as_ref().map(|r| (*gi, r))).collect();
+        if ctx.shard.is_some() {
+            ctx.progress.info(&format!("    training: this shard holds {} of {} points", have.len(), points.len()));
+        }
+        let summary = compute::summarize(cfg, &have, computed);
+
+        let mut figs = Vec::new();
+        if ctx.shard.is_none() {
+            for g in &summary.grids {
+                figs.push(figures::heatmap(g)?);
+            }
+            for (gi, g) in summary.grids.iter().enumerate() {
+                figs.push(figures::curves(gi, g, &have, cfg.loss_threshold)?);
+            }
+        }
+        let rows = have
+            .iter()
+            .map(|(gi, p)| serde_json::to_value(TrainingRow::new(&p.result, cfg.grids[*gi].act)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StageError::compute("table training", e))?;
+        let curves_rows = have
+            .iter()
+            .flat_map(|(gi, p)| {
+                let name = cfg.grids[*gi].name.clone();
+                p.result.epochs_log.iter().map(move |e| {
+                    serde_json::json!({
+                        "grid": name, "depth": p.result.depth, "sv2": p.result.sv2, "seed": p.result.seed,
+                        "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
+                        "test_acc": e.test_acc, "test_loss": e.test_loss, "seconds": e.seconds,
+                    })
+                })
+            })
+            .collect();
+        Ok(Artifact {
+            summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("summary", e))?,
+            tables: vec![
+                DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
+                DataTable { name: "training_epochs".into(), rows: curves_rows, json_key: None, extra: Default::default() },
+            ],
+            figures: figs,
+            claims: claims::claims(),
+        })
+    }
+}

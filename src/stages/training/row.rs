@@ -1,0 +1,86 @@
+//! [`TrainingRow`]: one row of the training stage's table `training` (`data/training.json`,
+//! `data/training.csv`), the typed record the prediction stage reads back.
+
+use crate::activation::ActName;
+use crate::architecture::Architecture;
+use crate::nn::train::TrainResult;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One trained network: its settings and results, without the per-epoch log.
+///
+/// The keys are those of the exported table; a non-finite number is written as JSON `null`
+/// (the accuracies and the final loss read back as `None`, the timings as NaN).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRow {
+    pub arch: Architecture,
+    pub act: ActName,
+    /// The exponent of `alpha-relu` (`None` for the other activations, unless the profile set it).
+    pub alpha: Option<f64>,
+    pub width: usize,
+    pub depth: usize,
+    pub sw2: f64,
+    pub sv2: f64,
+    pub sb2: f64,
+    pub sa2: f64,
+    pub lr: f64,
+    pub batch: usize,
+    pub epochs: usize,
+    /// Number of training images used.
+    pub train_subset: usize,
+    pub seed: u64,
+    /// Test accuracy at the end (`None` if not finite).
+    pub test_acc: Option<f64>,
+    /// Accuracy on the training subset at the end (`None` if not finite).
+    pub train_acc: Option<f64>,
+    /// Mean batch loss over the last epoch (`None` if not finite).
+    pub final_loss: Option<f64>,
+    pub diverged: bool,
+    /// 0-based global step at which a diverged run stopped.
+    pub diverged_step: Option<usize>,
+    pub diverged_reason: Option<String>,
+    /// Wall time of the training loops, s.
+    #[serde(deserialize_with = "nan_if_null")]
+    pub seconds: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub samples_per_sec: f64,
+}
+
+/// Reads a number written by serde_json, which writes non-finite numbers as `null`.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl TrainingRow {
+    /// The row of a run. `act` is the run's activation name, which the training stage takes from
+    /// a validated profile.
+    pub fn new(r: &TrainResult, act: ActName) -> Self {
+        Self {
+            arch: r.arch,
+            act,
+            alpha: r.alpha,
+            width: r.width,
+            depth: r.depth,
+            sw2: r.sw2,
+            sv2: r.sv2,
+            sb2: r.sb2,
+            sa2: r.sa2,
+            lr: r.lr,
+            batch: r.batch,
+            epochs: r.epochs,
+            train_subset: r.train_subset,
+            seed: r.seed,
+            test_acc: finite(r.test_acc),
+            train_acc: finite(r.train_acc),
+            final_loss: r.final_loss,
+            diverged: r.diverged,
+            diverged_step: r.diverged_step,
+            diverged_reason: r.diverged_reason.clone(),
+            seconds: r.seconds,
+            samples_per_sec: r.samples_per_sec,
+        }
+    }
+}
