@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -127,7 +127,7 @@ pub struct Cache {
 /// The exclusive lock of a cache directory (see [`Cache::lock`]); released when dropped.
 #[derive(Debug)]
 pub struct CacheLock {
-    _lock: DirLock,
+    _lock: Option<DirLock>,
     /// Temporary files of dead processes removed when the lock was taken.
     pub removed_temps: usize,
 }
@@ -160,8 +160,19 @@ impl Cache {
     /// Takes the exclusive lock of the cache directory (waiting, with a message, while another
     /// edge-of-chaos holds it), then removes the temporary files that dead processes left.
     /// Hold it for the whole of a run that writes entries.
+    ///
+    /// Not reentrant: a thread that holds the lock must not take it again. A cache this process
+    /// may not write (read-only, no permission) is used without the lock, with a warning: nothing
+    /// can be written into it then.
     pub fn lock(&self, progress: &Progress) -> Result<CacheLock, CacheError> {
-        let lock = DirLock::acquire(&self.dir.join(LOCK_FILE), &self.dir, progress)?;
+        let lock = match DirLock::acquire(&self.dir.join(LOCK_FILE), &self.dir, progress) {
+            Ok(lock) => Some(lock),
+            Err(e) if matches!(e.source.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) => {
+                progress.warn(&format!("{e}; reading the cache without its lock (it cannot be written)"));
+                return Ok(CacheLock { _lock: None, removed_temps: 0 });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let removed_temps = remove_dead_temps(&self.dir);
         if removed_temps > 0 {
             progress.detail(&format!("removed {removed_temps} temporary file(s) of dead processes from {}", self.dir.display()));
@@ -184,7 +195,7 @@ impl Cache {
         let path = self.path(ns, key);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Miss),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Lookup::Miss),
             Err(source) => return Err(CacheError::Io { path, source }),
         };
         if is_stale(&bytes) {

@@ -177,7 +177,8 @@ fn foreign_entry(dir: &Path) -> Result<Option<String>, OutDirError> {
         return Ok(None);
     }
     // A report of an earlier version: its files, and the temporary files it could leave.
-    Ok(entries.into_iter().find(|e| !REPORT_ENTRIES.contains(&e.as_str()) && !(e.starts_with('.') && e.contains(".tmp-"))))
+    let expected = |e: &str| REPORT_ENTRIES.contains(&e) || (e.starts_with('.') && e.contains(".tmp-"));
+    Ok(entries.into_iter().find(|e| !expected(e)))
 }
 
 /// Atomically exchanges two directories (Linux `renameat2` with `RENAME_EXCHANGE`).
