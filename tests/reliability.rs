@@ -316,7 +316,7 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
     let files = listing(&out);
     assert_eq!(report_profile(&out), Ok("tiny".to_string()));
 
-    let mut seen_new = 0;
+    let (mut seen_new, mut cut_while_writing) = (0, 0);
     for (i, delay_ms) in [0u64, 2, 5, 10, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 600].into_iter().enumerate() {
         let before = report_profile(&out).unwrap();
         let (next, profile) = if before == "tiny" { ("tiny-b", &b) } else { ("tiny", &a) };
@@ -328,8 +328,9 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
         assert!(after == before || after == next, "kill {i}: {after}");
         assert_eq!(listing(&out), files, "kill {i} after {delay_ms} ms: the report's files differ from a complete report");
         seen_new += usize::from(after == next);
+        cut_while_writing += usize::from(std::fs::read_dir(d).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".report.tmp-")));
     }
-    eprintln!("{seen_new} of the killed renders had completed their swap");
+    eprintln!("of 17 killed renders, {cut_while_writing} were cut while writing, {seen_new} had completed their swap");
 
     // Two reports at once, of different profiles, into one directory: one waits for the other.
     let (x, y) = (spawn(d, &a, &["--jobs", "2", "report"]), spawn(d, &b, &["--jobs", "2", "report"]));
