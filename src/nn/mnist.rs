@@ -3,7 +3,8 @@
 //! Checks, in order, each naming the file when it fails ([`MnistError`]): the file exists
 //! (`NAME.gz`, else `NAME`); it decompresses (a truncated or altered `.gz` fails its deflate
 //! stream or CRC-32); the magic number (2051 images, 2049 labels); the dimensions (60000 or 10000
-//! items of 28 x 28); the data length announced by the header; the SHA-256 of the uncompressed
+//! items of 28 x 28); the data length announced by the header (the file is streamed and never
+//! read past it, so a gzip bomb is not decompressed); the SHA-256 of the uncompressed
 //! content against `data/mnist/SHA256SUMS.uncompressed` (compiled into the program, so a
 //! directory given on the command line is checked against the shipped sums).
 //!
@@ -41,6 +42,8 @@ pub enum MnistError {
     Dims { path: PathBuf, what: &'static str, found: usize, expected: usize },
     #[error("MNIST file {} holds {found} data bytes, its header announces {expected} (truncated or padded)", path.display())]
     Length { path: PathBuf, found: usize, expected: usize },
+    #[error("MNIST file {} holds more than the {expected} data bytes its header announces (padded, or not an MNIST file); stopped reading there", path.display())]
+    TooLong { path: PathBuf, expected: usize },
     #[error("MNIST file {} is altered or corrupt: SHA-256 of its content is {found}, expected {expected}", path.display())]
     Checksum { path: PathBuf, found: String, expected: String },
 }
@@ -55,6 +58,7 @@ impl MnistError {
             | Self::Magic { path, .. }
             | Self::Dims { path, .. }
             | Self::Length { path, .. }
+            | Self::TooLong { path, .. }
             | Self::Checksum { path, .. } => path,
         }
     }
@@ -145,34 +149,44 @@ fn be32(b: &[u8], i: usize) -> u32 {
 }
 
 /// Reads and verifies one IDX file; returns the data bytes after the header.
+///
+/// The file is streamed (through the gzip decoder for `.gz`): the header is read and checked
+/// first, then exactly the number of data bytes it announces, then one more read must find the
+/// end of the stream (which also checks the gzip CRC-32). So nothing larger than the size the
+/// header implies (47 MB for the training images) is ever decompressed or held: a file that is
+/// longer fails with [`MnistError::TooLong`] after that many bytes, one that is shorter with
+/// [`MnistError::Length`].
 fn read_idx(dir: &Path, name: &str, images: bool, count: usize) -> Result<Vec<u8>, MnistError> {
     let (path, gz) = locate(dir, name)?;
-    let raw = std::fs::read(&path).map_err(|source| MnistError::Io { path: path.clone(), source })?;
-    let content = if gz {
-        let mut out = Vec::with_capacity(if images { 16 + count * PIXELS } else { 8 + count });
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|source| MnistError::Gzip { path: path.clone(), source })?;
-        out
-    } else {
-        raw
+    let file = std::fs::File::open(&path).map_err(|source| MnistError::Io { path: path.clone(), source })?;
+    let file = std::io::BufReader::new(file);
+    let mut reader: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) };
+    // Errors of the decoder are corruption of the .gz; of a plain file, I/O errors.
+    let fail = |source: std::io::Error| {
+        if gz {
+            MnistError::Gzip { path: path.clone(), source }
+        } else {
+            MnistError::Io { path: path.clone(), source }
+        }
     };
-    let (magic, header) = if images { (2051, 16) } else { (2049, 8) };
+    let (magic, header_len) = if images { (2051, 16) } else { (2049, 8) };
     let kind = if images { "images" } else { "labels" };
-    if content.len() < header {
-        return Err(MnistError::Length { path, found: content.len(), expected: header });
+    let mut header = Vec::with_capacity(header_len);
+    (&mut reader).take(header_len as u64).read_to_end(&mut header).map_err(fail)?;
+    if header.len() < header_len {
+        return Err(MnistError::Length { path, found: header.len(), expected: header_len });
     }
-    let found = be32(&content, 0);
+    let found = be32(&header, 0);
     if found != magic {
         return Err(MnistError::Magic { path, found, expected: magic, kind });
     }
-    let n = be32(&content, 1) as usize;
+    let n = be32(&header, 1) as usize;
     if n != count {
         return Err(MnistError::Dims { path, what: "number of items", found: n, expected: count });
     }
     let item = if images {
         for (i, what) in [(2, "rows"), (3, "columns")] {
-            let d = be32(&content, i) as usize;
+            let d = be32(&header, i) as usize;
             if d != 28 {
                 return Err(MnistError::Dims { path, what, found: d, expected: 28 });
             }
@@ -182,18 +196,31 @@ fn read_idx(dir: &Path, name: &str, images: bool, count: usize) -> Result<Vec<u8
         1
     };
     let expected_len = n * item;
-    if content.len() - header != expected_len {
-        return Err(MnistError::Length { path, found: content.len() - header, expected: expected_len });
+    let mut data = Vec::with_capacity(expected_len);
+    (&mut reader).take(expected_len as u64).read_to_end(&mut data).map_err(fail)?;
+    if data.len() != expected_len {
+        return Err(MnistError::Length { path, found: data.len(), expected: expected_len });
     }
-    let digest = Sha256::digest(&content);
-    let found: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let mut extra = [0u8; 1];
+    let more = loop {
+        match reader.read(&mut extra) {
+            Ok(k) => break k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(fail(e)),
+        }
+    };
+    if more > 0 {
+        return Err(MnistError::TooLong { path, expected: expected_len });
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&header);
+    hasher.update(&data);
+    let found: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let expected = expected_sum(name);
     if found != expected {
         return Err(MnistError::Checksum { path, found, expected: expected.to_string() });
     }
-    let mut content = content;
-    content.drain(..header);
-    Ok(content)
+    Ok(data)
 }
 
 impl Mnist {
@@ -415,5 +442,52 @@ mod tests {
         gzip(&content, &p);
         let err = Mnist::load(dir.path()).unwrap_err();
         assert!(matches!(err, MnistError::Magic { found: 2051, expected: 2049, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_not_decompressed_past_the_header() {
+        // 128 MB of zeros behind a valid header: only the announced 47 MB are read, then the
+        // longer stream is reported (it is never inflated in full).
+        let dir = copy_dir();
+        let p = dir.path().join("train-images-idx3-ubyte.gz");
+        let mut header = Vec::new();
+        for x in [2051u32, 60_000, 28, 28] {
+            header.extend_from_slice(&x.to_be_bytes());
+        }
+        let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+        e.write_all(&header).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..128 {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap();
+        let t0 = std::time::Instant::now();
+        let err = Mnist::load(dir.path()).unwrap_err();
+        assert!(matches!(err, MnistError::TooLong { expected, .. } if expected == 60_000 * PIXELS), "{err}");
+        assert!(t0.elapsed().as_secs_f64() < 30.0);
+
+        // A wrong magic number is found without reading on.
+        let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+        e.write_all(&[0, 0, 0, 1]).unwrap();
+        for _ in 0..16 {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap();
+        let err = Mnist::load(dir.path()).unwrap_err();
+        assert!(matches!(err, MnistError::Magic { found: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_padded_plain_file_is_reported() {
+        let dir = copy_dir();
+        let gz = dir.path().join("t10k-labels-idx1-ubyte.gz");
+        let mut content = gunzip(&gz);
+        std::fs::remove_file(&gz).unwrap();
+        content.push(0);
+        let plain = dir.path().join("t10k-labels-idx1-ubyte");
+        std::fs::write(&plain, &content).unwrap();
+        let err = Mnist::load(dir.path()).unwrap_err();
+        assert!(matches!(err, MnistError::TooLong { expected: 10_000, .. }), "{err}");
+        assert_eq!(err.path(), plain);
     }
 }

@@ -4,15 +4,17 @@
 mod artifact;
 pub mod cache;
 mod check;
+mod key;
+pub mod lock;
 pub mod progress;
 pub mod runner;
 mod tasks;
 mod stage;
 
 pub use artifact::{Artifact, Claim, ClaimStatus, DataTable, Figure};
-pub use cache::{Cache, CacheError, Lookup};
+pub use cache::{hash_key, key_value, Cache, CacheError, CacheLock, Corruption, Lookup, MergeReport};
 pub use progress::{Bar, Progress, Verbosity};
 pub use runner::{Force, RunError, Runner, StageRecord};
 pub use check::{ConfigError, Section};
 pub use stage::{BoxError, Chapter, Stage, StageContext, StageError};
-pub use tasks::{in_shard, run_tasks, TaskResults};
+pub use tasks::{in_shard, pending_tasks, run_tasks, task_key, TaskResults};

@@ -1,6 +1,6 @@
 //! Runs stages in dependency order, reusing cached artifacts whose key is unchanged.
 
-use super::cache::{hash_key, Cache, Lookup};
+use super::cache::{hash_key, Cache, Corruption, Lookup};
 use super::{Artifact, Progress, Stage, StageContext, StageError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,7 +37,8 @@ pub enum RunError {
     Cache(#[from] super::CacheError),
 }
 
-/// What the cache stores for a stage.
+/// What the cache stores for a stage. The stage, version and key are checked on load: an artifact
+/// of another stage, version or key is treated like a corrupt one (reported, removed, recomputed).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StoredArtifact {
     pub stage: String,
@@ -135,10 +136,12 @@ impl Runner<'_> {
     }
 
     /// Runs the targets (and what they need), reusing the cache. Returns one record per stage run
-    /// or loaded, dependencies first.
+    /// or loaded, dependencies first. Holds the cache directory's lock throughout (a second run
+    /// on the same cache waits).
     pub fn run(&self, targets: &[String]) -> Result<Vec<StageRecord>, RunError> {
         let keys = self.keys()?;
         let order = self.closure(targets)?;
+        let _lock = self.cache.lock(&self.progress)?;
         let mut done: BTreeMap<String, Arc<Artifact>> = BTreeMap::new();
         let mut records = Vec::new();
         for stage in order {
@@ -148,9 +151,23 @@ impl Runner<'_> {
             let is_target = targets.iter().any(|t| t == name);
             let sharded = self.shard.is_some() && is_target;
             if !self.force.applies(name) && !sharded {
-                match self.cache.load::<StoredArtifact>(&ns, key)? {
+                let lookup = match self.cache.load::<StoredArtifact>(&ns, key)? {
+                    Lookup::Hit(stored) if (stored.stage.as_str(), stored.version, &stored.key) != (name, stage.version(), key) => {
+                        let why = format!(
+                            "it holds the artifact of stage '{}' version {} key {}, not of '{name}' version {} key {}",
+                            stored.stage,
+                            stored.version,
+                            short(&stored.key),
+                            stage.version(),
+                            short(key)
+                        );
+                        self.cache.reject(&ns, key, Corruption::Mismatch(why))
+                    }
+                    other => other,
+                };
+                match lookup {
                     Lookup::Hit(stored) => {
-                        self.progress.info(&format!("{name:>12}: cached ({})", &key[..12]));
+                        self.progress.info(&format!("{name:>12}: cached ({})", short(key)));
                         let artifact = Arc::new(stored.artifact);
                         done.insert(name.to_string(), artifact.clone());
                         records.push(StageRecord {
@@ -174,7 +191,7 @@ impl Runner<'_> {
                     Lookup::Miss => {}
                 }
             }
-            self.progress.info(&format!("{name:>12}: computing ({})", &key[..12]));
+            self.progress.info(&format!("{name:>12}: computing ({})", short(key)));
             let inputs: BTreeMap<String, Arc<Artifact>> =
                 stage.deps().iter().map(|d| (d.to_string(), done[*d].clone())).collect();
             let ctx = StageContext {
@@ -217,5 +234,91 @@ impl Runner<'_> {
             });
         }
         Ok(records)
+    }
+}
+
+/// The first 12 characters of a key (as printed in progress lines).
+fn short(key: &str) -> &str {
+    key.get(..12).unwrap_or(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Chapter, Progress};
+
+    struct Fixed(&'static str, f64);
+
+    impl Stage for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn version(&self) -> u32 {
+            1
+        }
+        fn deps(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn config(&self) -> serde_json::Value {
+            serde_json::json!({ "x": self.1 })
+        }
+        fn chapter(&self) -> Option<Chapter> {
+            None
+        }
+        fn run(&self, _: &StageContext) -> Result<Artifact, StageError> {
+            Ok(Artifact { summary: serde_json::json!(self.1), ..Default::default() })
+        }
+    }
+
+    fn runner<'a>(stages: &'a [Box<dyn Stage>], dir: &std::path::Path) -> Runner<'a> {
+        Runner { stages, cache: Cache::new(dir), progress: Progress::silent(), jobs: 1, force: Force::None, shard: None }
+    }
+
+    #[test]
+    fn an_artifact_of_another_stage_or_key_is_recomputed_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: Vec<Box<dyn Stage>> = vec![Box::new(Fixed("a", 1.0)), Box::new(Fixed("b", 2.0))];
+        let r = runner(&a, dir.path());
+        r.run(&["a".into(), "b".into()]).unwrap();
+        let keys = r.keys().unwrap();
+        let (pa, pb) = (r.cache.path("stages/a", &keys["a"]), r.cache.path("stages/b", &keys["b"]));
+
+        // Another stage's artifact over b.
+        std::fs::copy(&pa, &pb).unwrap();
+        let rec = r.run(&["b".into()]).unwrap();
+        assert!(!rec[0].cached, "recomputed");
+        assert_eq!(rec[0].artifact.summary, serde_json::json!(2.0));
+
+        // Another profile's artifact of the same stage (another key) over this key.
+        let other: Vec<Box<dyn Stage>> = vec![Box::new(Fixed("a", 7.0)), Box::new(Fixed("b", 8.0))];
+        let o = runner(&other, dir.path());
+        o.run(&["b".into()]).unwrap();
+        std::fs::copy(o.cache.path("stages/b", &o.keys().unwrap()["b"]), &pb).unwrap();
+        let rec = r.run(&["b".into()]).unwrap();
+        assert!(!rec[0].cached);
+        assert_eq!(rec[0].artifact.summary, serde_json::json!(2.0), "never the other profile's result");
+        assert!(r.run(&["b".into()]).unwrap()[0].cached, "the recomputed artifact is stored");
+    }
+
+    #[test]
+    fn a_stored_artifact_naming_another_stage_is_rejected() {
+        // The body's own fields are checked too (an entry re-signed with the right namespace and
+        // key but holding another stage's artifact).
+        let dir = tempfile::tempdir().unwrap();
+        let a: Vec<Box<dyn Stage>> = vec![Box::new(Fixed("a", 1.0))];
+        let r = runner(&a, dir.path());
+        let key = r.keys().unwrap()["a"].clone();
+        let wrong = StoredArtifact {
+            stage: "b".into(),
+            version: 1,
+            key: key.clone(),
+            seconds: 0.0,
+            jobs: 1,
+            artifact: Artifact { summary: serde_json::json!(99.0), ..Default::default() },
+        };
+        r.cache.store("stages/a", &key, &wrong).unwrap();
+        let rec = r.run(&["a".into()]).unwrap();
+        assert!(!rec[0].cached);
+        assert_eq!(rec[0].artifact.summary, serde_json::json!(1.0));
     }
 }

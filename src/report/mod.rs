@@ -4,12 +4,14 @@
 //!   `figures/` and `data/`;
 //! - [`markdown`]: Markdown with `$...$` math to self-contained HTML (MathML, inline SVG);
 //! - [`figures`]: plotters SVG figures (line plots, heatmaps with contours);
-//! - [`export`]: JSON/CSV of the data tables; [`format`]: number formatting.
+//! - [`export`]: JSON/CSV of the data tables; [`format`]: number formatting;
+//! - [`outdir`]: the report directory, written aside and swapped in as a unit under a lock.
 
 pub mod export;
 pub mod figures;
 pub mod format;
 pub mod markdown;
+pub mod outdir;
 pub mod render;
 
-pub use render::{render, write_report, RunInfo};
+pub use render::{render, write_report, write_report_with, RunInfo};

@@ -2,9 +2,9 @@
 //! the stages' artifacts, then converted to a self-contained HTML page; figures and data tables
 //! are written beside it.
 
+use super::outdir::{OutDirError, Staging};
 use super::{export, format, markdown};
-use crate::pipeline::cache::write_atomic;
-use crate::pipeline::{Claim, ClaimStatus, Figure, StageRecord};
+use crate::pipeline::{Claim, ClaimStatus, Figure, Progress, StageRecord, Verbosity};
 use minijinja::{context, Environment, Error as TplError, ErrorKind, Value as TplValue};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,7 +19,9 @@ pub enum ReportError {
     #[error("markdown conversion failed: {0}")]
     Markdown(#[from] markdown::MarkdownError),
     #[error(transparent)]
-    Write(#[from] crate::pipeline::CacheError),
+    Write(#[from] OutDirError),
+    #[error("cannot serialize {what}: {source}")]
+    Serialize { what: String, source: serde_json::Error },
     #[error("figure name '{0}' is used by two stages")]
     DuplicateFigure(String),
 }
@@ -56,22 +58,17 @@ impl RunInfo {
     }
 }
 
-fn git_commit() -> Option<String> {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let out = std::process::Command::new("git").args(["-C", dir, "rev-parse", "--short=12", "HEAD"]).output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let mut c = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    let dirty = std::process::Command::new("git")
-        .args(["-C", dir, "status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false);
-    if dirty {
-        c.push_str(" (with uncommitted changes)");
-    }
-    Some(c)
+/// The commit the program was built from, recorded by `build.rs` (no repository is touched at
+/// run time): the first 12 hex digits of `HEAD`, with " (with uncommitted changes)" if the tree
+/// differed from it; `None` when it was not built from a git checkout.
+pub fn git_commit() -> Option<String> {
+    let commit = option_env!("EOC_GIT_COMMIT").filter(|c| !c.is_empty())?;
+    let short = commit.get(..12).unwrap_or(commit);
+    Some(if option_env!("EOC_GIT_DIRTY") == Some("1") {
+        format!("{short} (with uncommitted changes)")
+    } else {
+        short.to_string()
+    })
 }
 
 /// The current time as `YYYY-MM-DD hh:mm:ss UTC`.
@@ -294,14 +291,26 @@ fn tidy_blank_lines(md: &str) -> String {
     out
 }
 
-/// Renders and writes `index.html`, `report.md`, `figures/*.svg`, `data/*.json|csv` into `out`.
+/// Renders and writes `index.html`, `report.md`, `figures/*.svg`, `data/*.json|csv` into `out`
+/// (see [`write_report_with`]), printing a message on stderr if it has to wait for the lock.
 pub fn write_report(records: &[StageRecord], info: &RunInfo, out: &Path) -> Result<Rendered, ReportError> {
+    write_report_with(records, info, out, &Progress::new(Verbosity::Normal))
+}
+
+/// Renders the report, then writes it as a unit: into a fresh directory beside `out`, swapped in
+/// for `out` when complete (see [`super::outdir`]), under `out`'s lock. `out` is always either
+/// the complete old report or the complete new one; no file of an older report stays.
+pub fn write_report_with(
+    records: &[StageRecord],
+    info: &RunInfo,
+    out: &Path,
+    progress: &Progress,
+) -> Result<Rendered, ReportError> {
     let mut rendered = render(records, info)?;
+    let staging = Staging::begin(out, progress)?;
     let mut files = Vec::new();
     let mut put = |rel: String, content: &[u8]| -> Result<(), ReportError> {
-        let p = out.join(rel);
-        write_atomic(&p, content)?;
-        files.push(p);
+        files.push(staging.put(&rel, content)?);
         Ok(())
     };
     put("index.html".into(), rendered.html.as_bytes())?;
@@ -311,13 +320,12 @@ pub fn write_report(records: &[StageRecord], info: &RunInfo, out: &Path) -> Resu
             put(format!("figures/{}.svg", f.name), f.svg.as_bytes())?;
         }
         for t in &r.artifact.tables {
-            let json = serde_json::to_string_pretty(&export::table_json(t)).expect("JSON values serialize");
-            put(format!("data/{}.json", t.name), json.as_bytes())?;
+            put(format!("data/{}.json", t.name), pretty(&format!("table {}", t.name), &export::table_json(t))?.as_bytes())?;
             put(format!("data/{}.csv", t.name), export::table_csv(t).as_bytes())?;
         }
     }
     let claims = gather_claims(records);
-    put("data/claims.json".into(), serde_json::to_string_pretty(&claims).expect("claims serialize").as_bytes())?;
+    put("data/claims.json".into(), pretty("the claims", &claims)?.as_bytes())?;
     let repro = serde_json::json!({
         "info": info,
         "stages": records.iter().map(|r| serde_json::json!({
@@ -325,7 +333,13 @@ pub fn write_report(records: &[StageRecord], info: &RunInfo, out: &Path) -> Resu
             "seconds": r.seconds, "threads": r.jobs,
         })).collect::<Vec<_>>(),
     });
-    put("data/reproducibility.json".into(), serde_json::to_string_pretty(&repro).expect("serializes").as_bytes())?;
+    put("data/reproducibility.json".into(), pretty("the run facts", &repro)?.as_bytes())?;
+    staging.commit()?;
     rendered.files = files;
     Ok(rendered)
+}
+
+/// Pretty-printed JSON of a data file.
+fn pretty<T: Serialize + ?Sized>(what: &str, v: &T) -> Result<String, ReportError> {
+    serde_json::to_string_pretty(v).map_err(|source| ReportError::Serialize { what: what.to_string(), source })
 }
