@@ -54,7 +54,7 @@ impl Stage for PerformanceStage {
         &[]
     }
     fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
         None

@@ -67,7 +67,7 @@ impl crate::pipeline::Stage for PredictionStage {
         &["training"]
     }
     fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
         Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../../templates/chapters/prediction.md.j2") })

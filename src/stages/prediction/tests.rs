@@ -81,8 +81,6 @@ fn point(act: ActName, depth: usize, sw2: f64, sv2: f64, seed: u64, acc: f64) ->
         diverged: false,
         diverged_step: None,
         diverged_reason: None,
-        seconds: 1.0,
-        samples_per_sec: 60_000.0,
     }
 }
 
@@ -248,8 +246,7 @@ fn axis_detection() {
 fn reads_training_rows() {
     let row = json!({"arch": "full", "act": "alpha-relu", "alpha": 0.75, "width": 128, "depth": 10, "sw2": 1.0,
         "sv2": 0.5, "sb2": 0.0, "sa2": 0.0, "lr": 0.01, "batch": 64, "epochs": 2, "train_subset": 10000, "seed": 3,
-        "test_acc": null, "train_acc": null, "final_loss": null, "diverged": true, "diverged_step": 17,
-        "seconds": 1.2, "samples_per_sec": 1000.0});
+        "test_acc": null, "train_acc": null, "final_loss": null, "diverged": true, "diverged_step": 17});
     let art = |rows: Vec<serde_json::Value>| Artifact {
         tables: vec![crate::pipeline::DataTable { name: "training".into(), rows, json_key: None, extra: Default::default() }],
         ..Artifact::default()

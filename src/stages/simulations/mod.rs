@@ -89,7 +89,7 @@ impl Stage for Simulations {
         &[]
     }
     fn config(&self) -> Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
         Some(crate::pipeline::Chapter { title: "Simulations", template: include_str!("../../../templates/chapters/simulations.md.j2") })

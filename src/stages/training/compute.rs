@@ -122,12 +122,8 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
     for t in &tasks {
         t.validate().map_err(|e| StageError::compute("invalid training point", e))?;
     }
-    let todo: Vec<&TrainConfig> = tasks
-        .iter()
-        .enumerate()
-        .filter(|(i, t)| crate::pipeline::in_shard(*i, ctx.shard) && !ctx.cache.contains("training/points", &crate::pipeline::cache::hash_key(&(salt(), t))))
-        .map(|(_, t)| *t)
-        .collect();
+    let todo: Vec<&TrainConfig> =
+        crate::pipeline::pending_tasks(ctx, "training/points", &salt(), &tasks).into_iter().map(|i| tasks[i]).collect();
     if !todo.is_empty() {
         let gflops = calibrated_gflops(cfg.width, cfg.batch);
         let est = estimate_seconds(&todo, ctx.jobs, gflops);

@@ -27,7 +27,7 @@ pub use row::TrainingRow;
 use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
@@ -60,7 +60,7 @@ impl Stage for TrainingStage {
         &[]
     }
     fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
         Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../../templates/chapters/training.md.j2") })
@@ -99,7 +99,7 @@ impl Stage for TrainingStage {
                     serde_json::json!({
                         "grid": name, "depth": p.result.depth, "sv2": p.result.sv2, "seed": p.result.seed,
                         "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
-                        "test_acc": e.test_acc, "test_loss": e.test_loss, "seconds": e.seconds,
+                        "test_acc": e.test_acc, "test_loss": e.test_loss,
                     })
                 })
             })

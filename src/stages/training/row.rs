@@ -4,12 +4,13 @@
 use crate::activation::ActName;
 use crate::architecture::Architecture;
 use crate::nn::train::TrainResult;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// One trained network: its settings and results, without the per-epoch log.
 ///
 /// The keys are those of the exported table; a non-finite number is written as JSON `null`
-/// (the accuracies and the final loss read back as `None`, the timings as NaN).
+/// (the accuracies and the final loss read back as `None`). Wall-clock times are not results:
+/// they are kept out of the table (Appendix B and `data/reproducibility.json` report them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRow {
     pub arch: Architecture,
@@ -38,16 +39,6 @@ pub struct TrainingRow {
     /// 0-based global step at which a diverged run stopped.
     pub diverged_step: Option<usize>,
     pub diverged_reason: Option<String>,
-    /// Wall time of the training loops, s.
-    #[serde(deserialize_with = "nan_if_null")]
-    pub seconds: f64,
-    #[serde(deserialize_with = "nan_if_null")]
-    pub samples_per_sec: f64,
-}
-
-/// Reads a number written by serde_json, which writes non-finite numbers as `null`.
-fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -79,8 +70,6 @@ impl TrainingRow {
             diverged: r.diverged,
             diverged_step: r.diverged_step,
             diverged_reason: r.diverged_reason.clone(),
-            seconds: r.seconds,
-            samples_per_sec: r.samples_per_sec,
         }
     }
 }
