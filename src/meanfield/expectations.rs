@@ -315,6 +315,16 @@ pub struct AlphaRelu {
     near_one: Option<Connection>,
 }
 
+/// Largest $\alpha$ of the $\alpha$-ReLU kernel. Checked against the all-positive form of
+/// $W_\alpha$ evaluated in log space, $J_\alpha(c)$ is accurate to $10^{-11}$ (relative) on
+/// $c \in [-1, 1]$ for $10^{-300} \le \alpha \le 50$; above, the connection formula loses digits
+/// ($3\times10^{-7}$ at $\alpha = 64$, $7\times10^{-5}$ at 70), $\Gamma(\alpha + 1)^2$ of the form for
+/// $c < 0$ overflows near $\alpha = 98$, the hypergeometric series stop converging (at $\alpha = 2000$)
+/// and a huge $\alpha$ makes the terminating series of ${}_2F_1$ endless ($\alpha = 10^{308}$).
+pub const MAX_ALPHA: f64 = 50.0;
+/// The valid range of $\alpha$, for messages.
+pub const MAX_ALPHA_VALID: &str = "0 < alpha <= 50; above 50 the alpha-ReLU kernel's closed forms lose accuracy";
+
 /// Precomputed coefficients of the connection formula for $W_\alpha$ (see [`AlphaRelu`]).
 #[derive(Debug, Clone, Copy)]
 struct Connection {
@@ -369,9 +379,10 @@ impl Connection {
 }
 
 impl AlphaRelu {
+    /// The kernel of $\max(x, 0)^\alpha$ for $0 < \alpha \le$ [`MAX_ALPHA`].
     pub fn new(alpha: f64) -> Result<Self, MeanFieldError> {
-        if !(alpha.is_finite() && alpha > 0.0) {
-            return Err(MeanFieldError::BadParameter { name: "alpha", value: alpha, valid: "alpha > 0, finite" });
+        if !(alpha.is_finite() && alpha > 0.0 && alpha <= MAX_ALPHA) {
+            return Err(MeanFieldError::BadParameter { name: "alpha", value: alpha, valid: MAX_ALPHA_VALID });
         }
         let c = alpha_relu_c(alpha).map_err(math_err)?;
         // For alpha <= 1/2, alpha_relu_v_prime is a domain error: the moment is infinite.
@@ -384,14 +395,17 @@ impl AlphaRelu {
     }
 
     /// Normalised kernel $J_\alpha(c) = W_\alpha(c)/c_\alpha$ and $1 - J_\alpha(c)$.
-    pub fn j(&self, corr: Corr) -> (f64, f64) {
+    ///
+    /// Errors: [`MeanFieldError::Math`] if the hypergeometric series of $W_\alpha$ does not
+    /// converge (not seen for $\alpha \le$ [`MAX_ALPHA`], which [`AlphaRelu::new`] enforces).
+    pub fn j(&self, corr: Corr) -> Result<(f64, f64), MeanFieldError> {
         let x = corr.one_minus_c * corr.one_plus_c();
         let w = match self.near_one {
             Some(conn) if corr.c > 0.0 && x <= 0.5 => conn.w(corr.c, x),
-            _ => alpha_relu_w(self.alpha, corr.c).expect("alpha > 0 and c in [-1, 1] are checked"),
+            _ => alpha_relu_w(self.alpha, corr.c).map_err(math_err)?,
         };
         let j = w * (-self.ln_c).exp();
-        (j, 1.0 - j)
+        Ok((j, 1.0 - j))
     }
 }
 
@@ -401,7 +415,7 @@ impl Kernel for AlphaRelu {
     }
     fn at(&self, ln_q: f64, corr: Corr) -> Result<KernelValues, MeanFieldError> {
         check_ln_q(ln_q)?;
-        let (j, one_minus_j) = self.j(corr);
+        let (j, one_minus_j) = self.j(corr)?;
         let ln_vp = if self.ln_vp_coef.is_finite() {
             self.ln_vp_coef + (self.alpha - 1.0) * ln_q
         } else {
@@ -1005,7 +1019,7 @@ mod tests {
             let k = AlphaRelu::new(a).unwrap();
             assert!(k.near_one.is_some());
             for &c in &[0.7072, 0.8, 0.9, 0.99, 0.999_9, 1.0 - 1e-9, 1.0] {
-                let (j, _) = k.j(Corr::new(c));
+                let (j, _) = k.j(Corr::new(c)).unwrap();
                 let expect = alpha_relu_w(a, c).unwrap() / alpha_relu_c(a).unwrap();
                 assert!(rel(j, expect) < 1e-13, "a = {a}, c = {c}: {j} vs {expect}");
             }
@@ -1020,5 +1034,20 @@ mod tests {
         assert_eq!(kv.ln_vp, f64::INFINITY);
         assert!(AlphaRelu::new(0.0).is_err());
         assert!(AlphaRelu::new(f64::NAN).is_err());
+    }
+
+    /// Above MAX_ALPHA the kernel is refused (2000 made hyp2f1 diverge, 1e308 made it endless),
+    /// and at MAX_ALPHA it still works on the whole range of c.
+    #[test]
+    fn alpha_relu_alpha_is_bounded() {
+        for a in [50.5, 2000.0, 1e308, f64::INFINITY] {
+            let e = AlphaRelu::new(a).unwrap_err();
+            assert!(e.to_string().contains("0 < alpha <= 50"), "{e}");
+        }
+        let k = AlphaRelu::new(MAX_ALPHA).unwrap();
+        for &c in &[-1.0, -0.5, -1e-300, 0.0, 0.5, 0.71, 0.9, 1.0] {
+            let (j, omj) = k.j(Corr::new(c)).unwrap();
+            assert!(j.is_finite() && (0.0..=1.0).contains(&j) && omj.is_finite(), "c = {c}: {j}");
+        }
     }
 }

@@ -8,10 +8,11 @@
 //! The searched variance is $\sigma_v^2$ (at fixed $\sigma_w^2$) for FRNs and $\sigma_w^2$ for RRNs and
 //! vanilla nets (their only weight variance).
 
-use super::recurrence::{trajectory, Sampling, Spec};
+use super::recurrence::{trajectory, Layer, Recurrence, Sampling, Spec};
 use super::MeanFieldError;
 use crate::activation::Activation;
 use crate::architecture::Architecture;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// $\ln$ of the largest finite float32, $\ln(3.4028235\times10^{38})$.
@@ -30,7 +31,15 @@ pub enum Target {
 }
 
 impl Target {
-    fn bound(&self) -> f64 {
+    /// `grad` or `pL`, as the `init` command names the targets.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Grad { .. } => "grad",
+            Target::LogP { .. } => "pL",
+        }
+    }
+    /// The bound on the target quantity.
+    pub fn bound(&self) -> f64 {
         match *self {
             Target::Grad { max } | Target::LogP { max } => max,
         }
@@ -71,6 +80,47 @@ pub struct Recommendation {
     pub he: Prediction,
 }
 
+impl Recommendation {
+    /// The recommendation as one JSON object: the recommended prediction's keys (`sw2`, `sv2`,
+    /// `log_grad_explosion`, `log_p`), the problem (`arch`, `act`, `alpha`, `depth`, `target`,
+    /// `bound`), `searched`, `capped`, and `xavier` and `he` (predictions). Infinite logs are the
+    /// string `"inf"`.
+    pub fn to_json(&self, base: &Spec) -> serde_json::Value {
+        let mut doc = prediction_json(&self.best);
+        let extra = serde_json::json!({
+            "arch": base.arch.name(),
+            "act": base.act.kind(),
+            "alpha": base.act.alpha(),
+            "depth": self.depth,
+            "target": self.target.name(),
+            "bound": self.target.bound(),
+            "searched": self.searched,
+            "capped": self.capped,
+            "xavier": prediction_json(&self.xavier),
+            "he": prediction_json(&self.he),
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (doc.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        doc
+    }
+}
+
+fn prediction_json(p: &Prediction) -> serde_json::Value {
+    let num = |x: f64| {
+        if x.is_finite() {
+            serde_json::json!(x)
+        } else if x > 0.0 {
+            serde_json::json!("inf")
+        } else if x < 0.0 {
+            serde_json::json!("-inf")
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    serde_json::json!({ "sw2": p.sw2, "sv2": p.sv2, "log_grad_explosion": num(p.log_grad_explosion), "log_p": num(p.log_p) })
+}
+
 /// The searched variance of `base` set to `x`.
 fn with_variance(base: &Spec, x: f64) -> Spec {
     let mut s = *base;
@@ -84,13 +134,45 @@ fn with_variance(base: &Spec, x: f64) -> Spec {
 /// Predicted log gradient explosion and $\ln p^L$ of `spec` at depth `depth`.
 pub fn predict(spec: &Spec, depth: usize) -> Result<Prediction, MeanFieldError> {
     let t = trajectory(spec, depth, &Sampling::Last)?;
-    let last = t.last();
-    Ok(Prediction {
+    Ok(prediction(spec, t.last()))
+}
+
+fn prediction(spec: &Spec, last: &Layer) -> Prediction {
+    Prediction {
         sw2: spec.var.sw2,
         sv2: (spec.arch == Architecture::Full).then_some(spec.var.sv2),
         log_grad_explosion: last.log_grad_explosion,
         log_p: last.ln_p,
-    })
+    }
+}
+
+/// Progress of [`recommend_with`], reported after each evaluation (or batch of evaluations).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchProgress {
+    /// Evaluations done so far (at most [`max_evaluations`]).
+    pub done: usize,
+    /// The variance evaluated last (the first of a batch).
+    pub variance: f64,
+}
+
+/// Bisection steps at most: from a ratio of $10^8$ down to $1 + 10^{-6}$.
+const MAX_BISECTION_STEPS: usize = 25;
+
+/// Most evaluations a search makes with the given lookahead: the smallest variance (1), the
+/// bracket $1, 4, \dots, 10^4$ (8), the bisection (25 steps, in rounds of `lookahead` steps of
+/// $2^{\text{lookahead}} - 1$ evaluations each), Xavier and He (2).
+pub fn max_evaluations(lookahead: u32) -> usize {
+    let k = lookahead.clamp(1, MAX_LOOKAHEAD) as usize;
+    1 + 8 + MAX_BISECTION_STEPS.div_ceil(k) * ((1 << k) - 1) + 2
+}
+
+/// Largest lookahead of [`recommend_with`] (15 evaluations at once).
+pub const MAX_LOOKAHEAD: u32 = 4;
+
+/// The lookahead that keeps `threads` busy: the largest $k \le$ [`MAX_LOOKAHEAD`] with
+/// $2^k - 1 \le$ `threads` (1 for up to 2 threads: no speculative evaluations).
+pub fn lookahead_for(threads: usize) -> u32 {
+    (1..=MAX_LOOKAHEAD).rev().find(|&k| (1usize << k) - 1 <= threads).unwrap_or(1)
 }
 
 /// The largest variance $x \in [0, 10^4]$ (FRN: $\sigma_v^2$, else $\sigma_w^2$; the other entries of
@@ -100,6 +182,30 @@ pub fn predict(spec: &Spec, depth: usize) -> Result<Prediction, MeanFieldError> 
 /// Errors: the gradient target with $\alpha \le 1/2$ (infinite moment), and a bound that even
 /// the smallest variance $10^{-8}$ exceeds.
 pub fn recommend(base: &Spec, depth: usize, target: Target) -> Result<Recommendation, MeanFieldError> {
+    recommend_with(base, depth, target, 1, &mut |_| {})
+}
+
+/// [`recommend`], calling `progress` after each evaluation, and evaluating the bisection
+/// `lookahead` steps ahead (1 to [`MAX_LOOKAHEAD`]): the $2^k - 1$ midpoints the next $k$ steps can
+/// visit are evaluated at once on the rayon pool, then the steps are taken, so with enough
+/// cores a search takes about $1/k$ of the time, with the same result.
+///
+/// Each evaluation iterates the recurrences to depth $L$; for a numerical activation (tanh, GELU)
+/// whose $q^l$ leaves the kernel's interpolation table ($10^{-8} \le q \le 10^{12}$) a layer costs
+/// a fresh quadrature, so a deep search can take a minute (vanilla GELU at $L = 1000$: the
+/// variances near the critical $\sigma_w^2 \approx 2.35$ keep $q^l$ in that range for hundreds of
+/// layers). Two more shortcuts keep the result identical to plain bisection: for residual
+/// networks (FRN, RRN) $\ln(\chi^0/\chi^l)$ and $\ln p^l$ never decrease with $l$ (a block adds
+/// $\ln(1 + \sigma\alpha_q V\phi') \ge 0$, and $p^l \ge p^{l-1}$), so an evaluation stops at the first
+/// layer above the bound; and a variance evaluated in full is not evaluated again for Xavier or
+/// He, which otherwise run in parallel.
+pub fn recommend_with(
+    base: &Spec,
+    depth: usize,
+    target: Target,
+    lookahead: u32,
+    progress: &mut dyn FnMut(SearchProgress),
+) -> Result<Recommendation, MeanFieldError> {
     base.validate()?;
     if let (Target::Grad { .. }, Some(a)) = (target, base.act.alpha()) {
         if a <= 0.5 {
@@ -110,25 +216,35 @@ pub fn recommend(base: &Spec, depth: usize, target: Target) -> Result<Recommenda
             });
         }
     }
+    if depth == 0 {
+        return Err(MeanFieldError::BadParameter { name: "depth", value: 0.0, valid: "depth >= 1" });
+    }
     let bound = target.bound();
-    let eval = |x: f64| -> Result<Prediction, MeanFieldError> { predict(&with_variance(base, x), depth) };
+    let eval = |x: f64| within_bound(&with_variance(base, x), depth, target);
+    let mut done = 0;
+    let mut full: Vec<Prediction> = Vec::new();
+    let mut record = |xs: &[f64], rs: &[Result<Option<Prediction>, MeanFieldError>]| {
+        done += xs.len();
+        full.extend(rs.iter().filter_map(|r| r.clone().ok().flatten()));
+        progress(SearchProgress { done, variance: xs[0] });
+    };
+    let mut within = |x: f64| {
+        let r = eval(x);
+        record(&[x], std::slice::from_ref(&r));
+        r
+    };
     let mut lo = 1e-8;
-    let p_lo = eval(lo)?;
-    if target.value(&p_lo) > bound {
+    let Some(p_lo) = within(lo)? else {
         return Err(MeanFieldError::BadParameter {
             name: "bound",
             value: bound,
             valid: "a bound that the smallest variance (1e-8) satisfies",
         });
-    }
+    };
     let mut best = p_lo;
     let mut hi = 1.0;
     let mut capped = false;
-    loop {
-        let p = eval(hi)?;
-        if target.value(&p) > bound {
-            break;
-        }
+    while let Some(p) = within(hi)? {
         lo = hi;
         best = p;
         if hi >= MAX_VARIANCE {
@@ -137,27 +253,84 @@ pub fn recommend(base: &Spec, depth: usize, target: Target) -> Result<Recommenda
         }
         hi = (hi * 4.0).min(MAX_VARIANCE);
     }
-    if !capped {
-        while hi / lo > 1.0 + 1e-6 {
-            let mid = (lo * hi).sqrt();
-            let p = eval(mid)?;
-            if target.value(&p) > bound {
-                hi = mid;
-            } else {
-                lo = mid;
-                best = p;
+    let k = lookahead.clamp(1, MAX_LOOKAHEAD);
+    while !capped && hi / lo > 1.0 + 1e-6 {
+        // The midpoints of the next k steps as a complete binary tree in heap order: node i
+        // bisects (a, b); its children bisect (a, mid) (quantity above the bound) and (mid, b).
+        let mut tree: Vec<(f64, f64, f64)> = vec![(lo, hi, (lo * hi).sqrt())];
+        for i in 0..(1usize << (k - 1)) - 1 {
+            let (a, b, m) = tree[i];
+            tree.push((a, m, (a * m).sqrt()));
+            tree.push((m, b, (m * b).sqrt()));
+        }
+        let xs: Vec<f64> = tree.iter().map(|t| t.2).collect();
+        let rs: Vec<Result<Option<Prediction>, MeanFieldError>> =
+            if xs.len() == 1 { vec![eval(xs[0])] } else { xs.par_iter().map(|&x| eval(x)).collect() };
+        record(&xs, &rs);
+        let mut i = 0;
+        while i < tree.len() && hi / lo > 1.0 + 1e-6 {
+            match rs[i].clone()? {
+                None => {
+                    hi = tree[i].2;
+                    i = 2 * i + 1;
+                }
+                Some(p) => {
+                    lo = tree[i].2;
+                    best = p;
+                    i = 2 * i + 2;
+                }
             }
         }
     }
+    let known = |x: f64| full.iter().find(|p| searched_value(base, p) == x).copied();
+    let (xavier, he) = match (known(1.0), known(2.0)) {
+        (Some(x), Some(h)) => (x, h),
+        (Some(x), None) => (x, predict(&with_variance(base, 2.0), depth)?),
+        (None, Some(h)) => (predict(&with_variance(base, 1.0), depth)?, h),
+        (None, None) => {
+            let (x, h) = rayon::join(|| predict(&with_variance(base, 1.0), depth), || predict(&with_variance(base, 2.0), depth));
+            (x?, h?)
+        }
+    };
+    progress(SearchProgress { done: done + 2, variance: 2.0 });
     Ok(Recommendation {
         depth,
         target,
         searched: if base.arch == Architecture::Full { "sv2".into() } else { "sw2".into() },
         best,
         capped,
-        xavier: eval(1.0)?,
-        he: eval(2.0)?,
+        xavier,
+        he,
     })
+}
+
+/// The searched variance of a prediction made by [`with_variance`] on `base`.
+fn searched_value(base: &Spec, p: &Prediction) -> f64 {
+    match base.arch {
+        Architecture::Full => p.sv2.unwrap_or(f64::NAN),
+        _ => p.sw2,
+    }
+}
+
+/// The prediction of `spec` at `depth` if its target quantity is within the bound, `None` if
+/// not (see [`recommend_with`] for the early stop of residual networks, which gives the same
+/// answer as [`predict`]).
+fn within_bound(spec: &Spec, depth: usize, target: Target) -> Result<Option<Prediction>, MeanFieldError> {
+    let bound = target.bound();
+    let monotone = spec.arch != Architecture::Vanilla;
+    let mut rec = Recurrence::new(spec)?;
+    for _ in 0..depth {
+        let layer = rec.step()?;
+        let value = match target {
+            Target::Grad { .. } => layer.log_grad_explosion,
+            Target::LogP { .. } => layer.ln_p,
+        };
+        if monotone && value > bound {
+            return Ok(None);
+        }
+    }
+    let p = prediction(spec, rec.current());
+    Ok((target.value(&p) <= bound || target.value(&p).is_nan()).then_some(p))
 }
 
 /// Convenience for grids: the recommended variance for (arch, act, depth) at the given
@@ -215,6 +388,68 @@ mod tests {
         assert!(a > b && b > 0.0);
         let ratio = a / b;
         assert!(ratio > 2.5 && ratio < 5.0, "sv2*(100)/sv2*(400) = {ratio}");
+    }
+
+    /// Plain bisection as it was before the early stop and the reuse of evaluations.
+    fn reference(base: &Spec, depth: usize, target: Target) -> (f64, bool, Prediction, Prediction, Prediction) {
+        let eval = |x: f64| predict(&with_variance(base, x), depth).unwrap();
+        let bound = target.bound();
+        let (mut lo, mut hi, mut capped) = (1e-8, 1.0, false);
+        let mut best = eval(lo);
+        loop {
+            let p = eval(hi);
+            if target.value(&p) > bound {
+                break;
+            }
+            (lo, best) = (hi, p);
+            if hi >= MAX_VARIANCE {
+                capped = true;
+                break;
+            }
+            hi = (hi * 4.0).min(MAX_VARIANCE);
+        }
+        while !capped && hi / lo > 1.0 + 1e-6 {
+            let mid = (lo * hi).sqrt();
+            let p = eval(mid);
+            if target.value(&p) > bound {
+                hi = mid;
+            } else {
+                (lo, best) = (mid, p);
+            }
+        }
+        (lo, capped, best, eval(1.0), eval(2.0))
+    }
+
+    /// The shortcuts of recommend_with give exactly (bit for bit) what plain bisection gives.
+    #[test]
+    fn shortcuts_do_not_change_the_result() {
+        let cases = [
+            (Architecture::Full, Activation::Tanh, 1.0, 100, Target::Grad { max: 1.0 }),
+            (Architecture::Full, Activation::Relu, 1.5, 50, Target::LogP { max: LN_F32_MAX }),
+            (Architecture::Reduced, Activation::Erf, 1.0, 30, Target::Grad { max: 2.0 }),
+            (Architecture::Vanilla, Activation::Tanh, 1.0, 20, Target::Grad { max: 1.0 }),
+            (Architecture::Full, Activation::Erf, 1.0, 3, Target::LogP { max: 1e3 }),
+        ];
+        for (arch, act, sw2, depth, target) in cases {
+            let base = Spec { arch, act, var: Variances::weights(sw2, 1.0), p0: 1.0, e0: 0.5 };
+            let (_, capped, best, xavier, he) = reference(&base, depth, target);
+            for lookahead in [1, 2, 3] {
+                let mut last = 0;
+                let r = recommend_with(&base, depth, target, lookahead, &mut |p| last = p.done).unwrap();
+                assert_eq!((r.capped, r.best, r.xavier, r.he), (capped, best, xavier, he), "{arch:?} {act:?} {lookahead}");
+                assert!(last <= max_evaluations(lookahead), "{last}");
+            }
+            let v = recommend(&base, depth, target).unwrap().to_json(&base);
+            assert_eq!(v["target"], target.name());
+            assert!(v["xavier"].get("log_p").is_some());
+        }
+    }
+
+    #[test]
+    fn lookahead_fits_the_threads() {
+        let ks: Vec<u32> = [1, 2, 3, 6, 7, 8, 15, 64].iter().map(|&t| lookahead_for(t)).collect();
+        assert_eq!(ks, vec![1, 1, 2, 2, 3, 3, 4, 4]);
+        assert_eq!(max_evaluations(1), 36);
     }
 
     #[test]

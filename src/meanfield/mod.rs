@@ -7,15 +7,15 @@
 //!   networks, in log space so that depth $10^6$ neither overflows nor loses accuracy.
 //! - [`laws`]: the theoretical asymptotic laws of SCIENCE.md section 5, computed in code.
 //! - [`fit`]: local log-log slopes and the continuum (log-depth) extension of the recurrences.
-//! - [`init`]: the depth-dependent initialization recommender.
-//! - [`cli`]: the `meanfield` and `init` commands.
+//! - [`init`]: the depth-dependent initialization recommender (the `init` command).
+//! - [`table`]: the layer table of one network (the `meanfield` command).
 
-pub mod cli;
 pub mod expectations;
 pub mod fit;
 pub mod init;
 pub mod laws;
 pub mod recurrence;
+pub mod table;
 
 pub use expectations::{kernel_for, Corr, Kernel, KernelValues, Numeric, Parity};
 pub use recurrence::{

@@ -5,10 +5,9 @@
 //! - [`model`], [`init`]: model description, parameter storage and seeded initialization;
 //! - [`tape`]: batched forward/backward passes over a reusable workspace with per-layer access;
 //! - [`loss`]: softmax cross-entropy; [`sgd`]: the optimizer;
-//! - [`mnist`]: the verified MNIST loader; [`train`]: one training run; [`cli`]: the `train`
-//!   command.
+//! - [`mnist`]: the verified MNIST loader; [`train`]: one training run (the `train` command and
+//!   each point of the training grids).
 
-pub mod cli;
 pub mod init;
 pub mod loss;
 pub mod matmul;

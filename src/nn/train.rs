@@ -36,6 +36,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
+/// Largest memory a run may need ([`TrainConfig::memory_bytes`]): 8 GB, far above the paper's
+/// grids (width 128, depth 200, batch 128: about 0.1 GB) and below what a laptop has.
+pub const MAX_TRAIN_BYTES: f64 = 8e9;
+
 /// One training run's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +144,17 @@ impl TrainConfig {
         }
         check_range("lr", self.lr, 0.0, 1e6)?;
         check_range("momentum", self.momentum, 0.0, 0.999_999)?;
+        let need = self.memory_bytes();
+        if need > MAX_TRAIN_BYTES {
+            return Err(UsageError::new(format!(
+                "width = {}, depth = {}, batch = {} need about {} of memory for the parameters, gradients and activations of a batch, more than the limit of {} (valid: a smaller width, depth or batch)",
+                self.width,
+                self.depth,
+                self.batch,
+                gigabytes(need),
+                gigabytes(MAX_TRAIN_BYTES)
+            )));
+        }
         if self.loss_threshold.is_nan() || self.loss_threshold <= 0.0 {
             return Err(UsageError::new(format!(
                 "loss_threshold = {} is out of range (valid: > 0, may be inf)",
@@ -147,6 +162,25 @@ impl TrainConfig {
             )));
         }
         Ok(())
+    }
+
+    /// Estimated bytes a run allocates, all in `f32`: the parameters $P$ (embedding $785N$,
+    /// readout $10N + 10$, and $N^2 + N$ per block, twice that for an FRN), a gradient copy per
+    /// batch shard and the velocity when momentum is on, and the activations of a batch kept for
+    /// the backward pass, $b\,N\,(L(3 + 2 [\text{FRN}]) + 3)$ values for batch size $b$ (with
+    /// momentum $b\,N\,(L(2 + [\text{FRN}]) + 4)$), plus the evaluation buffers.
+    pub fn memory_bytes(&self) -> f64 {
+        let (n, l, b, t) = (self.width as f64, self.depth as f64, self.batch as f64, self.threads as f64);
+        let frn = if self.arch == Architecture::Full { 1.0 } else { 0.0 };
+        let params = 785.0 * n + 10.0 * n + 10.0 + l * (1.0 + frn) * (n * n + n);
+        let copies = if self.momentum > 0.0 { 2.0 + t } else { 1.0 };
+        let activations = if self.momentum > 0.0 {
+            b * n * (l * (2.0 + frn) + 4.0)
+        } else {
+            b * n * (l * (3.0 + 2.0 * frn) + 3.0)
+        };
+        let eval = t * 256.0 * n * (3.0 + frn);
+        4.0 * (copies * params + activations + 784.0 * b + eval)
     }
 
     /// The model this configuration trains.
@@ -161,6 +195,15 @@ impl TrainConfig {
         } else {
             Par::Seq
         }
+    }
+}
+
+/// `8.0 GB`, `2.2 TB`.
+fn gigabytes(bytes: f64) -> String {
+    if bytes >= 1e12 {
+        format!("{:.1} TB", bytes / 1e12)
+    } else {
+        format!("{:.1} GB", bytes / 1e9)
     }
 }
 
@@ -529,6 +572,21 @@ mod tests {
         assert!(losses[3] < losses[0], "{losses:?}");
         assert!(r.epochs_log.iter().all(|e| e.test_acc.is_some()));
         assert_eq!(r.epochs_log[3].test_acc, Some(r.test_acc));
+    }
+
+    /// The 2.1 TB run of the issue is refused with its values named; the reference and the
+    /// largest paper grid point pass (about 0.1 GB).
+    #[test]
+    fn memory_estimate_bounds_the_run() {
+        let huge = TrainConfig { width: 16384, depth: 1000, train_subset: Some(100), ..TrainConfig::default() };
+        assert!(huge.memory_bytes() > 2e12, "{}", huge.memory_bytes());
+        let e = huge.validate().unwrap_err();
+        assert!(e.0.contains("width = 16384, depth = 1000") && e.0.contains("2.2 TB"), "{}", e.0);
+        let paper = TrainConfig { depth: 200, threads: 2, ..TrainConfig::default() };
+        assert!(paper.memory_bytes() < 2e8, "{}", paper.memory_bytes());
+        assert!(paper.validate().is_ok() && TrainConfig::default().validate().is_ok());
+        let momentum = TrainConfig { momentum: 0.9, threads: 4, ..paper };
+        assert!(momentum.memory_bytes() < 3e8 && momentum.validate().is_ok());
     }
 
     #[test]

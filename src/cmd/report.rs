@@ -1,0 +1,62 @@
+//! `edge-of-chaos report`: run what is missing, then render the report.
+
+use super::{build_pool, usage, ComputeArgs, Context, PipelineArgs, Pipeline};
+use anyhow::anyhow;
+use edge_of_chaos::pipeline::CacheError;
+use edge_of_chaos::report::render::ReportError;
+use edge_of_chaos::report::{write_report, RunInfo};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    #[command(flatten)]
+    compute: ComputeArgs,
+    /// Output directory of the report [default: report]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
+    let (force, jobs) = ctx.compute(&args.compute);
+    let p = Pipeline::load(ctx, &args.pipeline, &force)?;
+    let out = args.out.clone().or_else(|| ctx.early.out.clone()).unwrap_or_else(|| PathBuf::from("report"));
+    // Before any stage runs: a report that cannot be written should not cost the computation.
+    writable(&out)?;
+    build_pool(jobs);
+    let records = p.runner(jobs, force).run(&p.names())?;
+    let info = RunInfo::collect(&p.profile.name, &p.profile.description, jobs);
+    let rendered = write_report(&records, &info, &out).map_err(|e| match e {
+        ReportError::Write(CacheError::Io { path, source }) => cannot_write(&out, format!("{}: {source}", path.display())),
+        other => anyhow::Error::new(other).context(format!("rendering the report into {}", out.display())),
+    })?;
+    for w in &rendered.warnings {
+        p.progress.warn(w);
+    }
+    p.progress.info(&format!(
+        "report: {} and {} ({} figures, {} files)",
+        out.join("index.html").display(),
+        out.join("report.md").display(),
+        rendered.figures.len(),
+        rendered.files.len()
+    ));
+    Ok(())
+}
+
+fn cannot_write(out: &Path, why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("cannot write the report to {}: {why}", out.display())
+}
+
+/// Creates `out` if needed and checks that a file can be created in it: a path that is a file is
+/// invalid input (exit 2), a directory that cannot be created or written a failure (exit 1).
+fn writable(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(usage(format!("--out {} is not a directory", out.display())));
+    }
+    std::fs::create_dir_all(out).map_err(|e| cannot_write(out, e))?;
+    let probe = out.join(format!(".eoc-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| cannot_write(out, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
