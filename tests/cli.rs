@@ -50,7 +50,8 @@ fn report_is_built_then_cached_then_repaired() {
     let dir = tempfile::tempdir().unwrap();
     let first = run(dir.path(), &["report"]);
     assert!(first.status.success(), "{}", stderr(&first));
-    let out = dir.path().join("report");
+    // The default --out is report/PROFILE-NAME.
+    let out = dir.path().join("report/tiny");
     for f in ["index.html", "report.md", "data/claims.json", "data/reproducibility.json"] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
@@ -163,5 +164,5 @@ fn force_before_a_command() {
     // `--force report`: the whole report, recomputed.
     let o = run(dir.path(), &["-q", "--force", "report"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(dir.path().join("report/index.html").is_file());
+    assert!(dir.path().join("report/tiny/index.html").is_file());
 }

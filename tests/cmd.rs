@@ -183,6 +183,13 @@ fn an_unwritable_report_directory_is_named_before_any_stage_runs() {
     assert!(!stderr(&o).contains("cache I/O") && !stderr(&o).contains("computing"), "{}", stderr(&o));
     let o = eoc_in(dir.path(), &["report", "--profile", &tiny(), "--out", "afile"], Duration::from_secs(60));
     fails(&o, 2, &["--out afile is not a directory"]);
+    // A directory that holds something other than a report is never replaced: refused up front.
+    std::fs::create_dir(dir.path().join("notes")).unwrap();
+    std::fs::write(dir.path().join("notes/mine.txt"), "keep").unwrap();
+    let o = eoc_in(dir.path(), &["report", "--profile", &tiny(), "--out", "notes"], Duration::from_secs(60));
+    fails(&o, 2, &["not a report directory", "mine.txt"]);
+    assert!(!stderr(&o).contains("computing"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(dir.path().join("notes/mine.txt")).unwrap(), "keep");
 }
 
 #[test]

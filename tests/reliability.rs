@@ -312,7 +312,7 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
     let out = d.join("report");
     // Both profiles share every stage (a profile's name is not part of any key): after A, both
     // only render.
-    ok(d, &a, &["--jobs", "2", "report"]);
+    ok(d, &a, &["--jobs", "2", "--out", "report", "report"]);
     let files = listing(&out);
     assert_eq!(report_profile(&out), Ok("tiny".to_string()));
 
@@ -320,7 +320,7 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
     for (i, delay_ms) in [0u64, 2, 5, 10, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 600].into_iter().enumerate() {
         let before = report_profile(&out).unwrap();
         let (next, profile) = if before == "tiny" { ("tiny-b", &b) } else { ("tiny", &a) };
-        let mut child = spawn(d, profile, &["--jobs", "2", "report"]);
+        let mut child = spawn(d, profile, &["--jobs", "2", "--out", "report", "report"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         child.wait().unwrap();
@@ -333,14 +333,17 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
     eprintln!("of 17 killed renders, {cut_while_writing} were cut while writing, {seen_new} had completed their swap");
 
     // Two reports at once, of different profiles, into one directory: one waits for the other.
-    let (x, y) = (spawn(d, &a, &["--jobs", "2", "report"]), spawn(d, &b, &["--jobs", "2", "report"]));
+    let (x, y) = (
+        spawn(d, &a, &["--jobs", "2", "--out", "report", "report"]),
+        spawn(d, &b, &["--jobs", "2", "--out", "report", "report"]),
+    );
     let (x, y) = (x.wait_with_output().unwrap(), y.wait_with_output().unwrap());
     assert!(x.status.success() && y.status.success());
     assert!(report_profile(&out).is_ok());
     assert_eq!(listing(&out), files);
 
     // The next successful run leaves no temporary directory, in the cache or beside the report.
-    ok(d, &b, &["--jobs", "2", "report"]);
+    ok(d, &b, &["--jobs", "2", "--out", "report", "report"]);
     assert_eq!(report_profile(&out), Ok("tiny-b".to_string()));
     assert_eq!(temporaries(d), Vec::<PathBuf>::new());
 }

@@ -28,15 +28,22 @@ pub fn run(ctx: &Context, cmd: &CacheCommand) -> anyhow::Result<()> {
     }
     let runner = p.runner(1, Force::None);
     for d in dirs {
-        let (copied, present, bad) = runner.cache.merge_from(d)?;
-        for b in &bad {
+        let m = runner.cache.merge(d, &p.progress)?;
+        for b in &m.corrupt {
             p.progress.warn(&format!("skipped corrupt entry {}", b.display()));
         }
+        for l in &m.links {
+            p.progress.warn(&format!("skipped symbolic link {} (merging never follows links)", l.display()));
+        }
         p.progress.info(&format!(
-            "merged {} into {}: {copied} copied, {present} already present, {} corrupt",
+            "merged {} into {}: {} copied, {} already present, {} corrupt, {} links skipped, {} of an older cache layout skipped",
             d.display(),
             p.cache_dir.display(),
-            bad.len()
+            m.copied,
+            m.present,
+            m.corrupt.len(),
+            m.links.len(),
+            m.stale
         ));
     }
     Ok(())

@@ -35,6 +35,9 @@ pub fn run(ctx: &Context, args: &CleanArgs) -> anyhow::Result<()> {
         }
         let (files, bytes) = usage_of(dir);
         let n = runner.cache.clear(None)?;
+        // What is left is the lock file (released by now): remove it and the directory.
+        let _ = std::fs::remove_file(dir.join(edge_of_chaos::pipeline::cache::LOCK_FILE));
+        let _ = std::fs::remove_dir(dir);
         p.progress.info(&format!(
             "deleted the cache directory {}: {n} cached artifact(s) ({} files, {})",
             dir.display(),

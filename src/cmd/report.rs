@@ -2,9 +2,10 @@
 
 use super::{build_pool, usage, ComputeArgs, Context, PipelineArgs, Pipeline};
 use anyhow::anyhow;
-use edge_of_chaos::pipeline::CacheError;
+use edge_of_chaos::report::outdir::{check_target, OutDirError};
 use edge_of_chaos::report::render::ReportError;
-use edge_of_chaos::report::{write_report, RunInfo};
+use edge_of_chaos::report::render::write_report_with;
+use edge_of_chaos::report::RunInfo;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -13,7 +14,7 @@ pub struct ReportArgs {
     pipeline: PipelineArgs,
     #[command(flatten)]
     compute: ComputeArgs,
-    /// Output directory of the report [default: report]
+    /// Output directory of the report, replaced as a whole [default: report/PROFILE-NAME]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -21,14 +22,15 @@ pub struct ReportArgs {
 pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     let (force, jobs) = ctx.compute(&args.compute);
     let p = Pipeline::load(ctx, &args.pipeline, &force)?;
-    let out = args.out.clone().or_else(|| ctx.early.out.clone()).unwrap_or_else(|| PathBuf::from("report"));
+    let out = args.out.clone().or_else(|| ctx.early.out.clone()).unwrap_or_else(|| default_out(&p.profile.name));
     // Before any stage runs: a report that cannot be written should not cost the computation.
     writable(&out)?;
     build_pool(jobs);
     let records = p.runner(jobs, force).run(&p.names())?;
     let info = RunInfo::collect(&p.profile.name, &p.profile.description, jobs);
-    let rendered = write_report(&records, &info, &out).map_err(|e| match e {
-        ReportError::Write(CacheError::Io { path, source }) => cannot_write(&out, format!("{}: {source}", path.display())),
+    let rendered = write_report_with(&records, &info, &out, &p.progress).map_err(|e| match e {
+        ReportError::Write(OutDirError::Io { path, source }) => cannot_write(&out, format!("{}: {source}", path.display())),
+        ReportError::Write(e @ OutDirError::NotAReport { .. }) => usage(e.to_string()),
         other => anyhow::Error::new(other).context(format!("rendering the report into {}", out.display())),
     })?;
     for w in &rendered.warnings {
@@ -44,6 +46,16 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `report/NAME` for the profile `NAME` (characters other than letters, digits, `-`, `_` and `.`
+/// become `-`), so that the reports of different profiles (e.g. the committed `report/paper`)
+/// never replace each other.
+fn default_out(profile: &str) -> PathBuf {
+    let name: String =
+        profile.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
+    let name = if name.trim_matches('.').is_empty() { "custom".to_string() } else { name };
+    Path::new("report").join(name)
+}
+
 fn cannot_write(out: &Path, why: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("cannot write the report to {}: {why}", out.display())
 }
@@ -54,6 +66,10 @@ fn writable(out: &Path) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         return Err(usage(format!("--out {} is not a directory", out.display())));
     }
+    check_target(out).map_err(|e| match e {
+        e @ OutDirError::NotAReport { .. } => usage(e.to_string()),
+        other => cannot_write(out, other),
+    })?;
     std::fs::create_dir_all(out).map_err(|e| cannot_write(out, e))?;
     let probe = out.join(format!(".eoc-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| cannot_write(out, e))?;

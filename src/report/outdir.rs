@@ -168,6 +168,22 @@ fn recover(parent: &Path, name: &str, out: &Path) -> Result<(), OutDirError> {
 }
 
 /// The first entry of `dir` that shows it is not a report directory, if any.
+/// Checks, without locking, that `out` may be replaced by a report: it does not exist, or it is
+/// a directory holding a report (or nothing). For a check before any work starts; [`Staging::begin`]
+/// checks again under the lock.
+pub fn check_target(out: &Path) -> Result<(), OutDirError> {
+    match fs::symlink_metadata(out) {
+        Err(_) => Ok(()),
+        Ok(meta) if !meta.is_dir() && !meta.file_type().is_symlink() => {
+            Err(OutDirError::NotAReport { path: out.to_path_buf(), entry: "(it is a file)".into() })
+        }
+        Ok(_) => match foreign_entry(out)? {
+            Some(entry) => Err(OutDirError::NotAReport { path: out.to_path_buf(), entry }),
+            None => Ok(()),
+        },
+    }
+}
+
 fn foreign_entry(dir: &Path) -> Result<Option<String>, OutDirError> {
     let mut entries = Vec::new();
     for e in fs::read_dir(dir).map_err(io(dir))?.flatten() {
