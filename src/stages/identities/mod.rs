@@ -1015,7 +1015,7 @@ impl Stage for IdentitiesStage {
         serde_json::to_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Identities", template: include_str!("../../templates/chapters/identities.md.j2") })
+        Some(crate::pipeline::Chapter { title: "Identities", template: include_str!("../../../templates/chapters/identities.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;

@@ -139,7 +139,7 @@ impl Stage for Dynamics {
         serde_json::to_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Dynamics", template: include_str!("../../templates/chapters/dynamics.md.j2") })
+        Some(crate::pipeline::Chapter { title: "Dynamics", template: include_str!("../../../templates/chapters/dynamics.md.j2") })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
