@@ -80,7 +80,7 @@ pub const ALPHAS_MAX: usize = 16;
 pub const ALPHA_RANGE: (f64, f64) = (0.501, 0.99);
 /// Range of $\sigma_w^2$ and $\sigma_v^2$ of the FRNs. Below it (and with $\sigma_a^2 > \sigma_v^2$) the
 /// cosine of the tanh FRN lingers near 1 at moderate $q$ for many thousands of layers, where the
-/// tanh kernel needs a 2-D quadrature per layer: hours instead of seconds. At the slowest corner
+/// tanh kernel needs a 2-D quadrature per layer: many minutes or hours instead of seconds. At the slowest corner
 /// of the allowed ranges ($\sigma_w^2 = \sigma_v^2 = \sigma_a^2 = 0.5$, $e^0 = 0.99$, $p^0 = 10^{-3}$) this
 /// transient takes about two minutes, whatever the depth.
 pub const FRN_VARIANCE_RANGE: (f64, f64) = (0.5, 50.0);
@@ -103,7 +103,7 @@ pub const CONTINUUM_MAX: f64 = 1e100;
 
 impl Config {
     /// Checks every value of the section, and the cross-field conditions (`tanh_sa2` $\le$ `sv2`,
-    /// continuum depths beyond `depth`, distinct alphas).
+    /// continuum depths beyond `depth`, distinct alphas, a vanilla tanh net with $q^* > 0$).
     pub fn check(&self) -> Result<(), ConfigError> {
         let s = Section("dynamics");
         s.int("depth", self.depth, DEPTH_MIN, DEPTH_MAX)?;
@@ -125,6 +125,10 @@ impl Config {
         }
         real(s, "vanilla_tanh_sw2", self.vanilla_tanh_sw2, lo, hi)?;
         real(s, "vanilla_tanh_sb2", self.vanilla_tanh_sb2, 0.0, SB2_MAX)?;
+        if self.vanilla_tanh_sb2 == 0.0 && self.vanilla_tanh_sw2 <= 1.0 {
+            // V tanh(q) < q: the only fixed point is q* = 0, where the laws of the row are undefined
+            return Err(s.error("vanilla_tanh_sw2", self.vanilla_tanh_sw2, "a number above 1 when vanilla_tanh_sb2 = 0 (else q* = 0)"));
+        }
         real(s, "vanilla_relu_sw2", self.vanilla_relu_sw2, lo, hi)?;
         real(s, "p0", self.p0, P0_RANGE.0, P0_RANGE.1)?;
         real(s, "e0", self.e0, E0_RANGE.0, E0_RANGE.1)?;

@@ -80,6 +80,7 @@ impl Stage for Dynamics {
     }
 }
 
+/// Assembles the summary the chapter reads, the table of laws, the figures and the claims.
 pub fn build_artifact(cfg: &Config, results: &[CaseResult]) -> Result<Artifact, StageError> {
     let rows: Vec<&LawRow> = results.iter().flat_map(|r| &r.rows).collect();
     let table_rows: Vec<Value> = rows

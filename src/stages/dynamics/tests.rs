@@ -115,6 +115,7 @@ fn config_check_rejects_bad_values() {
         ("tanh_sa2", Config { tanh_sa2: f64::INFINITY, ..base.clone() }),
         ("vanilla_tanh_sw2", Config { vanilla_tanh_sw2: 0.0, ..base.clone() }),
         ("vanilla_tanh_sb2", Config { vanilla_tanh_sb2: -1.0, ..base.clone() }),
+        ("vanilla_tanh_sw2", Config { vanilla_tanh_sw2: 1.0, vanilla_tanh_sb2: 0.0, ..base.clone() }),
         ("vanilla_relu_sw2", Config { vanilla_relu_sw2: nan, ..base.clone() }),
         ("p0", Config { p0: 0.0, ..base.clone() }),
         ("p0", Config { p0: f64::INFINITY, ..base.clone() }),
