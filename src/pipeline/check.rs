@@ -45,8 +45,7 @@ impl Section {
         if v.is_finite() && v >= lo && v <= hi {
             Ok(())
         } else {
-            // `{:?}` prints 1e300 as `1e300`, not as 301 digits.
-            Err(self.error(key, format!("{v:?}"), format!("a finite number from {lo:?} to {hi:?}")))
+            Err(self.error(key, shown(v), format!("a finite number from {} to {}", shown(lo), shown(hi))))
         }
     }
 
@@ -55,7 +54,7 @@ impl Section {
         if v.is_finite() && v > 0.0 && v <= hi {
             Ok(())
         } else {
-            Err(self.error(key, format!("{v:?}"), format!("a finite number with 0 < value <= {hi:?}")))
+            Err(self.error(key, shown(v), format!("a finite number with 0 < value <= {}", shown(hi))))
         }
     }
 
@@ -66,6 +65,16 @@ impl Section {
         } else {
             Err(self.error(key, format!("a list of {len} value(s)"), format!("a list of {lo} to {hi} values")))
         }
+    }
+}
+
+/// A real as messages show it: plainly between 1e-4 and 1e16 (`100`, `0.5`), else in exponent
+/// form (`1e300`, `2.5e-7`), never as hundreds of digits.
+pub fn shown(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
     }
 }
 
@@ -81,6 +90,9 @@ mod tests {
         assert!(s.real("lr", f64::NAN, 0.0, 1.0).unwrap_err().to_string().contains("lr = NaN"));
         assert!(s.real("lr", f64::INFINITY, 0.0, 1.0).is_err());
         assert!(s.real("p0", 1e300, 0.0, 1e6).unwrap_err().to_string().contains("p0 = 1e300 "));
+        assert_eq!(shown(100.0), "100");
+        assert_eq!(shown(-2.5e-7), "-2.5e-7");
+        assert_eq!(shown(f64::MAX), "1.7976931348623157e308");
         assert!(s.positive("lr", 0.0, 1.0).is_err());
         assert!(s.positive("lr", 0.5, 1.0).is_ok());
         assert!(s.len("seeds", 0, 1, 64).unwrap_err().to_string().contains("a list of 0 value(s)"));

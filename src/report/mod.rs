@@ -1,14 +1,13 @@
-//! Rendering: templates -> Markdown -> HTML, figures, data tables.
+//! Rendering: templates -> Markdown -> HTML with the figures inlined, data tables (the figures
+//! themselves are drawn by the stages with [`crate::plot`]).
 //!
 //! - [`render`]: the template environment, filters and the assembly of `index.html`, `report.md`,
 //!   `figures/` and `data/`;
 //! - [`markdown`]: Markdown with `$...$` math to self-contained HTML (MathML, inline SVG);
-//! - [`figures`]: plotters SVG figures (line plots, heatmaps with contours);
 //! - [`export`]: JSON/CSV of the data tables; [`format`]: number formatting;
 //! - [`outdir`]: the report directory, written aside and swapped in as a unit under a lock.
 
 pub mod export;
-pub mod figures;
 pub mod format;
 pub mod markdown;
 pub mod outdir;

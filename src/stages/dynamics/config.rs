@@ -110,53 +110,37 @@ impl Config {
         s.int("vanilla_tanh_depth", self.vanilla_tanh_depth, VANILLA_DEPTH_MIN, VANILLA_DEPTH_MAX)?;
         s.len("alphas", self.alphas.len(), 1, ALPHAS_MAX)?;
         for (i, &a) in self.alphas.iter().enumerate() {
-            real(s, format!("alphas[{i}]"), a, ALPHA_RANGE.0, ALPHA_RANGE.1)?;
+            s.real(format!("alphas[{i}]"), a, ALPHA_RANGE.0, ALPHA_RANGE.1)?;
             if self.alphas[..i].contains(&a) {
                 return Err(s.error(format!("alphas[{i}]"), a, "a value not already in the list"));
             }
         }
         let (lo, hi) = FRN_VARIANCE_RANGE;
-        real(s, "sw2", self.sw2, lo, hi)?;
-        real(s, "sv2", self.sv2, lo, hi)?;
+        s.real("sw2", self.sw2, lo, hi)?;
+        s.real("sv2", self.sv2, lo, hi)?;
         let (lo, hi) = VARIANCE_RANGE;
-        real(s, "rrn_sw2", self.rrn_sw2, lo, hi)?;
+        s.real("rrn_sw2", self.rrn_sw2, lo, hi)?;
         if !(self.tanh_sa2.is_finite() && self.tanh_sa2 >= 0.0 && self.tanh_sa2 <= self.sv2) {
-            return Err(s.error("tanh_sa2", shown(self.tanh_sa2), format!("a finite number from 0 to sv2 = {}", self.sv2)));
+            return Err(s.error("tanh_sa2", crate::pipeline::shown(self.tanh_sa2), format!("a finite number from 0 to sv2 = {}", self.sv2)));
         }
-        real(s, "vanilla_tanh_sw2", self.vanilla_tanh_sw2, lo, hi)?;
-        real(s, "vanilla_tanh_sb2", self.vanilla_tanh_sb2, 0.0, SB2_MAX)?;
+        s.real("vanilla_tanh_sw2", self.vanilla_tanh_sw2, lo, hi)?;
+        s.real("vanilla_tanh_sb2", self.vanilla_tanh_sb2, 0.0, SB2_MAX)?;
         if self.vanilla_tanh_sb2 == 0.0 && self.vanilla_tanh_sw2 <= 1.0 {
             // V tanh(q) < q: the only fixed point is q* = 0, where the laws of the row are undefined
             return Err(s.error("vanilla_tanh_sw2", self.vanilla_tanh_sw2, "a number above 1 when vanilla_tanh_sb2 = 0 (else q* = 0)"));
         }
-        real(s, "vanilla_relu_sw2", self.vanilla_relu_sw2, lo, hi)?;
-        real(s, "p0", self.p0, P0_RANGE.0, P0_RANGE.1)?;
-        real(s, "e0", self.e0, E0_RANGE.0, E0_RANGE.1)?;
+        s.real("vanilla_relu_sw2", self.vanilla_relu_sw2, lo, hi)?;
+        s.real("p0", self.p0, P0_RANGE.0, P0_RANGE.1)?;
+        s.real("e0", self.e0, E0_RANGE.0, E0_RANGE.1)?;
         s.int("per_decade", self.per_decade, 1, PER_DECADE_MAX)?;
         let min = CONTINUUM_MIN_RATIO * self.depth as f64;
         for (key, v) in [("continuum_depth", self.continuum_depth), ("tanh_continuum_depth", self.tanh_continuum_depth)] {
             if !(v.is_finite() && v >= min && v <= CONTINUUM_MAX) {
-                return Err(s.error(key, shown(v), format!("a finite number from {} (10 x depth) to {}", shown(min), shown(CONTINUUM_MAX))));
+                return Err(s.error(key, crate::pipeline::shown(v), format!("a finite number from {} (10 x depth) to {}", crate::pipeline::shown(min), crate::pipeline::shown(CONTINUUM_MAX))));
             }
         }
         Ok(())
     }
 }
 
-/// `v` as messages show it: scientific for very large or small magnitudes (`1e308`, not 309 digits).
-fn shown(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
 
-/// A finite real in `[lo, hi]` (as [`Section::real`], with [`shown`] values).
-fn real(s: Section, key: impl Into<String>, v: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v >= lo && v <= hi {
-        Ok(())
-    } else {
-        Err(s.error(key, shown(v), format!("a finite number from {} to {}", shown(lo), shown(hi))))
-    }
-}

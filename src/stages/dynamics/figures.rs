@@ -9,7 +9,7 @@ use crate::meanfield::fit::local_slopes;
 use crate::meanfield::laws;
 use crate::meanfield::recurrence::Layer;
 use crate::pipeline::{Figure, StageError};
-use crate::report::figures::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
+use crate::plot::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
 use crate::report::format::sci;
 
 /// What every figure reads: the configuration, the results, and a grid of 61 depths

@@ -57,7 +57,7 @@ impl Stage for Dynamics {
         &[]
     }
     fn config(&self) -> Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<Chapter> {
         Some(Chapter { title: "Dynamics", template: include_str!("../../../templates/chapters/dynamics.md.j2") })

@@ -58,26 +58,10 @@ impl Config {
             let most = MC_WORK_MAX / n_c;
             return Err(s.error("mc_samples", self.mc_samples, format!("an integer from 2 to {most} with c_points = {} (samples x correlations <= {MC_WORK_MAX})", self.c_points)));
         }
-        real(s, "tanh_q_max", self.tanh_q_max, TANH_Q_MAX_MIN, TANH_Q_MAX_MAX)?;
+        s.real("tanh_q_max", self.tanh_q_max, TANH_Q_MAX_MIN, TANH_Q_MAX_MAX)?;
         s.int("eps_points", self.eps_points, EPS_POINTS_MIN, EPS_POINTS_MAX)?;
         Ok(())
     }
 }
 
-/// `v` as messages show it: scientific for very large or small magnitudes (`1e308`, not 309 digits).
-fn shown(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
 
-/// A finite real in `[lo, hi]` (as [`Section::real`], with [`shown`] values).
-fn real(s: Section, key: impl Into<String>, v: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v >= lo && v <= hi {
-        Ok(())
-    } else {
-        Err(s.error(key, shown(v), format!("a finite number from {} to {}", shown(lo), shown(hi))))
-    }
-}

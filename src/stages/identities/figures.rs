@@ -5,7 +5,7 @@
 use super::compute::{FigWa, LogSeries, Results};
 use crate::math::kernels::RELU_K2;
 use crate::pipeline::{Figure, StageError};
-use crate::report::figures::{FigureError, LinePlot, Series, SeriesStyle};
+use crate::plot::{FigureError, LinePlot, Series, SeriesStyle};
 
 /// The error of figure `name`, with the plotting library's error as the source.
 fn plot_err(name: &'static str) -> impl Fn(FigureError) -> StageError {

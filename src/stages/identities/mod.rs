@@ -65,7 +65,7 @@ impl Stage for IdentitiesStage {
         &[]
     }
     fn config(&self) -> serde_json::Value {
-        serde_json::to_value(&self.cfg).expect("config serializes")
+        crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<Chapter> {
         Some(Chapter { title: "Identities", template: include_str!("../../../templates/chapters/identities.md.j2") })

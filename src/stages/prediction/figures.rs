@@ -4,26 +4,27 @@
 use super::compute::{contour_metrics, f3, metric_label, Analysis, GroupResult, InitConfig, Theory};
 use crate::analysis::study::{InitMetrics, METRICS};
 use crate::pipeline::{Figure, StageError};
-use crate::report::figures::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
+use crate::plot::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
 use rayon::prelude::*;
 
-/// A round step (1, 2 or 5 times a power of ten) of at least `span / target`.
-// TODO(lead): use crate::plot::nice_step
-fn nice_step(span: f64, target: f64) -> f64 {
+/// A round step (1, 2 or 5 times a power of ten) of **at least** `span / target`, so that at most
+/// `target` contour levels fit the range (unlike [`crate::plot::nice_step`], which picks the
+/// step closest to `span / target` for axis ticks, and may give more).
+fn step_at_least(span: f64, target: f64) -> f64 {
     let raw = span / target;
     let mag = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw * 0.999).unwrap_or(10.0 * mag)
 }
 
 /// Round-number contour levels covering the finite values (about five): the multiples
-/// $k\,\Delta$ strictly inside $(\min, \max)$, $\Delta$ = `nice_step` of the range.
+/// $k\,\Delta$ strictly inside $(\min, \max)$, $\Delta$ = [`step_at_least`] of the range.
 pub fn contour_levels(values: &[f64]) -> Vec<f64> {
     let fin: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = fin.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![];
     }
-    let step = nice_step(hi - lo, 5.0);
+    let step = step_at_least(hi - lo, 5.0);
     let k0 = (lo / step).ceil() as i64;
     let k1 = (hi / step).floor() as i64;
     (k0..=k1).map(|k| k as f64 * step).filter(|v| *v > lo && *v < hi).collect()

@@ -167,10 +167,10 @@ fn config_check_names_the_value() {
     }
     // a set p0 or e0 that is not a finite number is an error, never "unset"
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0, 1e300] {
-        assert!(err(Config { p0: Some(v), ..d() }).starts_with(&format!("[prediction] p0 = {v:?} ")), "{v}");
+        assert!(err(Config { p0: Some(v), ..d() }).starts_with(&format!("[prediction] p0 = {} ", crate::pipeline::shown(v))), "{v}");
     }
     for v in [f64::NAN, f64::INFINITY, -1.5] {
-        assert!(err(Config { e0: Some(v), ..d() }).starts_with(&format!("[prediction] e0 = {v:?} ")), "{v}");
+        assert!(err(Config { e0: Some(v), ..d() }).starts_with(&format!("[prediction] e0 = {} ", crate::pipeline::shown(v))), "{v}");
     }
     assert!(Config { p0: Some(1.0), e0: Some(0.3), ..d() }.check().is_ok());
 }

@@ -5,7 +5,7 @@ use super::compute::{exponents, mf_value, stat_at, CaseRuns, MeanField, Row, Run
 use super::config::Config;
 use crate::architecture::Architecture;
 use crate::pipeline::{Figure, StageError};
-use crate::report::figures::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
+use crate::plot::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
 
 const PANEL_W: u32 = 480;
 const PANEL_H: u32 = 340;

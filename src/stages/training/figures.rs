@@ -3,7 +3,7 @@
 use super::compute::{GridSummary, PointResult};
 use super::config::same;
 use crate::pipeline::{Figure, StageError};
-use crate::report::figures::{Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
+use crate::plot::{Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
 
 /// Test accuracy of one grid over depth and variance (diverged cells grey), with the Xavier and
 /// He columns marked at the deepest depth.
