@@ -1,4 +1,4 @@
-//! The three network architectures of the paper (SCIENCE.md section 1).
+//! The three network architectures of the paper (docs/theory.md §1).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

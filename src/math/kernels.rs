@@ -7,7 +7,7 @@ use super::special::{gamma, hyp2f1};
 use super::{check, MathError};
 use std::f64::consts::PI;
 
-/// Coefficient of $\epsilon^{3/2}$ in $J_1(1-\epsilon)$: $2\sqrt2/(3\pi)$ (SCIENCE.md I6).
+/// Coefficient of $\epsilon^{3/2}$ in $J_1(1-\epsilon)$: $2\sqrt2/(3\pi)$ (docs/theory.md §3, I6).
 pub const RELU_K1: f64 = 2.0 * std::f64::consts::SQRT_2 / (3.0 * PI);
 /// Coefficient of $\epsilon^{5/2}$ in $J_1(1-\epsilon)$: $\sqrt2/(30\pi)$ (derived in the
 /// Identities chapter from $\theta = 2\arcsin\sqrt{\epsilon/2}$).
@@ -28,7 +28,7 @@ pub fn alpha_relu_c(a: f64) -> Result<f64, MathError> {
     Ok(2f64.powf(a - 1.0) * gamma(a + 0.5) / PI.sqrt())
 }
 
-/// $W_\alpha(c) = E[\phi_\alpha(z)\phi_\alpha(z')]$ by the closed form of SCIENCE.md section 3,
+/// $W_\alpha(c) = E[\phi_\alpha(z)\phi_\alpha(z')]$ by the closed form of docs/theory.md §3,
 /// $$W_\alpha(c) = \frac{2^\alpha}{4\pi}\Big[\Gamma(\tfrac{\alpha+1}2)^2\,{}_2F_1(-\tfrac\alpha2,-\tfrac\alpha2;\tfrac12;c^2) +
 ///   2c\,\Gamma(\tfrac\alpha2+1)^2\,{}_2F_1(\tfrac{1-\alpha}2,\tfrac{1-\alpha}2;\tfrac32;c^2)\Big],$$
 /// $\alpha > -1/2$, $|c| \le 1$. Both series have non-negative coefficients, so for $c \ge 0$
@@ -145,7 +145,7 @@ fn w2_numerator(d: f64) -> f64 {
 }
 
 /// Arc-cosine kernels (Cho & Saul 2009) at unit variance, $\theta = \arccos c$, $n \in \{0,1,2\}$,
-/// $|c| \le 1$ (SCIENCE.md I3):
+/// $|c| \le 1$ (docs/theory.md §3, I3):
 /// $W_0 = \frac{\pi-\theta}{2\pi}$, $W_1 = \frac{\sin\theta + (\pi-\theta)\cos\theta}{2\pi}$,
 /// $W_2 = \frac{3\sin\theta\cos\theta + (\pi-\theta)(1+2\cos^2\theta)}{2\pi}$.
 /// Evaluated through $\delta = \pi - \theta = \arccos(-c)$ with series for small $\delta$, so the

@@ -822,7 +822,7 @@ mod tests {
             let want = phi0 / s * (4.0 / 3.0 - (PI * PI - 6.0) / (18.0 * q));
             assert!(((got.value - want) / want).abs() < 1e-11, "q {q}: {} vs {want}", got.value);
         }
-        // Gauss-Hermite with 120 nodes is badly wrong at q = 100 (SCIENCE.md: -82%).
+        // Gauss-Hermite with 120 nodes is badly wrong at q = 100 (docs/theory.md §3: -82%).
         let q: f64 = 100.0;
         let gh = gauss_expectation_1d(|z| (1.0 / (q.sqrt() * z).cosh()).powi(4), 120);
         let ad = gaussian_expectation(|z| (1.0 / (q.sqrt() * z).cosh()).powi(4), &[0.0], 0.1, Tol::rel(1e-12)).unwrap().value;

@@ -1,4 +1,4 @@
-//! Depth-dependent initialization (SCIENCE.md claim 4): for a given depth $L$, the largest
+//! Depth-dependent initialization (docs/theory.md §6, claim 4): for a given depth $L$, the largest
 //! residual-branch variance whose predicted log gradient explosion $\ln(\chi^0/\chi^L)$ stays below a
 //! bound $G$ (or, for ReLU-type nets, whose $\ln p^L$ stays below a bound: float32 overflows at
 //! $p \approx 3.4\times10^{38}$, $\ln p \approx 88.7$), found by bisection on the monotone map from
@@ -379,7 +379,7 @@ mod tests {
     }
 
     /// tanh FRN: the recommended sv2 shrinks with depth roughly like 1/L. With sa2 = 0 the law
-    /// of SCIENCE.md 5 reads log chi ~ (8/3) sw sqrt(sv2 L/(2 pi)), and for small sv2 (p stays
+    /// of docs/theory.md §5 reads log chi ~ (8/3) sw sqrt(sv2 L/(2 pi)), and for small sv2 (p stays
     /// near p0) log chi ~ L sv2 sw2 V'(q): either way sv2* L is about constant.
     #[test]
     fn tanh_recommendation_decreases_with_depth() {

@@ -1,8 +1,8 @@
-//! The asymptotic laws of SCIENCE.md section 5, computed in code from their formulas (not from
+//! The asymptotic laws of docs/theory.md §5, computed in code from their formulas (not from
 //! the recurrences), in terms of the generic block coefficients
 //! $(\alpha_q, \beta_q, \kappa, \sigma, \tau)$ of [`Blocks`]: an FRN has
 //! $(\sigma_w^2, \sigma_b^2, 1, \sigma_v^2, \sigma_a^2)$ and an RRN $(1, 0, 1, \sigma_w^2, \sigma_b^2)$, which is the
-//! substitution $(\sigma_v^2, \sigma_a^2, \sigma_v^2\sigma_w^2) \to (\sigma_w^2, \sigma_b^2, \sigma_w^2)$ of SCIENCE.md.
+//! substitution $(\sigma_v^2, \sigma_a^2, \sigma_v^2\sigma_w^2) \to (\sigma_w^2, \sigma_b^2, \sigma_w^2)$ of docs/theory.md §2.
 
 use super::expectations::{Corr, Kernel};
 use super::recurrence::Blocks;
@@ -78,7 +78,7 @@ pub fn tanh_grad_const(b: &Blocks) -> f64 {
 // ReLU
 // ---------------------------------------------------------------------------------------------
 
-/// $k = 2\sqrt2/(3\pi)$ of $J_1(1-\epsilon) = 1 - \epsilon + k\epsilon^{3/2} + \dots$ (SCIENCE.md I6).
+/// $k = 2\sqrt2/(3\pi)$ of $J_1(1-\epsilon) = 1 - \epsilon + k\epsilon^{3/2} + \dots$ (docs/theory.md §3, I6).
 pub const RELU_K: f64 = RELU_K1;
 
 /// Per-layer growth rate of $p^l$ and of $\chi^0/\chi^l$ with zero biases:

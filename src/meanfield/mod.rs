@@ -1,11 +1,11 @@
-//! Mean-field recurrences, asymptotic laws and exponent fitting (SCIENCE.md sections 2, 3, 5).
+//! Mean-field recurrences, asymptotic laws and exponent fitting (docs/theory.md §2, §3, §5).
 //!
 //! - [`expectations`]: the Gaussian expectations $V\phi(q)$, $W\phi(q, \lambda)$ and $V\phi'(q)$
 //!   behind the recurrences ([`Kernel`]), closed forms where they exist and quadrature otherwise.
 //! - [`recurrence`]: the forward $(p, q, \gamma, \lambda, e, c, s)$ and backward
 //!   $(\chi, \chi_w, \chi_v, \chi_b, \chi_a)$ recurrences of vanilla, reduced and full residual
 //!   networks, in log space so that depth $10^6$ neither overflows nor loses accuracy.
-//! - [`laws`]: the theoretical asymptotic laws of SCIENCE.md section 5, computed in code.
+//! - [`laws`]: the theoretical asymptotic laws of docs/theory.md §5, computed in code.
 //! - [`fit`]: local log-log slopes and the continuum (log-depth) extension of the recurrences.
 //! - [`init`]: the depth-dependent initialization recommender (the `init` command).
 //! - [`table`]: the layer table of one network (the `meanfield` command).

@@ -1,4 +1,4 @@
-//! Forward and backward mean-field recurrences (SCIENCE.md section 2) of vanilla, reduced (RRN)
+//! Forward and backward mean-field recurrences (docs/theory.md §2) of vanilla, reduced (RRN)
 //! and full (FRN) residual networks.
 //!
 //! All three are one generic block acting on $(p, \gamma)$ of the block input:
@@ -485,7 +485,7 @@ mod tests {
         assert!(last.one_minus_e > 0.0 && last.one_minus_e < 1e-9);
     }
 
-    /// One FRN block computed by hand from the closed forms (erf: V, W, V' of SCIENCE.md 3).
+    /// One FRN block computed by hand from the closed forms (erf: V, W, V' of docs/theory.md §3).
     #[test]
     fn one_frn_block_by_hand() {
         let var = Variances { sw2: 1.5, sv2: 0.8, sb2: 0.2, sa2: 0.1 };

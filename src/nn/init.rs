@@ -1,4 +1,4 @@
-//! Initialization (SCIENCE.md section 1, conventions of `torch_resnet.py`):
+//! Initialization (docs/theory.md §1, conventions of `torch_resnet.py`):
 //! $E_{ij} \sim \mathcal{N}(0, 1/d)$, $e = 0$; per block $W_{ij} \sim \mathcal{N}(0, \sigma_w^2/N)$,
 //! $b_i \sim \mathcal{N}(0, \sigma_b^2)$, and for FRN $V_{ij} \sim \mathcal{N}(0, \sigma_v^2/N)$,
 //! $a_i \sim \mathcal{N}(0, \sigma_a^2)$; $R_{ij} \sim \mathcal{N}(0, 1/N)$, $r = 0$.

@@ -2,7 +2,7 @@
 //! the network in one flat vector (so SGD, gradient reduction and finiteness checks are single
 //! loops), with typed views per block.
 //!
-//! Block $l = 1, \dots, L$ (index `l - 1` in the API) of each architecture (SCIENCE.md section 1):
+//! Block $l = 1, \dots, L$ (index `l - 1` in the API) of each architecture (docs/theory.md §1):
 //! - vanilla: $x^l = W^l \phi(x^{l-1}) + b^l$;
 //! - reduced (RRN): $x^l = x^{l-1} + W^l \phi(x^{l-1}) + b^l$;
 //! - full (FRN): $h^l = W^l x^{l-1} + b^l$, $x^l = x^{l-1} + V^l \phi(h^l) + a^l$.

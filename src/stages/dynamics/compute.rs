@@ -44,7 +44,7 @@ pub const TANH_E_EXPONENT: Tolerance = tol("tanh_e_exponent", 0.02, TolKind::Abs
 pub const TANH_GRAD_EXPONENT: Tolerance = tol("tanh_grad_exponent", 0.01, TolKind::Abs, "log chi = K sqrt L + C1 ln L + C0; increments remove C0, leave O(L^-1/2)");
 pub const TANH_GRAD_CONST: Tolerance = tol("tanh_grad_const", 0.02, TolKind::Rel, "(G(L) - G(L/4))/(sqrt L - sqrt(L/4)) = K + O(ln L/sqrt L)");
 pub const RELU_COS_EXPONENT: Tolerance = tol("relu_cos_exponent", 0.01, TolKind::Abs, "1 - e = 4/(r k l)^2 (1 + O(ln l/l))");
-pub const RELU_COS_CONST: Tolerance = tol("relu_cos_const", 0.02, TolKind::Rel, "SCIENCE.md 5: the constant is reached within 1% only at l ~ 1e5");
+pub const RELU_COS_CONST: Tolerance = tol("relu_cos_const", 0.02, TolKind::Rel, "docs/theory.md §5: the constant is approached slowly with depth");
 pub const ALPHA_P_EXPONENT: Tolerance = tol("alpha_p_exponent", 0.01, TolKind::Rel, "p^(1-a) = K_p l + O(ln l): slope off by O(ln L/L)");
 pub const ALPHA_P_CONST: Tolerance = tol("alpha_p_const", 0.01, TolKind::Rel, "local derivative of p^(1-a): K_p + O(1/L)");
 pub const ALPHA_GRAD_EXPONENT: Tolerance = tol("alpha_grad_exponent", 0.01, TolKind::Rel, "log chi = R ln L + C + O(ln L/L); increments remove C");

@@ -1,5 +1,5 @@
 //! Stage "dynamics" (chapter 3): iterates the mean-field recurrences of FRNs, RRNs and vanilla
-//! nets to large depth and compares them with the asymptotic laws of SCIENCE.md section 5
+//! nets to large depth and compares them with the asymptotic laws of docs/theory.md §5
 //! (the paper's summary table), checking claims 1 and 2.
 //!
 //! Every law is measured from the discrete recurrence at the largest depth $L$ by a local
@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 /// Version of the stage's computation (part of its cache key).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The stage.
 pub struct Dynamics {

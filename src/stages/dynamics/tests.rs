@@ -65,7 +65,7 @@ fn round_sig(x: f64, digits: i32) -> f64 {
 
 /// Snapshot of the asymptotic-laws table at the quick profile (theory to 6 significant
 /// digits, measurements to 4). The accepted snapshot was checked row by row against the
-/// formulas of SCIENCE.md section 5 (see the theory column: 1 - 2/pi = 0.363380,
+/// formulas of docs/theory.md §5 (see the theory column: 1 - 2/pi = 0.363380,
 /// (8/3)/sqrt(2 pi) = 1.06385, ln 1.5 = 0.405465, 4/(k/3)^2 = 399.719, R(0.75) = 4.5, ...).
 #[test]
 fn asymptotic_laws_table_snapshot() {

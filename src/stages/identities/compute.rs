@@ -39,10 +39,10 @@ pub const FD_C_MAX: f64 = 0.9;
 pub const EPS_FIT_MAX: f64 = 1e-2;
 /// The rates of I7 are fitted on $q \ge$ this.
 pub const Q_FIT_MIN: f64 = 100.0;
-/// Nodes of the Gauss-Hermite rule whose failure I7 demonstrates (SCIENCE.md section 3).
+/// Nodes of the Gauss-Hermite rule whose failure I7 demonstrates (docs/theory.md §3, I7).
 pub const GH_NODES: usize = 120;
 
-/// The alphas of I2 (SCIENCE.md section 4).
+/// The alphas of I2 (docs/theory.md §4).
 pub const ALPHAS_I2: [f64; 7] = [0.55, 0.6, 0.75, 0.9, 1.0, 1.5, 2.0];
 /// The alphas of I1 (the whole range alpha > -1/2 including negative ones).
 pub const ALPHAS_I1: [f64; 13] = [-0.4, -0.25, 0.0, 0.25, 0.5, 0.55, 0.6, 0.75, 0.9, 1.0, 1.5, 2.0, 3.0];

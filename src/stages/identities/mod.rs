@@ -1,4 +1,4 @@
-//! Stage "identities" (chapter 2): derives and checks the kernel identities I1-I7 of SCIENCE.md
+//! Stage "identities" (chapter 2): derives and checks the kernel identities I1-I7 of docs/theory.md
 //! section 4, each by independent methods (closed forms, quadrature, Monte Carlo, finite
 //! differences, asymptotics), against stated tolerances.
 //!

@@ -1,4 +1,4 @@
-//! The chapter's claims: SCIENCE.md claims 3 and 4, split into checkable statements, one
+//! The chapter's claims: docs/theory.md §6 (claims 3 and 4), split into checkable statements, one
 //! function per claim id. A claim is `NotTested` when no grid has enough data for it (the
 //! `measured` text says what is missing), `Reproduced` when every tested grid meets its
 //! criterion, `NotReproduced` otherwise.

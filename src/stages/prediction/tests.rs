@@ -6,7 +6,7 @@ use crate::architecture::Architecture;
 use crate::pipeline::ClaimStatus;
 use serde_json::json;
 
-/// Closed-form stand-in for the mean-field engine. ReLU FRN with zero biases (exact, SCIENCE.md
+/// Closed-form stand-in for the mean-field engine. ReLU FRN with zero biases (exact, docs/theory.md
 /// section 5): $\ln(\chi^0/\chi^L) = L\ln(1 + v/2)$ and $p^L = p^0 (1 + v/2)^L$ with
 /// $v = \sigma_v^2\sigma_w^2$; $1 - e^L$ from the $l^{-2}$ law. tanh FRN: the asymptotic
 /// $\ln(\chi^0/\chi^L) \approx (8/3)/\sqrt{2\pi}\,\sigma_v\sigma_w\sqrt L$, $p^L = p^0 + \sigma_v^2 L$.
@@ -185,7 +185,7 @@ fn profile_p0_nan_is_rejected() {
     }
 }
 
-/// The engine adapter against the exact ReLU FRN solution with zero biases (SCIENCE.md section 5):
+/// The engine adapter against the exact ReLU FRN solution with zero biases (docs/theory.md §5):
 /// $\ln(\chi^0/\chi^L) = L\ln(1 + \sigma_v^2\sigma_w^2/2)$ and $p^L = p^0(1 + \sigma_v^2\sigma_w^2/2)^L$,
 /// at every requested depth of one recurrence.
 #[test]

@@ -17,7 +17,7 @@ fn inputs_have_requested_geometry() {
 }
 
 /// The measurement against a naive, loop-by-loop forward and backward pass written here from
-/// the model equations (SCIENCE.md 1) on the stored weights: p, e, chi, chi_w, and the control.
+/// the model equations (docs/theory.md §1) on the stored weights: p, e, chi, chi_w, and the control.
 #[test]
 fn measurement_matches_naive_loops() {
     for c in [

@@ -1,4 +1,4 @@
-//! Steps I1-I5: the $\alpha$-ReLU kernel identities (SCIENCE.md section 4), each closed form
+//! Steps I1-I5: the $\alpha$-ReLU kernel identities (docs/theory.md §3 and §4), each closed form
 //! checked against quadrature, Monte Carlo or finite differences.
 
 use super::checker::{a_params, c_params, Checker, Criterion, Row};
