@@ -15,7 +15,8 @@ fn main() {
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=EOC_GIT_COMMIT");
-    let commit = git(&dir, &["rev-parse", "--verify", "HEAD"]).filter(|c| c.len() >= 12 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    let commit = git(&dir, &["rev-parse", "--verify", "HEAD"])
+        .filter(|c| c.len() >= 12 && c.bytes().all(|b| b.is_ascii_hexdigit()));
     let Some(commit) = commit else {
         println!("cargo:rustc-env=EOC_GIT_COMMIT=");
         println!("cargo:rustc-env=EOC_GIT_DIRTY=0");
@@ -23,7 +24,8 @@ fn main() {
     };
     // Tracked files only, like the report always said ("with uncommitted changes").
     // `--no-optional-locks`: do not refresh (and lock) the index of the checkout being built.
-    let dirty = git(&dir, &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let dirty = git(&dir, &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
     println!("cargo:rustc-env=EOC_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=EOC_GIT_DIRTY={}", u8::from(dirty));
 
@@ -31,7 +33,11 @@ fn main() {
     // git directory layout (plain checkout, worktree, packed refs) holds them.
     let abs = |p: String| {
         let p = PathBuf::from(p);
-        if p.is_absolute() { p } else { dir.join(p) }
+        if p.is_absolute() {
+            p
+        } else {
+            dir.join(p)
+        }
     };
     let git_dir = git(&dir, &["rev-parse", "--git-dir"]).map(abs);
     let common = git(&dir, &["rev-parse", "--git-common-dir"]).map(abs);

@@ -127,7 +127,10 @@ fn dependencies_point_one_way() {
     for f in &files {
         let Some(module) = module_of(f) else { continue };
         let Some(ok) = allowed.get(module.as_str()) else {
-            violations.push(format!("{}: module '{module}' is not in the map (add it to ALLOWED and ARCHITECTURE.md)", f.display()));
+            violations.push(format!(
+                "{}: module '{module}' is not in the map (add it to ALLOWED and ARCHITECTURE.md)",
+                f.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(f).unwrap();
@@ -145,9 +148,12 @@ fn the_allowed_graph_has_no_cycle() {
     // Depth-first search over ALLOWED: a module may not reach itself.
     let graph: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
     fn reaches(graph: &BTreeMap<&str, &[&str]>, from: &str, target: &str, seen: &mut BTreeSet<String>) -> bool {
-        graph.get(from).copied().unwrap_or(&[]).iter().any(|d| {
-            *d == target || (seen.insert(d.to_string()) && reaches(graph, d, target, seen))
-        })
+        graph
+            .get(from)
+            .copied()
+            .unwrap_or(&[])
+            .iter()
+            .any(|d| *d == target || (seen.insert(d.to_string()) && reaches(graph, d, target, seen)))
     }
     for m in graph.keys() {
         assert!(!reaches(&graph, m, m, &mut BTreeSet::new()), "{m} reaches itself");

@@ -35,7 +35,10 @@ fn redact(md: &str) -> String {
         .map(|l| {
             if ["single-thread time", "samples per second", "task time"].iter().any(|v| l.contains(v)) {
                 // Each word holding a digit becomes `#` (a number's format varies with its size).
-                l.split(' ').map(|w| if w.chars().any(|c| c.is_ascii_digit()) { "#" } else { w }).collect::<Vec<_>>().join(" ")
+                l.split(' ')
+                    .map(|w| if w.chars().any(|c| c.is_ascii_digit()) { "#" } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" ")
             } else {
                 l.to_string()
             }
@@ -59,7 +62,10 @@ fn report_is_built_then_cached_then_repaired() {
     for needle in ["http://", "https://", "<script", "src=\"", "<link"] {
         // References may cite a URL in text; no element may load one.
         if needle.starts_with("http") {
-            assert!(!html.contains(&format!("href=\"{needle}")) && !html.contains(&format!("src=\"{needle}")), "external reference {needle}");
+            assert!(
+                !html.contains(&format!("href=\"{needle}")) && !html.contains(&format!("src=\"{needle}")),
+                "external reference {needle}"
+            );
         } else {
             assert!(!html.contains(needle), "HTML must be self-contained, found {needle}");
         }
@@ -105,7 +111,11 @@ fn invalid_input_exits_2_naming_the_value() {
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"bad\"\n[identities]\nno_such_key = 3\n").unwrap();
-    let o = Command::new(bin()).current_dir(dir.path()).args(["--profile", bad.to_str().unwrap(), "list"]).output().unwrap();
+    let o = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["--profile", bad.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no_such_key") && stderr(&o).contains("line 3"), "{}", stderr(&o));
 
@@ -141,7 +151,11 @@ fn invalid_profile_values_exit_2_before_any_stage_runs() {
         assert_eq!(err.matches("error:").count(), 1, "printed once: {err}");
         assert!(!err.contains("computing"), "no stage ran: {err}");
         // `list` validates too.
-        let o = Command::new(bin()).current_dir(dir.path()).args(["--profile", p.to_str().unwrap(), "list"]).output().unwrap();
+        let o = Command::new(bin())
+            .current_dir(dir.path())
+            .args(["--profile", p.to_str().unwrap(), "list"])
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(2), "list with [{section}] {line}");
     }
 }

@@ -148,7 +148,13 @@ fn each_command_shows_only_its_options() {
     assert!(help(&["cache", "merge"]).contains("Cache directories to merge from"));
     // train states its real defaults and what its two accuracies are.
     let h = help(&["train"]);
-    for needle in ["width 128", "batch 128", "quick profile's grids use width 64 and batch 64", "running averages", "final evaluation"] {
+    for needle in [
+        "width 128",
+        "batch 128",
+        "quick profile's grids use width 64 and batch 64",
+        "running averages",
+        "final evaluation",
+    ] {
         assert!(h.contains(needle), "train --help lacks {needle:?}");
     }
 }
@@ -157,7 +163,11 @@ fn each_command_shows_only_its_options() {
 fn options_before_the_command_still_work_where_they_apply() {
     let o = eoc(&["--profile", &tiny(), "--cache-dir", "c", "list"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    fails(&eoc(&["--profile", "paper", "meanfield", "--act", "tanh", "--depth", "3"]), 2, &["--profile is not an option of `meanfield`"]);
+    fails(
+        &eoc(&["--profile", "paper", "meanfield", "--act", "tanh", "--depth", "3"]),
+        2,
+        &["--profile is not an option of `meanfield`"],
+    );
     fails(&eoc(&["--out", "r", "train"]), 2, &["--out is not an option of `train`"]);
     fails(&eoc(&["--force", "init", "--act", "tanh", "--depth", "3"]), 2, &["--force is not an option of `init`"]);
 }
@@ -167,10 +177,18 @@ fn invalid_input_is_reported_once_with_status_2() {
     fails(&eoc(&["run", "nonsense", "--profile", &tiny()]), 2, &["unknown stage 'nonsense'", "valid:"]);
     fails(&eoc(&["list", "--profile", "fastest"]), 2, &["'fastest'"]);
     fails(&eoc(&["report", "--profile", &tiny(), "--force=nonsense"]), 2, &["'nonsense'"]);
-    fails(&eoc(&["meanfield", "--act", "tanh", "--depth", "-3"]), 2, &["--depth", "valid: an integer from 1 to 100000000"]);
+    fails(
+        &eoc(&["meanfield", "--act", "tanh", "--depth", "-3"]),
+        2,
+        &["--depth", "valid: an integer from 1 to 100000000"],
+    );
     fails(&eoc(&["meanfield", "--act", "tanh", "--depth", "10", "--sv2=-1"]), 2, &["--sv2", "valid: a number from 0"]);
     fails(&eoc(&["meanfield", "--act", "sigmoid", "--depth", "3"]), 2, &["sigmoid", "valid: tanh, relu, alpha-relu"]);
-    fails(&eoc(&["meanfield", "--act", "tanh", "--depth", "100000000", "--every", "1"]), 2, &["every = 1", "a million"]);
+    fails(
+        &eoc(&["meanfield", "--act", "tanh", "--depth", "100000000", "--every", "1"]),
+        2,
+        &["every = 1", "a million"],
+    );
     fails(&eoc(&["init", "--act", "alpha-relu", "--alpha", "0.3", "--depth", "10"]), 2, &["infinite"]);
 }
 
@@ -224,7 +242,9 @@ fn cache_merge_refuses_what_is_not_a_cache() {
     let limit = Duration::from_secs(120);
     std::fs::create_dir_all(d.join("notcache/x")).unwrap();
     std::fs::write(d.join("file"), "x").unwrap();
-    for (src, needle) in [("notcache", "not a cache directory"), ("file", "not a directory"), ("missing", "cannot merge missing")] {
+    for (src, needle) in
+        [("notcache", "not a cache directory"), ("file", "not a directory"), ("missing", "cannot merge missing")]
+    {
         fails(&eoc_in(d, &["cache", "merge", src, "--profile", &tiny()], limit), 2, &[needle]);
     }
     let o = eoc_in(d, &["run", "identities", "--profile", &tiny(), "--cache-dir", "shard", "-q"], limit);
@@ -243,7 +263,8 @@ fn cache_merge_refuses_what_is_not_a_cache() {
 fn train_prints_both_accuracies_and_writes_json() {
     let dir = tempfile::tempdir().unwrap();
     let json: PathBuf = dir.path().join("r.json");
-    let args = ["train", "--width", "16", "--depth", "2", "--train-subset", "300", "--batch", "50", "--jobs", "1", "--json"];
+    let args =
+        ["train", "--width", "16", "--depth", "2", "--train-subset", "300", "--batch", "50", "--jobs", "1", "--json"];
     let mut argv: Vec<&str> = args.to_vec();
     argv.push(json.to_str().unwrap());
     let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
@@ -256,6 +277,10 @@ fn train_prints_both_accuracies_and_writes_json() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!((r["width"].as_u64(), r["steps"].as_u64()), (Some(16), Some(6)));
     // Missing MNIST files are a failure (1) naming the file.
-    let o = eoc_in(dir.path(), &["train", "--mnist-dir", dir.path().to_str().unwrap(), "--jobs", "1"], Duration::from_secs(60));
+    let o = eoc_in(
+        dir.path(),
+        &["train", "--mnist-dir", dir.path().to_str().unwrap(), "--jobs", "1"],
+        Duration::from_secs(60),
+    );
     fails(&o, 1, &["idx"]);
 }

@@ -41,7 +41,12 @@ fn stages_with(b_config: &str, counters: &[Arc<AtomicUsize>]) -> Vec<Box<dyn Sta
     let empty = serde_json::json!({});
     vec![
         Box::new(Counted { name: "a", deps: &[], runs: counters[0].clone(), config: empty.clone() }),
-        Box::new(Counted { name: "b", deps: &["a"], runs: counters[1].clone(), config: serde_json::json!({ "d": b_config }) }),
+        Box::new(Counted {
+            name: "b",
+            deps: &["a"],
+            runs: counters[1].clone(),
+            config: serde_json::json!({ "d": b_config }),
+        }),
         Box::new(Counted { name: "c", deps: &["b"], runs: counters[2].clone(), config: empty }),
     ]
 }

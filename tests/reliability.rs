@@ -34,7 +34,11 @@ fn tiny() -> PathBuf {
 fn variant(dir: &Path, file: &str, edits: &[(&str, &str)]) -> PathBuf {
     let mut text = std::fs::read_to_string(tiny()).unwrap();
     for (from, to) in edits {
-        let line = text.lines().find(|l| l.starts_with(from)).unwrap_or_else(|| panic!("tiny.toml has no line '{from}'")).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(from))
+            .unwrap_or_else(|| panic!("tiny.toml has no line '{from}'"))
+            .to_string();
         text = text.replacen(&line, to, 1);
     }
     let p = dir.join(file);
@@ -44,7 +48,11 @@ fn variant(dir: &Path, file: &str, edits: &[(&str, &str)]) -> PathBuf {
 
 /// tiny with a training grid heavy enough (about a second) for a kill to land in its middle.
 fn heavier_training(dir: &Path) -> PathBuf {
-    variant(dir, "heavier.toml", &[("width = 8", "width = 128"), ("train_subset = 256", "train_subset = 4096"), ("epochs = 1", "epochs = 2")])
+    variant(
+        dir,
+        "heavier.toml",
+        &[("width = 8", "width = 128"), ("train_subset = 256", "train_subset = 4096"), ("epochs = 1", "epochs = 2")],
+    )
 }
 
 fn command(dir: &Path, profile: &Path, args: &[&str]) -> Command {
@@ -116,7 +124,9 @@ fn data(out: &Path) -> BTreeMap<String, Vec<u8>> {
         }
         let bytes = std::fs::read(e.path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        let volatile = VOLATILE_KEYS.iter().any(|k| text.contains(&format!("\"{k}\"")) || text.lines().next().is_some_and(|h| h.split(',').any(|c| c == *k)));
+        let volatile = VOLATILE_KEYS.iter().any(|k| {
+            text.contains(&format!("\"{k}\"")) || text.lines().next().is_some_and(|h| h.split(',').any(|c| c == *k))
+        });
         let normalized = if !volatile {
             bytes
         } else if name.ends_with(".json") {
@@ -125,9 +135,12 @@ fn data(out: &Path) -> BTreeMap<String, Vec<u8>> {
             serde_json::to_vec_pretty(&v).unwrap()
         } else {
             let rows = csv_rows(&text);
-            let keep: Vec<usize> = (0..rows[0].len()).filter(|&i| !VOLATILE_KEYS.contains(&rows[0][i].as_str())).collect();
+            let keep: Vec<usize> =
+                (0..rows[0].len()).filter(|&i| !VOLATILE_KEYS.contains(&rows[0][i].as_str())).collect();
             rows.iter()
-                .map(|r| keep.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>().join(",") + "\n")
+                .map(|r| {
+                    keep.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>().join(",") + "\n"
+                })
                 .collect::<String>()
                 .into_bytes()
         };
@@ -173,7 +186,14 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
 
 fn point_files(cache: &Path) -> usize {
     std::fs::read_dir(cache.join("training/points"))
-        .map(|rd| rd.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".json") && !e.file_name().to_string_lossy().starts_with('.')).count())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    e.file_name().to_string_lossy().ends_with(".json")
+                        && !e.file_name().to_string_lossy().starts_with('.')
+                })
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -277,7 +297,15 @@ fn concurrent_runs_on_one_cache_wait_for_each_other() {
 
 /// The profile named in each of the report's main files, if they agree.
 fn report_profile(out: &Path) -> Result<String, String> {
-    let name = |text: &str| if text.contains("tiny-b") { "tiny-b" } else if text.contains("tiny") { "tiny" } else { "none" };
+    let name = |text: &str| {
+        if text.contains("tiny-b") {
+            "tiny-b"
+        } else if text.contains("tiny") {
+            "tiny"
+        } else {
+            "none"
+        }
+    };
     let read = |f: &str| std::fs::read_to_string(out.join(f)).map_err(|e| format!("{f}: {e}"));
     let names = [name(&read("index.html")?), name(&read("report.md")?), name(&read("data/reproducibility.json")?)];
     if names.iter().all(|n| *n == names[0]) && names[0] != "none" {
@@ -317,18 +345,30 @@ fn a_report_killed_while_rendering_leaves_the_old_or_the_new_report_whole() {
     assert_eq!(report_profile(&out), Ok("tiny".to_string()));
 
     let (mut seen_new, mut cut_while_writing) = (0, 0);
-    for (i, delay_ms) in [0u64, 2, 5, 10, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 600].into_iter().enumerate() {
+    for (i, delay_ms) in
+        [0u64, 2, 5, 10, 20, 30, 45, 60, 80, 100, 130, 160, 200, 250, 300, 400, 600].into_iter().enumerate()
+    {
         let before = report_profile(&out).unwrap();
         let (next, profile) = if before == "tiny" { ("tiny-b", &b) } else { ("tiny", &a) };
         let mut child = spawn(d, profile, &["--jobs", "2", "--out", "report", "report"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         child.wait().unwrap();
-        let after = report_profile(&out).unwrap_or_else(|e| panic!("kill {i} after {delay_ms} ms left a mixed report: {e}"));
+        let after =
+            report_profile(&out).unwrap_or_else(|e| panic!("kill {i} after {delay_ms} ms left a mixed report: {e}"));
         assert!(after == before || after == next, "kill {i}: {after}");
-        assert_eq!(listing(&out), files, "kill {i} after {delay_ms} ms: the report's files differ from a complete report");
+        assert_eq!(
+            listing(&out),
+            files,
+            "kill {i} after {delay_ms} ms: the report's files differ from a complete report"
+        );
         seen_new += usize::from(after == next);
-        cut_while_writing += usize::from(std::fs::read_dir(d).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".report.tmp-")));
+        cut_while_writing += usize::from(
+            std::fs::read_dir(d)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(".report.tmp-")),
+        );
     }
     eprintln!("of 17 killed renders, {cut_while_writing} were cut while writing, {seen_new} had completed their swap");
 

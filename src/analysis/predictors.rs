@@ -39,7 +39,10 @@ pub fn spread_ratio(ridge_values: &[f64], grid_values: &[f64]) -> Result<f64, An
         got: grid_values.len(),
     })?;
     if g.is_nan() || g <= 0.0 || !r.is_finite() || !g.is_finite() {
-        return Err(AnalysisError::Degenerate { what: "spread ratio", why: "the metric is constant or not finite over the grid" });
+        return Err(AnalysisError::Degenerate {
+            what: "spread ratio",
+            why: "the metric is constant or not finite over the grid",
+        });
     }
     Ok(r / g)
 }
@@ -224,7 +227,11 @@ pub struct Paired {
 /// Paired t comparison of the per-cell held-out absolute errors of `a` and `b`.
 pub fn paired_comparison(a: &MetricScore, b: &MetricScore) -> Result<Paired, AnalysisError> {
     if a.abs_errors.len() != b.abs_errors.len() {
-        return Err(AnalysisError::LengthMismatch { what: "paired comparison", a: a.abs_errors.len(), b: b.abs_errors.len() });
+        return Err(AnalysisError::LengthMismatch {
+            what: "paired comparison",
+            a: a.abs_errors.len(),
+            b: b.abs_errors.len(),
+        });
     }
     let d: Vec<f64> = a.abs_errors.iter().zip(&b.abs_errors).filter_map(|(x, y)| Some((*x)? - (*y)?)).collect();
     let n = d.len();
@@ -333,12 +340,16 @@ mod tests {
             ridge_b.push(rng.random_range(-1.0..1.0));
             ridge_lv.push(3.0 - (l as f64).ln());
         }
-        let scores =
-            vec![score_metric("B", &b, &ridge_b), score_metric("A", &a, &ridge_a), score_metric("log v", &lv, &ridge_lv)];
+        let scores = vec![
+            score_metric("B", &b, &ridge_b),
+            score_metric("A", &a, &ridge_a),
+            score_metric("log v", &lv, &ridge_lv),
+        ];
         let (sb, sa, sv) = (&scores[0], &scores[1], &scores[2]);
         assert!(sa.spearman.unwrap() > 0.8, "{:?}", sa.spearman);
         assert!(sb.spearman.unwrap().abs() < 0.3, "{:?}", sb.spearman);
-        let (ma, mb, mv) = (sa.lodo.as_ref().unwrap().mae, sb.lodo.as_ref().unwrap().mae, sv.lodo.as_ref().unwrap().mae);
+        let (ma, mb, mv) =
+            (sa.lodo.as_ref().unwrap().mae, sb.lodo.as_ref().unwrap().mae, sv.lodo.as_ref().unwrap().mae);
         eprintln!("held-out MAE: A {ma}, B {mb}, log v {mv}; spearman A {:?} B {:?}", sa.spearman, sb.spearman);
         assert!(ma < 0.03, "A's held-out error {ma} should be near the noise level");
         assert!(ma < 0.5 * mb && ma < 0.5 * mv, "A {ma}, B {mb}, log v {mv}");

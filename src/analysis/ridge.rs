@@ -115,7 +115,11 @@ impl Grid {
     /// A diverged run or one with non-finite accuracy counts as `fail_accuracy`.
     pub fn from_runs(runs: &[Run], fail_accuracy: f64) -> Result<Self, AnalysisError> {
         if !(0.0..=1.0).contains(&fail_accuracy) {
-            return Err(AnalysisError::Invalid { what: "fail_accuracy", value: fail_accuracy, why: "need 0 <= a <= 1" });
+            return Err(AnalysisError::Invalid {
+                what: "fail_accuracy",
+                value: fail_accuracy,
+                why: "need 0 <= a <= 1",
+            });
         }
         if runs.is_empty() {
             return Err(AnalysisError::TooFew { what: "grid", need: 1, got: 0 });
@@ -319,8 +323,9 @@ fn ridge_point(row: &Row, opts: &RidgeOptions) -> Option<RidgePoint> {
     let multi = row.cells.iter().any(|c| c.accuracies.len() >= 2);
     let (mut sd, mut edge_frac) = (None, None);
     if multi && opts.bootstrap >= 2 {
-        let mut rng =
-            rand_chacha::ChaCha8Rng::seed_from_u64(opts.rng_seed ^ (row.depth as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            opts.rng_seed ^ (row.depth as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         let mut reps = Vec::with_capacity(opts.bootstrap);
         let mut edges = 0usize;
         let mut resampled = vec![0.0; row.cells.len()];
@@ -411,7 +416,11 @@ pub struct RidgeSlope {
 /// of the slope $b$ (see [`stats::linear_fit`]). Theory for tanh FRNs: $b = -1$.
 pub fn ridge_slope(points: &[RidgePoint], opts: &SlopeOptions) -> Result<RidgeSlope, AnalysisError> {
     if !(opts.sigma_floor > 0.0 && opts.sigma_floor.is_finite()) {
-        return Err(AnalysisError::Invalid { what: "sigma_floor", value: opts.sigma_floor, why: "need 0 < floor < inf" });
+        return Err(AnalysisError::Invalid {
+            what: "sigma_floor",
+            value: opts.sigma_floor,
+            why: "need 0 < floor < inf",
+        });
     }
     let (used, excluded): (Vec<&RidgePoint>, Vec<&RidgePoint>) =
         points.iter().partition(|p| opts.include_edge || !p.at_edge);
@@ -482,7 +491,8 @@ mod tests {
             for v in log_grid(0.05, 50.0, 19) {
                 for seed in 0..seeds {
                     let z = ((v * l as f64).ln() - u0.ln()) / 1.2;
-                    let acc = 0.1 + 0.85 * (-0.5 * z * z).exp() + if noise_sd > 0.0 { noise.sample(&mut rng) } else { 0.0 };
+                    let acc =
+                        0.1 + 0.85 * (-0.5 * z * z).exp() + if noise_sd > 0.0 { noise.sample(&mut rng) } else { 0.0 };
                     let diverged = v * (l as f64) > 500.0;
                     runs.push(Run { depth: l, variance: v, seed, accuracy: acc.clamp(0.0, 1.0), diverged });
                 }
@@ -504,8 +514,13 @@ mod tests {
         assert!(g.pooled_seed_sd().unwrap() < 1e-15);
         // fully diverged cells do not enter the pooled sd: one cell with seeds (0.5, 0.7) and one
         // all-diverged cell give sd(0.5, 0.7) = sqrt(0.02)
-        let mk = |v: f64, seed: u64, accuracy: f64, diverged: bool| Run { depth: 3, variance: v, seed, accuracy, diverged };
-        let g2 = Grid::from_runs(&[mk(1.0, 0, 0.5, false), mk(1.0, 1, 0.7, false), mk(2.0, 0, 0.1, true), mk(2.0, 1, 0.1, true)], 0.1).unwrap();
+        let mk =
+            |v: f64, seed: u64, accuracy: f64, diverged: bool| Run { depth: 3, variance: v, seed, accuracy, diverged };
+        let g2 = Grid::from_runs(
+            &[mk(1.0, 0, 0.5, false), mk(1.0, 1, 0.7, false), mk(2.0, 0, 0.1, true), mk(2.0, 1, 0.1, true)],
+            0.1,
+        )
+        .unwrap();
         assert!((g2.pooled_seed_sd().unwrap() - 0.02f64.sqrt()).abs() < 1e-12);
         assert!((g.median_log_step().unwrap() - (1000f64).ln() / 18.0).abs() < 1e-12);
         assert!(Grid::from_runs(&[], 0.1).is_err());

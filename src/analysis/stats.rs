@@ -397,7 +397,8 @@ mod tests {
     #[test]
     fn t_cdf_matches_quadrature_of_density() {
         for &df in &[1.5, 3.0, 7.0, 25.0] {
-            let c = (libm::lgamma(0.5 * (df + 1.0)) - libm::lgamma(0.5 * df)).exp() / (df * std::f64::consts::PI).sqrt();
+            let c =
+                (libm::lgamma(0.5 * (df + 1.0)) - libm::lgamma(0.5 * df)).exp() / (df * std::f64::consts::PI).sqrt();
             let f = |t: f64| c * (1.0 + t * t / df).powf(-0.5 * (df + 1.0));
             for &t in &[0.3, 1.0, 2.5, 4.0] {
                 let m = 20_000;

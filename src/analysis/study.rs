@@ -180,11 +180,13 @@ impl Study {
 fn eval_init(grid: &Grid, depth: usize, v: f64, pooled: Option<f64>, z: f64) -> Option<InitEval> {
     let row = grid.row(depth)?;
     let means = row.means();
-    let (bi, best) = means.iter().copied().enumerate().fold((0, f64::NEG_INFINITY), |a, (i, m)| if m > a.1 { (i, m) } else { a });
+    let (bi, best) =
+        means.iter().copied().enumerate().fold((0, f64::NEG_INFINITY), |a, (i, m)| if m > a.1 { (i, m) } else { a });
     let near = row.nearest(v);
     let accuracy = row.accuracy_at(v);
     let gap = best - accuracy.unwrap_or_else(|| near.mean());
-    let gap_se = pooled.map(|s| s * (1.0 / row.cells[bi].accuracies.len() as f64 + 1.0 / near.accuracies.len() as f64).sqrt());
+    let gap_se =
+        pooled.map(|s| s * (1.0 / row.cells[bi].accuracies.len() as f64 + 1.0 / near.accuracies.len() as f64).sqrt());
     Some(InitEval {
         depth,
         variance: v,
@@ -266,7 +268,10 @@ pub fn study(
 
     let pooled = grid.pooled_seed_sd();
     let evals = |v_of: &dyn Fn(usize) -> Option<f64>| -> Vec<InitEval> {
-        grid.depths().into_iter().filter_map(|d| v_of(d).and_then(|v| eval_init(&grid, d, v, pooled, opts.gap_z))).collect()
+        grid.depths()
+            .into_iter()
+            .filter_map(|d| v_of(d).and_then(|v| eval_init(&grid, d, v, pooled, opts.gap_z)))
+            .collect()
     };
     let xavier = evals(&|_| Some(opts.xavier_v));
     let he = evals(&|_| Some(opts.he_v));

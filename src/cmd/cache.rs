@@ -1,7 +1,7 @@
 //! `edge-of-chaos cache merge DIR...`: copy the verified entries of other cache directories
 //! (e.g. the shards of a training grid) into this one.
 
-use super::{usage, Context, PipelineArgs, Pipeline};
+use super::{usage, Context, Pipeline, PipelineArgs};
 use edge_of_chaos::pipeline::Force;
 use std::path::{Path, PathBuf};
 
@@ -75,7 +75,7 @@ fn check_source(dir: &Path, stage_names: &[String]) -> anyhow::Result<()> {
 
 /// Whether `dir` holds `stages/` or a folder named after a stage.
 pub(super) fn looks_like_cache(dir: &Path, stage_names: &[String]) -> bool {
-    std::iter::once("stages").chain(stage_names.iter().map(String::as_str)).any(|ns| {
-        std::fs::symlink_metadata(dir.join(ns)).is_ok_and(|m| m.is_dir())
-    })
+    std::iter::once("stages")
+        .chain(stage_names.iter().map(String::as_str))
+        .any(|ns| std::fs::symlink_metadata(dir.join(ns)).is_ok_and(|m| m.is_dir()))
 }

@@ -1,7 +1,7 @@
 //! `edge-of-chaos clean [STAGE...]`: delete cached artifacts, saying what and how much.
 
 use super::cache::looks_like_cache;
-use super::{human_bytes, usage, Context, PipelineArgs, Pipeline};
+use super::{human_bytes, usage, Context, Pipeline, PipelineArgs};
 use edge_of_chaos::pipeline::Force;
 use std::path::Path;
 

@@ -4,7 +4,9 @@
 use super::{activation, build_pool, int_in, parse_act, parse_arch, parse_jobs, real_in, Context};
 use edge_of_chaos::activation::ActName;
 use edge_of_chaos::architecture::Architecture;
-use edge_of_chaos::meanfield::init::{lookahead_for, max_evaluations, recommend_with, Target, LN_F32_MAX, MAX_VARIANCE};
+use edge_of_chaos::meanfield::init::{
+    lookahead_for, max_evaluations, recommend_with, Target, LN_F32_MAX, MAX_VARIANCE,
+};
 use edge_of_chaos::meanfield::table::{MAX_DEPTH, MAX_INPUT_VARIANCE};
 use edge_of_chaos::meanfield::{Spec, Variances};
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! `edge-of-chaos list`: the stages, their cache keys and whether they are cached.
 
-use super::{Context, PipelineArgs, Pipeline};
+use super::{Context, Pipeline, PipelineArgs};
 use edge_of_chaos::pipeline::Force;
 use std::io::Write;
 

@@ -233,7 +233,14 @@ impl Pipeline {
     }
 
     fn runner(&self, jobs: usize, force: Force) -> Runner<'_> {
-        Runner { stages: &self.stages, cache: Cache::new(&self.cache_dir), progress: self.progress.clone(), jobs, force, shard: None }
+        Runner {
+            stages: &self.stages,
+            cache: Cache::new(&self.cache_dir),
+            progress: self.progress.clone(),
+            jobs,
+            force,
+            shard: None,
+        }
     }
 
     /// The names of the stages.
@@ -456,7 +463,9 @@ mod tests {
 
     #[test]
     fn options_before_the_command_are_merged() {
-        let cli = Cli::try_parse_from(["x", "--profile", "paper", "--jobs", "2", "--force=training", "run", "training"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["x", "--profile", "paper", "--jobs", "2", "--force=training", "run", "training"])
+                .unwrap();
         let ctx = Context { verbosity: Verbosity::Normal, early: cli.early };
         let (profile, _) = ctx.pipeline(&PipelineArgs::default());
         assert_eq!(profile, "paper");

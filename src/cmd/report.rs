@@ -1,10 +1,10 @@
 //! `edge-of-chaos report`: run what is missing, then render the report.
 
-use super::{build_pool, usage, ComputeArgs, Context, PipelineArgs, Pipeline};
+use super::{build_pool, usage, ComputeArgs, Context, Pipeline, PipelineArgs};
 use anyhow::anyhow;
 use edge_of_chaos::report::outdir::{check_target, OutDirError};
-use edge_of_chaos::report::render::ReportError;
 use edge_of_chaos::report::render::write_report_with;
+use edge_of_chaos::report::render::ReportError;
 use edge_of_chaos::report::RunInfo;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,9 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     let records = p.runner(jobs, force).run(&p.names())?;
     let info = RunInfo::collect(&p.profile.name, &p.profile.description, jobs);
     let rendered = write_report_with(&records, &info, &out, &p.progress).map_err(|e| match e {
-        ReportError::Write(OutDirError::Io { path, source }) => cannot_write(&out, format!("{}: {source}", path.display())),
+        ReportError::Write(OutDirError::Io { path, source }) => {
+            cannot_write(&out, format!("{}: {source}", path.display()))
+        }
         ReportError::Write(e @ OutDirError::NotAReport { .. }) => usage(e.to_string()),
         other => anyhow::Error::new(other).context(format!("rendering the report into {}", out.display())),
     })?;

@@ -1,6 +1,6 @@
 //! `edge-of-chaos run STAGE...`: run stages (and what they need) without rendering.
 
-use super::{build_pool, ComputeArgs, Context, PipelineArgs, Pipeline};
+use super::{build_pool, ComputeArgs, Context, Pipeline, PipelineArgs};
 use edge_of_chaos::error::UsageError;
 
 #[derive(clap::Args)]

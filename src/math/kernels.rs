@@ -193,7 +193,9 @@ pub fn k0_moment(a: f64, c: f64) -> Result<f64, MathError> {
     check_alpha("k0_moment", a)?;
     check(c.is_finite() && c.abs() < 1.0, "k0_moment", "c", c, "-1 < c < 1")?;
     let g = gamma(a + 1.0);
-    Ok((0.5 * PI).sqrt() * g * g / gamma(a + 1.5) * (1.0 - c).powf(-a - 0.5) * hyp2f1(0.5, 0.5, a + 1.5, 0.5 * (1.0 + c))?)
+    Ok((0.5 * PI).sqrt() * g * g / gamma(a + 1.5)
+        * (1.0 - c).powf(-a - 0.5)
+        * hyp2f1(0.5, 0.5, a + 1.5, 0.5 * (1.0 + c))?)
 }
 
 /// Elementary closed forms of $I_n(c) = \int_0^\infty y^n e^{cy} K_0(y)\,dy$ for $n = 0, 1, 2$,

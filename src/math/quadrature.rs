@@ -381,12 +381,20 @@ impl Map {
             Map::Right(a) => {
                 let u = 1.0 - t;
                 let fx = f(a + t / u);
-                if fx == 0.0 { 0.0 } else { fx / (u * u) }
+                if fx == 0.0 {
+                    0.0
+                } else {
+                    fx / (u * u)
+                }
             }
             Map::Left(b) => {
                 let u = 1.0 - t;
                 let fx = f(b - t / u);
-                if fx == 0.0 { 0.0 } else { fx / (u * u) }
+                if fx == 0.0 {
+                    0.0
+                } else {
+                    fx / (u * u)
+                }
             }
         }
     }
@@ -558,12 +566,7 @@ pub fn integrate_points_limit<F: Fn(f64) -> f64>(
 /// $1/\sqrt q$). Breakpoints are put at each centre $\pm$ `width` $\cdot 4^k$ up to $\pm 12$, so
 /// every feature is resolved whatever its scale; the Gaussian tail beyond $|z| = 12$ is
 /// integrated on mapped half-lines. Adaptive Gauss-Kronrod on the pieces.
-pub fn gaussian_expectation<F: Fn(f64) -> f64>(
-    f: F,
-    centers: &[f64],
-    width: f64,
-    tol: Tol,
-) -> Result<Quad, MathError> {
+pub fn gaussian_expectation<F: Fn(f64) -> f64>(f: F, centers: &[f64], width: f64, tol: Tol) -> Result<Quad, MathError> {
     const ZMAX: f64 = 12.0;
     let mut pts = vec![f64::NEG_INFINITY, -ZMAX, ZMAX, f64::INFINITY];
     let w = if width.is_finite() && width > 0.0 { width.min(1.0) } else { 1.0 };
@@ -614,7 +617,12 @@ const DE_MAX_LEVEL: usize = 9;
 /// double-exponential, so it overestimates the error of the returned value).
 pub fn tanh_sinh<F: Fn(f64, f64, f64) -> f64>(f: F, a: f64, b: f64, tol: Tol) -> Result<Quad, MathError> {
     if !(a.is_finite() && b.is_finite()) {
-        return Err(MathError::Domain { func: "tanh_sinh", arg: "a or b", value: if a.is_finite() { b } else { a }, valid: "finite" });
+        return Err(MathError::Domain {
+            func: "tanh_sinh",
+            arg: "a or b",
+            value: if a.is_finite() { b } else { a },
+            valid: "finite",
+        });
     }
     if a == b {
         return Ok(Quad { value: 0.0, error: 0.0, evals: 0 });
@@ -652,7 +660,12 @@ fn tanh_sinh_core(f: &dyn Fn(f64, f64, f64) -> f64, a: f64, b: f64, tol: Tol) ->
 /// `f(x, x - a)` with the distance exact.
 pub fn exp_sinh<F: Fn(f64, f64) -> f64>(f: F, a: f64, scale: f64, tol: Tol) -> Result<Quad, MathError> {
     if !a.is_finite() || scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
-        return Err(MathError::Domain { func: "exp_sinh", arg: "a or scale", value: if a.is_finite() { scale } else { a }, valid: "finite a, scale > 0" });
+        return Err(MathError::Domain {
+            func: "exp_sinh",
+            arg: "a or scale",
+            value: if a.is_finite() { scale } else { a },
+            valid: "finite a, scale > 0",
+        });
     }
     let node = |t: f64| -> Option<(f64, f64)> {
         let u = FRAC_PI_2 * t.sinh();
@@ -813,11 +826,21 @@ mod tests {
         // int x^2 sech^2 = pi^2/6). E[sech^4(sqrt q z)] = q^{-1/2} phi(0)[4/3 - (pi^2-6)/(18 q) + O(q^-2)].
         // mpmath 1.3.0 (30 digits, mp.quad split at 0, +-0.01, +-0.1, +-1): q = 1e4.
         let s = 100.0;
-        let got = gaussian_expectation(|z| (1.0 / (s * z).cosh()).powi(4), &[0.0], 1.0 / s, Tol::new(0.0, 1e-12)).unwrap();
+        let got =
+            gaussian_expectation(|z| (1.0 / (s * z).cosh()).powi(4), &[0.0], 1.0 / s, Tol::new(0.0, 1e-12)).unwrap();
         assert!(((got.value - 0.005_319_144_644_014_622_1) / 0.005_319_144_644_014_622_1).abs() < 1e-13, "{got:?}");
         for q in [1e6f64, 1e8] {
             let s = q.sqrt();
-            let got = gaussian_expectation(|z| { let c = 1.0 / (s * z).cosh(); c.powi(4) }, &[0.0], 1.0 / s, Tol::new(0.0, 1e-12)).unwrap();
+            let got = gaussian_expectation(
+                |z| {
+                    let c = 1.0 / (s * z).cosh();
+                    c.powi(4)
+                },
+                &[0.0],
+                1.0 / s,
+                Tol::new(0.0, 1e-12),
+            )
+            .unwrap();
             let phi0 = 1.0 / (2.0 * PI).sqrt();
             let want = phi0 / s * (4.0 / 3.0 - (PI * PI - 6.0) / (18.0 * q));
             assert!(((got.value - want) / want).abs() < 1e-11, "q {q}: {} vs {want}", got.value);
@@ -825,7 +848,9 @@ mod tests {
         // Gauss-Hermite with 120 nodes is badly wrong at q = 100 (docs/theory.md §3: -82%).
         let q: f64 = 100.0;
         let gh = gauss_expectation_1d(|z| (1.0 / (q.sqrt() * z).cosh()).powi(4), 120);
-        let ad = gaussian_expectation(|z| (1.0 / (q.sqrt() * z).cosh()).powi(4), &[0.0], 0.1, Tol::rel(1e-12)).unwrap().value;
+        let ad = gaussian_expectation(|z| (1.0 / (q.sqrt() * z).cosh()).powi(4), &[0.0], 0.1, Tol::rel(1e-12))
+            .unwrap()
+            .value;
         assert!(gh < 0.3 * ad, "GH {gh} vs adaptive {ad}");
     }
 

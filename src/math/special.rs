@@ -136,7 +136,10 @@ fn series(a: f64, b: f64, c: f64, z: f64) -> Result<(f64, f64), MathError> {
             break;
         }
     }
-    Err(MathError::NoConvergence { func: "hyp2f1", detail: format!("power series at z = {z} for a = {a}, b = {b}, c = {c}") })
+    Err(MathError::NoConvergence {
+        func: "hyp2f1",
+        detail: format!("power series at z = {z} for a = {a}, b = {b}, c = {c}"),
+    })
 }
 
 /// Integrates the hypergeometric ODE from `z0` (with values `w0`, `dw0`) to `z` in Taylor steps.
@@ -323,7 +326,8 @@ mod tests {
         for (x, k) in cases {
             assert!(rel(bessel_k0(x), k) < 3e-15, "K0({x}) = {} vs {k}", bessel_k0(x));
         }
-        let scaled = [(10.0, 0.391_631_934_436_598_67), (700.0, 0.047_362_369_454_613_572), (2.0, 0.841_568_215_070_771_42)];
+        let scaled =
+            [(10.0, 0.391_631_934_436_598_67), (700.0, 0.047_362_369_454_613_572), (2.0, 0.841_568_215_070_771_42)];
         for (x, k) in scaled {
             assert!(rel(bessel_k0_scaled(x), k) < 3e-15, "e^x K0({x}) = {} vs {k}", bessel_k0_scaled(x));
         }

@@ -288,7 +288,8 @@ pub fn recommend_with(
         (Some(x), None) => (x, predict(&with_variance(base, 2.0), depth)?),
         (None, Some(h)) => (predict(&with_variance(base, 1.0), depth)?, h),
         (None, None) => {
-            let (x, h) = rayon::join(|| predict(&with_variance(base, 1.0), depth), || predict(&with_variance(base, 2.0), depth));
+            let (x, h) =
+                rayon::join(|| predict(&with_variance(base, 1.0), depth), || predict(&with_variance(base, 2.0), depth));
             (x?, h?)
         }
     };
@@ -383,8 +384,10 @@ mod tests {
     /// near p0) log chi ~ L sv2 sw2 V'(q): either way sv2* L is about constant.
     #[test]
     fn tanh_recommendation_decreases_with_depth() {
-        let a = recommended_variance(Architecture::Full, Activation::Tanh, 1.0, 100, Target::Grad { max: 1.0 }).unwrap();
-        let b = recommended_variance(Architecture::Full, Activation::Tanh, 1.0, 400, Target::Grad { max: 1.0 }).unwrap();
+        let a =
+            recommended_variance(Architecture::Full, Activation::Tanh, 1.0, 100, Target::Grad { max: 1.0 }).unwrap();
+        let b =
+            recommended_variance(Architecture::Full, Activation::Tanh, 1.0, 400, Target::Grad { max: 1.0 }).unwrap();
         assert!(a > b && b > 0.0);
         let ratio = a / b;
         assert!(ratio > 2.5 && ratio < 5.0, "sv2*(100)/sv2*(400) = {ratio}");
@@ -436,7 +439,11 @@ mod tests {
             for lookahead in [1, 2, 3] {
                 let mut last = 0;
                 let r = recommend_with(&base, depth, target, lookahead, &mut |p| last = p.done).unwrap();
-                assert_eq!((r.capped, r.best, r.xavier, r.he), (capped, best, xavier, he), "{arch:?} {act:?} {lookahead}");
+                assert_eq!(
+                    (r.capped, r.best, r.xavier, r.he),
+                    (capped, best, xavier, he),
+                    "{arch:?} {act:?} {lookahead}"
+                );
                 assert!(last <= max_evaluations(lookahead), "{last}");
             }
             let v = recommend(&base, depth, target).unwrap().to_json(&base);

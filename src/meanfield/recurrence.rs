@@ -284,11 +284,7 @@ impl Recurrence {
         };
         // Gradient factor ln(kappa + sigma aq V'(q)).
         let x = ln_sigma + ln_aq + kv.ln_vp;
-        let factor = if self.blocks.kappa > 0.0 {
-            ln_kappa + softplus(x - ln_kappa)
-        } else {
-            x
-        };
+        let factor = if self.blocks.kappa > 0.0 { ln_kappa + softplus(x - ln_kappa) } else { x };
         let g = s.log_grad_explosion + factor;
         // ln chi_w^l up to the common factor chi^L.
         let chi_w = match self.spec.arch {

@@ -20,8 +20,21 @@ pub const MAX_ROWS: usize = 1_000_000;
 pub const MAX_INPUT_VARIANCE: f64 = 1e6;
 
 /// The columns of a row, in order.
-pub const COLUMNS: [&str; 13] =
-    ["l", "p", "log_p", "q", "gamma", "lambda", "e", "one_minus_e", "c", "s", "log_s", "log_grad_explosion", "log_chi_w"];
+pub const COLUMNS: [&str; 13] = [
+    "l",
+    "p",
+    "log_p",
+    "q",
+    "gamma",
+    "lambda",
+    "e",
+    "one_minus_e",
+    "c",
+    "s",
+    "log_s",
+    "log_grad_explosion",
+    "log_chi_w",
+];
 
 /// The reported layers of one network.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +227,8 @@ mod tests {
 
     #[test]
     fn infinite_moment_is_the_string_inf_and_noted() {
-        let t = LayerTable::compute(&spec(Architecture::Full, Activation::AlphaRelu { alpha: 0.4 }, 1.0, 1.0), 3, None).unwrap();
+        let t = LayerTable::compute(&spec(Architecture::Full, Activation::AlphaRelu { alpha: 0.4 }, 1.0, 1.0), 3, None)
+            .unwrap();
         assert_eq!(t.rows[0]["log_grad_explosion"], "inf");
         assert_eq!(cell(&t.rows[0]["log_grad_explosion"]), "inf");
         assert!(t.notes[0].contains("infinite"));

@@ -206,8 +206,12 @@ macro_rules! compound {
     )*};
 }
 
-compound!(SerializeSeq::serialize_element, SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
+compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Scan<'_> {
     type Ok = ();
@@ -289,7 +293,10 @@ mod tests {
         // Existing cache entries keep their keys.
         let v = p(Some(0.25));
         assert_eq!(hash_key(&v), hex(&Sha256::digest(serde_json::to_vec(&v).unwrap())));
-        assert_eq!(hash_key(&serde_json::json!({"a": 1, "b": [1.5, null]})), hex(&Sha256::digest(br#"{"a":1,"b":[1.5,null]}"#)));
+        assert_eq!(
+            hash_key(&serde_json::json!({"a": 1, "b": [1.5, null]})),
+            hex(&Sha256::digest(br#"{"a":1,"b":[1.5,null]}"#))
+        );
     }
 
     #[test]

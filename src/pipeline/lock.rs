@@ -35,7 +35,8 @@ impl DirLock {
         if let Some(parent) = lock_file.parent() {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(lock_file).map_err(err)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(lock_file).map_err(err)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -8,13 +8,13 @@ mod key;
 pub mod lock;
 pub mod progress;
 pub mod runner;
-mod tasks;
 mod stage;
+mod tasks;
 
 pub use artifact::{Artifact, Claim, ClaimStatus, DataTable, Figure};
 pub use cache::{hash_key, key_value, Cache, CacheError, CacheLock, Corruption, Lookup, MergeReport};
+pub use check::{shown, ConfigError, Section};
 pub use progress::{Bar, Progress, Verbosity};
 pub use runner::{Force, RunError, Runner, StageRecord};
-pub use check::{shown, ConfigError, Section};
 pub use stage::{BoxError, Chapter, Stage, StageContext, StageError};
 pub use tasks::{in_shard, pending_tasks, run_tasks, task_key, TaskResults};

@@ -152,7 +152,9 @@ impl Runner<'_> {
             let sharded = self.shard.is_some() && is_target;
             if !self.force.applies(name) && !sharded {
                 let lookup = match self.cache.load::<StoredArtifact>(&ns, key)? {
-                    Lookup::Hit(stored) if (stored.stage.as_str(), stored.version, &stored.key) != (name, stage.version(), key) => {
+                    Lookup::Hit(stored)
+                        if (stored.stage.as_str(), stored.version, &stored.key) != (name, stage.version(), key) =>
+                    {
                         let why = format!(
                             "it holds the artifact of stage '{}' version {} key {}, not of '{name}' version {} key {}",
                             stored.stage,
@@ -202,9 +204,7 @@ impl Runner<'_> {
                 shard: if is_target { self.shard } else { None },
             };
             let t0 = Instant::now();
-            let artifact = stage
-                .run(&ctx)
-                .map_err(|source| RunError::Stage { stage: name.to_string(), source })?;
+            let artifact = stage.run(&ctx).map_err(|source| RunError::Stage { stage: name.to_string(), source })?;
             let seconds = t0.elapsed().as_secs_f64();
             let stored = StoredArtifact {
                 stage: name.to_string(),
@@ -271,7 +271,14 @@ mod tests {
     }
 
     fn runner<'a>(stages: &'a [Box<dyn Stage>], dir: &std::path::Path) -> Runner<'a> {
-        Runner { stages, cache: Cache::new(dir), progress: Progress::silent(), jobs: 1, force: Force::None, shard: None }
+        Runner {
+            stages,
+            cache: Cache::new(dir),
+            progress: Progress::silent(),
+            jobs: 1,
+            force: Force::None,
+            shard: None,
+        }
     }
 
     #[test]

@@ -57,9 +57,7 @@ pub struct StageContext<'a> {
 impl StageContext<'_> {
     /// The artifact of an upstream stage.
     pub fn artifact(&self, stage: &str) -> Result<&Arc<Artifact>, StageError> {
-        self.inputs
-            .get(stage)
-            .ok_or_else(|| StageError::MissingInput { stage: "?".into(), missing: stage.to_string() })
+        self.inputs.get(stage).ok_or_else(|| StageError::MissingInput { stage: "?".into(), missing: stage.to_string() })
     }
 
     /// The summary of an upstream stage, deserialized.

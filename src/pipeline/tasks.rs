@@ -159,7 +159,8 @@ mod tests {
         let mut total = 0;
         let mut shard_seconds = 0.0;
         for (k, d) in shard_dirs.iter().enumerate() {
-            let r = with_ctx(d.path(), Some((k + 1, 3)), |ctx| run_tasks(ctx, "t", "v1", "sq", &tasks, square).unwrap());
+            let r =
+                with_ctx(d.path(), Some((k + 1, 3)), |ctx| run_tasks(ctx, "t", "v1", "sq", &tasks, square).unwrap());
             total += r.computed;
             shard_seconds += r.compute_seconds;
             for (i, x) in r.results.iter().enumerate() {
@@ -181,7 +182,11 @@ mod tests {
 
         // Compute times are kept with the results: the merged run reports the shards' total.
         assert!(r.compute_seconds >= 10.0 * 0.002, "{}", r.compute_seconds);
-        assert!((r.compute_seconds - shard_seconds).abs() <= 1e-9 * shard_seconds, "{} vs {shard_seconds}", r.compute_seconds);
+        assert!(
+            (r.compute_seconds - shard_seconds).abs() <= 1e-9 * shard_seconds,
+            "{} vs {shard_seconds}",
+            r.compute_seconds
+        );
 
         // A new salt (code version) recomputes everything.
         let r = with_ctx(merged.path(), None, |ctx| run_tasks(ctx, "t", "v2", "sq", &tasks, square).unwrap());

@@ -51,13 +51,7 @@ impl Axis {
 
     /// Build the axis for the transformed range `[lo, hi]` (`lo < hi`).
     pub(super) fn new(lo: f64, hi: f64, log: bool) -> Self {
-        let mut ax = Axis {
-            lo,
-            hi,
-            major: vec![],
-            minor: vec![],
-            labels: vec![],
-        };
+        let mut ax = Axis { lo, hi, major: vec![], minor: vec![], labels: vec![] };
         if log {
             ax.log_ticks();
         } else {
@@ -84,11 +78,8 @@ impl Axis {
             let v = if v.abs() < step * 1e-9 { 0.0 } else { v };
             self.major.push(v);
             self.labels.push(if use_sci {
-                let digits = if v == 0.0 {
-                    0
-                } else {
-                    ((v.abs().log10().floor() - step.log10().floor()).max(0.0)) as usize
-                };
+                let digits =
+                    if v == 0.0 { 0 } else { ((v.abs().log10().floor() - step.log10().floor()).max(0.0)) as usize };
                 sci_label(v, digits)
             } else {
                 plain_label(v, decimals)
@@ -144,10 +135,7 @@ impl Axis {
     /// Less than 2.5 decades: label 1-2-5 (then 1..9) multiples of powers of ten. `false` (ticks
     /// cleared) when fewer than 3 labels fit.
     fn mantissa_ticks(&mut self, d0: i32, d1: i32) -> bool {
-        for mults in [
-            &[1.0, 2.0, 5.0][..],
-            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0][..],
-        ] {
+        for mults in [&[1.0, 2.0, 5.0][..], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0][..]] {
             self.major.clear();
             self.labels.clear();
             self.minor.clear();
@@ -204,21 +192,13 @@ impl Axis {
     /// Label of the major tick at `t` (empty for a non-tick value).
     fn label(&self, t: f64) -> String {
         let tol = (self.hi - self.lo) * 1e-9;
-        self.major
-            .iter()
-            .position(|m| (m - t).abs() <= tol)
-            .map(|i| self.labels[i].clone())
-            .unwrap_or_default()
+        self.major.iter().position(|m| (m - t).abs() <= tol).map(|i| self.labels[i].clone()).unwrap_or_default()
     }
 
     /// Width of a y label area for this axis: room for the widest tick label plus the rotated
     /// axis title (72 px at least, the default that fits labels such as `10⁻⁵`).
     pub(super) fn label_area(&self) -> u32 {
-        let widest = self
-            .labels
-            .iter()
-            .map(|l| text_width(l, TICK_PX * 1.24))
-            .fold(0.0, f64::max);
+        let widest = self.labels.iter().map(|l| text_width(l, TICK_PX * 1.24)).fold(0.0, f64::max);
         (widest + 38.0).ceil().max(72.0) as u32
     }
 }
@@ -235,12 +215,7 @@ impl Ranged for Axis {
     }
 
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        let mut pts: Vec<f64> = self
-            .major
-            .iter()
-            .copied()
-            .filter(|t| self.inside(*t))
-            .collect();
+        let mut pts: Vec<f64> = self.major.iter().copied().filter(|t| self.inside(*t)).collect();
         if hint.weight().allow_light_points() {
             pts.extend(self.minor.iter().copied().filter(|t| self.inside(*t)));
         }
@@ -316,19 +291,13 @@ pub(super) fn transform_coords(v: &[f64], log: bool, what: &str) -> Result<Vec<f
             fwd(x, log).ok_or_else(|| {
                 FigureError::Coordinates(format!(
                     "{what} coordinate {x} is not {}",
-                    if log {
-                        "finite and positive (log axis)"
-                    } else {
-                        "finite"
-                    }
+                    if log { "finite and positive (log axis)" } else { "finite" }
                 ))
             })
         })
         .collect::<Result<_, _>>()?;
     if t.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(FigureError::Coordinates(format!(
-            "{what} coordinates must be strictly increasing"
-        )));
+        return Err(FigureError::Coordinates(format!("{what} coordinates must be strictly increasing")));
     }
     Ok(t)
 }
@@ -340,10 +309,7 @@ mod tests {
     #[test]
     fn log_axis_ticks_are_decades_in_scientific_notation() {
         let ax = Axis::new(-4.2, 1.3, true);
-        assert_eq!(
-            ax.labels,
-            vec!["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]
-        );
+        assert_eq!(ax.labels, vec!["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]);
         let two = Axis::new(0.0, 54f64.log10(), true);
         assert_eq!(two.labels, vec!["1", "2", "5", "10", "20", "50"]);
         let narrow = Axis::new(0.1, 0.9, true); // 1.26 .. 7.9
@@ -353,11 +319,7 @@ mod tests {
         let lin = Axis::new(0.0, 1.0, false);
         assert_eq!(lin.labels, vec!["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
         let big = Axis::new(0.0, 3e5, false);
-        assert!(
-            big.labels.iter().any(|l| l.contains("×10⁵")),
-            "{:?}",
-            big.labels
-        );
+        assert!(big.labels.iter().any(|l| l.contains("×10⁵")), "{:?}", big.labels);
     }
 
     #[test]
@@ -366,19 +328,10 @@ mod tests {
         assert_eq!(fwd(-1.0, true), None);
         assert_eq!(fwd(f64::NAN, false), None);
         let (lo, hi) = axis_range([3.0, 3.0].into_iter(), false, None, 0.1).unwrap();
-        assert!(
-            (lo - 2.7).abs() < 1e-12 && (hi - 3.3).abs() < 1e-12,
-            "{lo} {hi}"
-        );
-        assert_eq!(
-            axis_range(std::iter::empty(), true, None, 0.1).unwrap(),
-            (0.0, 1.0)
-        );
+        assert!((lo - 2.7).abs() < 1e-12 && (hi - 3.3).abs() < 1e-12, "{lo} {hi}");
+        assert_eq!(axis_range(std::iter::empty(), true, None, 0.1).unwrap(), (0.0, 1.0));
         assert!(axis_range(std::iter::empty(), true, Some((0.0, 1.0)), 0.1).is_err());
         assert!(transform_coords(&[1.0, 1.0], false, "x").is_err());
-        assert_eq!(
-            transform_coords(&[1.0, 10.0], true, "x").unwrap(),
-            vec![0.0, 1.0]
-        );
+        assert_eq!(transform_coords(&[1.0, 10.0], true, "x").unwrap(), vec![0.0, 1.0]);
     }
 }

@@ -51,8 +51,7 @@ pub(super) fn draw_cells(
                     let c = scale.color(*v);
                     let b2 = ((b.0 + 1).min(pb.0), b.1);
                     let a2 = (a.0, (a.1 - 1).max(pa.1));
-                    root.draw(&Rectangle::new([a2, b2], c.filled()))
-                        .map_err(draw_err)?;
+                    root.draw(&Rectangle::new([a2, b2], c.filled())).map_err(draw_err)?;
                 }
                 Some(_) => draw_diverged_cell(root, a, b, false)?,
                 None => draw_hatched_cell(root, a, b, false)?,
@@ -63,24 +62,13 @@ pub(super) fn draw_cells(
 }
 
 /// A missing-value cell with corners `a`, `b` (pixels): grey with 45° hatching.
-pub(super) fn draw_hatched_cell(
-    area: &Area,
-    a: (i32, i32),
-    b: (i32, i32),
-    border: bool,
-) -> Result<(), FigureError> {
+pub(super) fn draw_hatched_cell(area: &Area, a: (i32, i32), b: (i32, i32), border: bool) -> Result<(), FigureError> {
     let (x0, x1) = (a.0.min(b.0), a.0.max(b.0));
     let (y0, y1) = (a.1.min(b.1), a.1.max(b.1));
-    area.draw(&Rectangle::new([(x0, y0), (x1, y1)], MISSING_GREY.filled()))
-        .map_err(draw_err)?;
+    area.draw(&Rectangle::new([(x0, y0), (x1, y1)], MISSING_GREY.filled())).map_err(draw_err)?;
     // 45° hatch lines x + y = c, spaced 5 px, clipped to the cell.
     let (w, h) = ((x1 - x0) as f64, (y1 - y0) as f64);
-    let clip = Clip {
-        x0: 0.0,
-        x1: w,
-        y0: 0.0,
-        y1: h,
-    };
+    let clip = Clip { x0: 0.0, x1: w, y0: 0.0, y1: h };
     let mut c = 4.0;
     while c < w + h {
         if let Some((p, q)) = clip.segment((c, 0.0), (c - (w + h), w + h)) {
@@ -88,50 +76,27 @@ pub(super) fn draw_hatched_cell(
                 (x0 + p.0.round() as i32, y0 + p.1.round() as i32),
                 (x0 + q.0.round() as i32, y0 + q.1.round() as i32),
             ];
-            area.draw(&PathElement::new(pts, HATCH_GREY.stroke_width(1)))
-                .map_err(draw_err)?;
+            area.draw(&PathElement::new(pts, HATCH_GREY.stroke_width(1))).map_err(draw_err)?;
         }
         c += 5.0;
     }
     if border {
-        area.draw(&Rectangle::new(
-            [(x0, y0), (x1, y1)],
-            HATCH_GREY.stroke_width(1),
-        ))
-        .map_err(draw_err)?;
+        area.draw(&Rectangle::new([(x0, y0), (x1, y1)], HATCH_GREY.stroke_width(1))).map_err(draw_err)?;
     }
     Ok(())
 }
 
 /// A diverged cell with corners `a`, `b` (pixels): grey with a dark cross.
-pub(super) fn draw_diverged_cell(
-    area: &Area,
-    a: (i32, i32),
-    b: (i32, i32),
-    border: bool,
-) -> Result<(), FigureError> {
+pub(super) fn draw_diverged_cell(area: &Area, a: (i32, i32), b: (i32, i32), border: bool) -> Result<(), FigureError> {
     let (x0, x1) = (a.0.min(b.0), a.0.max(b.0));
     let (y0, y1) = (a.1.min(b.1), a.1.max(b.1));
-    area.draw(&Rectangle::new([(x0, y0), (x1, y1)], MISSING_GREY.filled()))
-        .map_err(draw_err)?;
+    area.draw(&Rectangle::new([(x0, y0), (x1, y1)], MISSING_GREY.filled())).map_err(draw_err)?;
     let (ix, iy) = ((x1 - x0) / 5, (y1 - y0) / 5);
     let s = RGBColor(0x30, 0x30, 0x30).stroke_width(1);
-    area.draw(&PathElement::new(
-        vec![(x0 + ix, y0 + iy), (x1 - ix, y1 - iy)],
-        s,
-    ))
-    .map_err(draw_err)?;
-    area.draw(&PathElement::new(
-        vec![(x0 + ix, y1 - iy), (x1 - ix, y0 + iy)],
-        s,
-    ))
-    .map_err(draw_err)?;
+    area.draw(&PathElement::new(vec![(x0 + ix, y0 + iy), (x1 - ix, y1 - iy)], s)).map_err(draw_err)?;
+    area.draw(&PathElement::new(vec![(x0 + ix, y1 - iy), (x1 - ix, y0 + iy)], s)).map_err(draw_err)?;
     if border {
-        area.draw(&Rectangle::new(
-            [(x0, y0), (x1, y1)],
-            HATCH_GREY.stroke_width(1),
-        ))
-        .map_err(draw_err)?;
+        area.draw(&Rectangle::new([(x0, y0), (x1, y1)], HATCH_GREY.stroke_width(1))).map_err(draw_err)?;
     }
     Ok(())
 }

@@ -20,12 +20,7 @@ impl Clip {
     pub(super) fn segment(&self, a: (f64, f64), b: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
         let (mut t0, mut t1) = (0.0f64, 1.0f64);
-        for (p, q) in [
-            (-dx, a.0 - self.x0),
-            (dx, self.x1 - a.0),
-            (-dy, a.1 - self.y0),
-            (dy, self.y1 - a.1),
-        ] {
+        for (p, q) in [(-dx, a.0 - self.x0), (dx, self.x1 - a.0), (-dy, a.1 - self.y0), (dy, self.y1 - a.1)] {
             if p == 0.0 {
                 if q < 0.0 {
                     return None;
@@ -42,10 +37,7 @@ impl Clip {
                 }
             }
         }
-        Some((
-            (a.0 + t0 * dx, a.1 + t0 * dy),
-            (a.0 + t1 * dx, a.1 + t1 * dy),
-        ))
+        Some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
     }
 
     /// Clip a polyline; returns the visible pieces.
@@ -133,24 +125,15 @@ mod tests {
 
     #[test]
     fn clipping() {
-        let c = Clip {
-            x0: 0.0,
-            x1: 1.0,
-            y0: 0.0,
-            y1: 1.0,
-        };
+        let c = Clip { x0: 0.0, x1: 1.0, y0: 0.0, y1: 1.0 };
         let s = c.segment((-1.0, 0.5), (2.0, 0.5)).unwrap();
         assert_eq!(s, ((0.0, 0.5), (1.0, 0.5)));
         assert!(c.segment((-1.0, 2.0), (2.0, 2.0)).is_none());
         let pieces = c.polyline(&[(0.5, 0.5), (0.5, 2.0), (0.7, 2.0), (0.7, 0.5)]);
         assert_eq!(pieces.len(), 2);
         let poly = c.polygon(&[(-1.0, -1.0), (2.0, -1.0), (2.0, 2.0), (-1.0, 2.0)]);
-        let area: f64 = poly
-            .iter()
-            .zip(poly.iter().cycle().skip(1))
-            .map(|(a, b)| a.0 * b.1 - b.0 * a.1)
-            .sum::<f64>()
-            / 2.0;
+        let area: f64 =
+            poly.iter().zip(poly.iter().cycle().skip(1)).map(|(a, b)| a.0 * b.1 - b.0 * a.1).sum::<f64>() / 2.0;
         assert!((area.abs() - 1.0).abs() < 1e-12);
     }
 }

@@ -60,11 +60,7 @@ pub fn colormap(map: ColorMap, t: f64) -> RGBColor {
         ColorMap::Viridis => &VIRIDIS,
         ColorMap::Diverging => &DIVERGING,
     };
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let f = t * (table.len() - 1) as f64;
     let i = (f.floor() as usize).min(table.len() - 2);
     let u = f - i as f64;
@@ -120,10 +116,7 @@ impl ColorScale {
     /// get the lowest colour).
     pub(super) fn color(&self, v: f64) -> RGBColor {
         let t = fwd(v, self.log).unwrap_or(self.lo);
-        colormap(
-            self.map,
-            ((t - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0),
-        )
+        colormap(self.map, ((t - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0))
     }
 }
 
@@ -144,17 +137,9 @@ pub(super) fn draw_colorbar(
         let ya = bottom - ((bottom - top) as f64 * (k as f64 / n as f64)).round() as i32;
         let yb = bottom - ((bottom - top) as f64 * ((k + 1) as f64 / n as f64)).round() as i32;
         let c = colormap(scale.map, (k as f64 + 0.5) / n as f64);
-        root.draw(&Rectangle::new(
-            [(bar_x0, yb), (bar_x1, ya + 1)],
-            c.filled(),
-        ))
-        .map_err(draw_err)?;
+        root.draw(&Rectangle::new([(bar_x0, yb), (bar_x1, ya + 1)], c.filled())).map_err(draw_err)?;
     }
-    root.draw(&Rectangle::new(
-        [(bar_x0, top), (bar_x1, bottom)],
-        BLACK.stroke_width(1),
-    ))
-    .map_err(draw_err)?;
+    root.draw(&Rectangle::new([(bar_x0, top), (bar_x1, bottom)], BLACK.stroke_width(1))).map_err(draw_err)?;
     let (c0, c1) = (scale.lo, scale.hi);
     let axis = Axis::new(c0, c1, scale.log);
     let tick_style = TextStyle::from(font(TICK_PX)).pos(Pos::new(HPos::Left, VPos::Center));
@@ -163,24 +148,14 @@ pub(super) fn draw_colorbar(
             continue;
         }
         let y = bottom - ((bottom - top) as f64 * (t - c0) / (c1 - c0)).round() as i32;
-        root.draw(&PathElement::new(
-            vec![(bar_x1, y), (bar_x1 + 4, y)],
-            BLACK.stroke_width(1),
-        ))
-        .map_err(draw_err)?;
-        root.draw(&Text::new(lab.clone(), (bar_x1 + 6, y), tick_style.clone()))
-            .map_err(draw_err)?;
+        root.draw(&PathElement::new(vec![(bar_x1, y), (bar_x1 + 4, y)], BLACK.stroke_width(1))).map_err(draw_err)?;
+        root.draw(&Text::new(lab.clone(), (bar_x1 + 6, y), tick_style.clone())).map_err(draw_err)?;
     }
     if !label.is_empty() {
         let style = TextStyle::from(font(LABEL_PX).transform(FontTransform::Rotate270))
             .pos(Pos::new(HPos::Center, VPos::Center));
         let x = (x0 + COLORBAR_W as i32 - 12).min(max_x);
-        root.draw(&Text::new(
-            label.to_string(),
-            (x, (top + bottom) / 2),
-            style,
-        ))
-        .map_err(draw_err)?;
+        root.draw(&Text::new(label.to_string(), (x, (top + bottom) / 2), style)).map_err(draw_err)?;
     }
     Ok(())
 }
@@ -195,10 +170,7 @@ mod tests {
         assert_eq!(colormap(ColorMap::Viridis, 1.0), RGBColor(253, 231, 37));
         assert_eq!(colormap(ColorMap::Viridis, 7.0), RGBColor(253, 231, 37));
         assert_eq!(colormap(ColorMap::Diverging, 0.5), RGBColor(247, 247, 247));
-        assert_eq!(
-            colormap(ColorMap::Diverging, f64::NAN),
-            RGBColor(33, 102, 172)
-        );
+        assert_eq!(colormap(ColorMap::Diverging, f64::NAN), RGBColor(33, 102, 172));
     }
 
     #[test]

@@ -45,11 +45,7 @@ impl ContourSet {
     }
 
     /// The set with its grid in transformed coordinates, checked against the shape of `values`.
-    pub(super) fn grid(
-        &self,
-        x_log: bool,
-        y_log: bool,
-    ) -> Result<GriddedContours<'_>, FigureError> {
+    pub(super) fn grid(&self, x_log: bool, y_log: bool) -> Result<GriddedContours<'_>, FigureError> {
         let x = transform_coords(&self.x, x_log, "contour x")?;
         let y = transform_coords(&self.y, y_log, "contour y")?;
         if self.values.len() != y.len() || self.values.iter().any(|r| r.len() != x.len()) {
@@ -65,10 +61,7 @@ impl ContourSet {
 
     /// Label of level number `li`.
     fn level_label(&self, li: usize) -> String {
-        self.level_labels
-            .as_ref()
-            .and_then(|l| l.get(li).cloned())
-            .unwrap_or_else(|| format_number(self.levels[li]))
+        self.level_labels.as_ref().and_then(|l| l.get(li).cloned()).unwrap_or_else(|| format_number(self.levels[li]))
     }
 }
 
@@ -83,20 +76,14 @@ pub(super) fn draw_contours(
     frame: ((i32, i32), (i32, i32)),
 ) -> Result<(), FigureError> {
     let mut placed: Vec<(i32, i32)> = vec![];
-    for GriddedContours {
-        set: c,
-        x: cx,
-        y: cy,
-    } in contours
-    {
+    for GriddedContours { set: c, x: cx, y: cy } in contours {
         let color = c.line_color();
         for (li, &level) in c.levels.iter().enumerate() {
             let mut pix_lines: Vec<Vec<(i32, i32)>> = vec![];
             for line in &contour_lines(cx, cy, &c.values, level) {
                 for piece in clip.polyline(line) {
                     let p: Vec<(i32, i32)> = piece.iter().map(|q| px(*q)).collect();
-                    root.draw(&PathElement::new(p.clone(), WHITE.mix(0.9).stroke_width(4)))
-                        .map_err(draw_err)?;
+                    root.draw(&PathElement::new(p.clone(), WHITE.mix(0.9).stroke_width(4))).map_err(draw_err)?;
                     draw_stroke(root, p.clone(), color, c.dashed)?;
                     pix_lines.push(p);
                 }
@@ -111,24 +98,14 @@ pub(super) fn draw_contours(
 }
 
 /// `text` centred on `at` over a light box.
-fn draw_level_label(
-    root: &Area,
-    text: String,
-    at: (i32, i32),
-    color: RGBColor,
-) -> Result<(), FigureError> {
+fn draw_level_label(root: &Area, text: String, at: (i32, i32), color: RGBColor) -> Result<(), FigureError> {
     let w = text_width(&text, TICK_PX).ceil() as i32 + 6;
-    root.draw(&Rectangle::new(
-        [(at.0 - w / 2, at.1 - 9), (at.0 + w / 2, at.1 + 9)],
-        WHITE.mix(0.85).filled(),
-    ))
-    .map_err(draw_err)?;
+    root.draw(&Rectangle::new([(at.0 - w / 2, at.1 - 9), (at.0 + w / 2, at.1 + 9)], WHITE.mix(0.85).filled()))
+        .map_err(draw_err)?;
     root.draw(&Text::new(
         text,
         at,
-        TextStyle::from(font(TICK_PX))
-            .color(&color)
-            .pos(Pos::new(HPos::Center, VPos::Center)),
+        TextStyle::from(font(TICK_PX)).color(&color).pos(Pos::new(HPos::Center, VPos::Center)),
     ))
     .map_err(draw_err)
 }
@@ -181,9 +158,7 @@ fn label_position(
         for frac in [first, 0.5, 0.3, 0.7, 0.15, 0.85] {
             let at = point_along(l, total, frac);
             let inside = at.0 > fx0 + 18 && at.0 < fx1 - 18 && at.1 > fy0 + 10 && at.1 < fy1 - 10;
-            let free = placed
-                .iter()
-                .all(|p| (p.0 - at.0).abs() > 40 || (p.1 - at.1).abs() > 18);
+            let free = placed.iter().all(|p| (p.0 - at.0).abs() > 40 || (p.1 - at.1).abs() > 18);
             if inside && free {
                 return Some(at);
             }
@@ -208,10 +183,7 @@ mod tests {
         assert_eq!(label_position(&lines, &[], frame, 0), Some((200, 150)));
         assert_eq!(label_position(&lines, &[], frame, 1), Some((140, 150)));
         // Taken spot: the next fraction; everything taken: the first inside point.
-        assert_eq!(
-            label_position(&lines, &[(200, 150)], frame, 0),
-            Some((120, 150))
-        );
+        assert_eq!(label_position(&lines, &[(200, 150)], frame, 0), Some((120, 150)));
         let taken: Vec<(i32, i32)> = (0..=400).step_by(20).map(|x| (x, 150)).collect();
         assert_eq!(label_position(&lines, &taken, frame, 0), Some((200, 150)));
         assert_eq!(label_position(&lines[..1], &[], frame, 0), None);
@@ -219,29 +191,11 @@ mod tests {
 
     #[test]
     fn grid_checks_the_field_shape() {
-        let c = ContourSet {
-            x: vec![1.0, 2.0],
-            y: vec![1.0],
-            values: vec![vec![1.0]],
-            ..Default::default()
-        };
+        let c = ContourSet { x: vec![1.0, 2.0], y: vec![1.0], values: vec![vec![1.0]], ..Default::default() };
         assert!(matches!(c.grid(false, false), Err(FigureError::Shape(_))));
-        let ok = ContourSet {
-            values: vec![vec![1.0, 2.0]],
-            ..c.clone()
-        };
-        assert_eq!(
-            ok.grid(true, false).map(|g| g.x).ok(),
-            Some(vec![0.0, 2f64.log10()])
-        );
-        assert!(matches!(
-            ContourSet {
-                x: vec![0.0],
-                ..c.clone()
-            }
-            .grid(true, false),
-            Err(FigureError::Coordinates(_))
-        ));
+        let ok = ContourSet { values: vec![vec![1.0, 2.0]], ..c.clone() };
+        assert_eq!(ok.grid(true, false).map(|g| g.x).ok(), Some(vec![0.0, 2f64.log10()]));
+        assert!(matches!(ContourSet { x: vec![0.0], ..c.clone() }.grid(true, false), Err(FigureError::Coordinates(_))));
         assert_eq!(c.level_labels, None);
     }
 }

@@ -7,9 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::Axis;
-use super::style::{
-    draw_err, font, tidy_svg, FigureError, HEIGHT, LABEL_PX, TICK_PX, TITLE_PX, WIDTH,
-};
+use super::style::{draw_err, font, tidy_svg, FigureError, HEIGHT, LABEL_PX, TICK_PX, TITLE_PX, WIDTH};
 
 /// Grey of notes such as "no data".
 const NOTE_GREY: RGBColor = RGBColor(0x70, 0x70, 0x70);
@@ -38,11 +36,7 @@ pub struct AxesSpec {
 
 impl AxesSpec {
     /// Linear axes at the default size ([`WIDTH`] x [`HEIGHT`]).
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Self {
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
         AxesSpec {
             title: title.into(),
             x_label: x_label.into(),
@@ -134,9 +128,7 @@ pub(super) fn draw_mesh(chart: &mut Chart, spec: &AxesSpec, grid: bool) -> Resul
     let ny = chart.as_coord_spec().y_spec().major.len().max(1);
     let mut mesh = chart.configure_mesh();
     if grid {
-        mesh.max_light_lines(20)
-            .bold_line_style(BLACK.mix(0.10))
-            .light_line_style(BLACK.mix(0.04));
+        mesh.max_light_lines(20).bold_line_style(BLACK.mix(0.10)).light_line_style(BLACK.mix(0.04));
     } else {
         mesh.disable_mesh();
     }
@@ -155,52 +147,31 @@ pub(super) fn draw_mesh(chart: &mut Chart, spec: &AxesSpec, grid: bool) -> Resul
 /// Pixel corners of the plotting area: upper left `pa`, lower right `pb`.
 pub(super) fn plot_corners(chart: &Chart) -> ((i32, i32), (i32, i32)) {
     let (x, y) = (chart.x_range(), chart.y_range());
-    (
-        chart.backend_coord(&(x.start, y.end)),
-        chart.backend_coord(&(x.end, y.start)),
-    )
+    (chart.backend_coord(&(x.start, y.end)), chart.backend_coord(&(x.end, y.start)))
 }
 
 /// Black frame around the plotting area with corners `pa` (upper left) and `pb` (lower right).
 pub(super) fn draw_frame(root: &Area, pa: (i32, i32), pb: (i32, i32)) -> Result<(), FigureError> {
     // plotters draws its axes one pixel outside the plotting area: frame on those lines.
-    root.draw(&Rectangle::new(
-        [(pa.0 - 1, pa.1), (pb.0, pb.1 + 1)],
-        BLACK.stroke_width(1),
-    ))
-    .map_err(draw_err)
+    root.draw(&Rectangle::new([(pa.0 - 1, pa.1), (pb.0, pb.1 + 1)], BLACK.stroke_width(1))).map_err(draw_err)
 }
 
 /// A grey note (e.g. "no data") centred in the plotting area.
-pub(super) fn draw_note(
-    root: &Area,
-    note: &str,
-    pa: (i32, i32),
-    pb: (i32, i32),
-) -> Result<(), FigureError> {
+pub(super) fn draw_note(root: &Area, note: &str, pa: (i32, i32), pb: (i32, i32)) -> Result<(), FigureError> {
     root.draw(&Text::new(
         note,
         ((pa.0 + pb.0) / 2, (pa.1 + pb.1) / 2),
-        TextStyle::from(font(LABEL_PX))
-            .color(&NOTE_GREY)
-            .pos(Pos::new(HPos::Center, VPos::Center)),
+        TextStyle::from(font(LABEL_PX)).color(&NOTE_GREY).pos(Pos::new(HPos::Center, VPos::Center)),
     ))
     .map_err(draw_err)
 }
 
 /// A 2-pixel line through the pixel points `pts`, solid or dashed (6 px on, 4 off): contour
 /// lines and the lines of legend swatches.
-pub(super) fn draw_stroke(
-    area: &Area,
-    pts: Vec<(i32, i32)>,
-    color: RGBColor,
-    dashed: bool,
-) -> Result<(), FigureError> {
+pub(super) fn draw_stroke(area: &Area, pts: Vec<(i32, i32)>, color: RGBColor, dashed: bool) -> Result<(), FigureError> {
     if dashed {
-        area.draw(&DashedPathElement::new(pts, 6, 4, color.stroke_width(2)))
-            .map_err(draw_err)
+        area.draw(&DashedPathElement::new(pts, 6, 4, color.stroke_width(2))).map_err(draw_err)
     } else {
-        area.draw(&PathElement::new(pts, color.stroke_width(2)))
-            .map_err(draw_err)
+        area.draw(&PathElement::new(pts, color.stroke_width(2))).map_err(draw_err)
     }
 }

@@ -13,8 +13,8 @@ use super::clip::Clip;
 use super::colormap::{draw_colorbar, ColorMap, ColorScale, COLORBAR_W};
 use super::contour::{draw_contours, ContourSet, GriddedContours};
 use super::frame::{
-    axes_builders, build_chart, draw_frame, draw_mesh, draw_note, plot_corners, render_svg, Area,
-    AxesSpec, Chart, Margins,
+    axes_builders, build_chart, draw_frame, draw_mesh, draw_note, plot_corners, render_svg, Area, AxesSpec, Chart,
+    Margins,
 };
 use super::legend::{draw_legend_row, legend_row_height, LegendEntry, Swatch};
 use super::marker::{draw_marker, Marker, MarkerShape};
@@ -110,12 +110,7 @@ impl Heatmap {
         self
     }
     pub fn marker(mut self, x: f64, y: f64, label: impl Into<String>, shape: MarkerShape) -> Self {
-        self.markers.push(Marker {
-            x,
-            y,
-            label: label.into(),
-            shape,
-        });
+        self.markers.push(Marker { x, y, label: label.into(), shape });
         self
     }
 
@@ -131,14 +126,7 @@ impl Heatmap {
             let chart = self.layout(&main, &ext)?;
             let (pa, pb) = plot_corners(&chart);
             let px = |p: (f64, f64)| chart.backend_coord(&p);
-            draw_cells(
-                root,
-                &self.values,
-                (&ext.ex, &ext.ey),
-                px,
-                &ext.scale,
-                (pa, pb),
-            )?;
+            draw_cells(root, &self.values, (&ext.ex, &ext.ey), px, &ext.scale, (pa, pb))?;
             if self.x.is_empty() || self.y.is_empty() {
                 draw_note(root, "no data", pa, pb)?;
             }
@@ -147,14 +135,7 @@ impl Heatmap {
             draw_frame(root, pa, pb)?;
             let (bar_x, _) = bar.get_base_pixel();
             let label = &self.colorbar_label;
-            draw_colorbar(
-                root,
-                &ext.scale,
-                bar_x,
-                (pa.1, pb.1),
-                label,
-                width as i32 - 10,
-            )?;
+            draw_colorbar(root, &ext.scale, bar_x, (pa.1, pb.1), label, width as i32 - 10)?;
             if !entries.is_empty() {
                 let (_, ly) = legend_area.get_base_pixel();
                 draw_legend_row(root, &entries, 20, width as i32 - 20, ly)?;
@@ -167,43 +148,21 @@ impl Heatmap {
     fn extents(&self) -> Result<Extents<'_>, FigureError> {
         let (nx, ny) = (self.x.len(), self.y.len());
         if self.values.len() != ny {
-            return Err(FigureError::Shape(format!(
-                "{} value rows for {} y coordinates",
-                self.values.len(),
-                ny
-            )));
+            return Err(FigureError::Shape(format!("{} value rows for {} y coordinates", self.values.len(), ny)));
         }
         if let Some((j, r)) = self.values.iter().enumerate().find(|(_, r)| r.len() != nx) {
-            return Err(FigureError::Shape(format!(
-                "value row {j} has {} entries for {} x coordinates",
-                r.len(),
-                nx
-            )));
+            return Err(FigureError::Shape(format!("value row {j} has {} entries for {} x coordinates", r.len(), nx)));
         }
         let tx = transform_coords(&self.x, self.axes.x_log, "heatmap x")?;
         let ty = transform_coords(&self.y, self.axes.y_log, "heatmap y")?;
         let (ex, ey) = (cell_edges(&tx), cell_edges(&ty));
-        let span = |e: &[f64]| {
-            e.first()
-                .zip(e.last())
-                .map_or((0.0, 1.0), |(a, b)| (*a, *b))
-        };
+        let span = |e: &[f64]| e.first().zip(e.last()).map_or((0.0, 1.0), |(a, b)| (*a, *b));
         let ((x0, x1), (y0, y1)) = (span(&ex), span(&ey));
         let values = self.values.iter().flatten().flatten();
         let scale = ColorScale::new(values, self.color_range, self.color_log, self.color_map)?;
-        let contours = self
-            .contours
-            .iter()
-            .map(|c| c.grid(self.axes.x_log, self.axes.y_log))
-            .collect::<Result<_, _>>()?;
-        Ok(Extents {
-            ty,
-            ex,
-            ey,
-            clip: Clip { x0, x1, y0, y1 },
-            scale,
-            contours,
-        })
+        let contours =
+            self.contours.iter().map(|c| c.grid(self.axes.x_log, self.axes.y_log)).collect::<Result<_, _>>()?;
+        Ok(Extents { ty, ex, ey, clip: Clip { x0, x1, y0, y1 }, scale, contours })
     }
 
     /// Legend entries: labelled contour sets and markers, then missing and diverged cells.
@@ -212,41 +171,25 @@ impl Heatmap {
         for c in self.contours.iter().filter(|c| !c.label.is_empty()) {
             entries.push(LegendEntry {
                 label: c.label.clone(),
-                swatch: Swatch::Contour {
-                    color: c.line_color(),
-                    dashed: c.dashed,
-                },
+                swatch: Swatch::Contour { color: c.line_color(), dashed: c.dashed },
             });
         }
         for m in self.markers.iter().filter(|m| !m.label.is_empty()) {
-            entries.push(LegendEntry {
-                label: m.label.clone(),
-                swatch: Swatch::Marker { shape: m.shape },
-            });
+            entries.push(LegendEntry { label: m.label.clone(), swatch: Swatch::Marker { shape: m.shape } });
         }
         let cells = || self.values.iter().flatten();
         if cells().any(|v| v.is_none()) {
-            entries.push(LegendEntry {
-                label: "no data".into(),
-                swatch: Swatch::Hatched,
-            });
+            entries.push(LegendEntry { label: "no data".into(), swatch: Swatch::Hatched });
         }
         if cells().any(|v| matches!(v, Some(v) if !v.is_finite())) {
-            entries.push(LegendEntry {
-                label: "diverged".into(),
-                swatch: Swatch::Diverged,
-            });
+            entries.push(LegendEntry { label: "diverged".into(), swatch: Swatch::Diverged });
         }
         entries
     }
 
     /// The chart in the `main` area (left of the colour bar, above the legend): ticks and labels
     /// only, as grid lines would clutter the colour field.
-    fn layout<'a, 'b>(
-        &self,
-        main: &'a Area<'b>,
-        ext: &Extents,
-    ) -> Result<Chart<'a, 'b>, FigureError> {
+    fn layout<'a, 'b>(&self, main: &'a Area<'b>, ext: &Extents) -> Result<Chart<'a, 'b>, FigureError> {
         let Clip { x0, x1, y0, y1 } = ext.clip;
         let mut y_axis = Axis::new(y0, y1, self.axes.y_log);
         if self.y_ticks_at_cells {
@@ -254,23 +197,14 @@ impl Heatmap {
             y_axis = y_axis.with_ticks(ext.ty.clone(), labels);
         }
         let x_axis = Axis::new(x0, x1, self.axes.x_log);
-        let margins = Margins {
-            right: 8,
-            bottom: 4,
-            y_labels: 72,
-        };
+        let margins = Margins { right: 8, bottom: 4, y_labels: 72 };
         let mut chart = build_chart(main, &self.axes, margins, x_axis, y_axis)?;
         draw_mesh(&mut chart, &self.axes, false)?;
         Ok(chart)
     }
 
     /// The labelled markers inside the plotting area.
-    fn draw_markers(
-        &self,
-        root: &Area,
-        clip: &Clip,
-        px: impl Fn((f64, f64)) -> (i32, i32),
-    ) -> Result<(), FigureError> {
+    fn draw_markers(&self, root: &Area, clip: &Clip, px: impl Fn((f64, f64)) -> (i32, i32)) -> Result<(), FigureError> {
         for m in &self.markers {
             if let (Some(x), Some(y)) = (fwd(m.x, self.axes.x_log), fwd(m.y, self.axes.y_log)) {
                 if clip.contains((x, y)) {
@@ -294,23 +228,10 @@ mod tests {
         let took = start.elapsed();
         eprintln!("heatmap render took {took:?}");
         assert!(svg.starts_with("<svg"));
-        assert!(
-            !svg.contains("font-size=\"15.000"),
-            "font sizes are rounded"
-        );
-        for needle in [
-            "Test accuracy",
-            "σ_w²",
-            "σ_b²",
-            "accuracy",
-            "Xavier",
-            "He",
-            "χ = 1",
-            "no data",
-            "diverged",
-            "0.2",
-            "0.5",
-        ] {
+        assert!(!svg.contains("font-size=\"15.000"), "font sizes are rounded");
+        for needle in
+            ["Test accuracy", "σ_w²", "σ_b²", "accuracy", "Xavier", "He", "χ = 1", "no data", "diverged", "0.2", "0.5"]
+        {
             assert!(svg.contains(needle), "missing {needle}");
         }
         // Brief: a figure renders in well under 100 ms (about 1 ms here, test profile).
@@ -319,48 +240,16 @@ mod tests {
 
     #[test]
     fn heatmap_rejects_bad_shapes_and_survives_empty() {
-        let h = Heatmap::new(
-            "",
-            "x",
-            "y",
-            vec![1.0, 2.0],
-            vec![1.0],
-            vec![vec![Some(1.0)]],
-        );
+        let h = Heatmap::new("", "x", "y", vec![1.0, 2.0], vec![1.0], vec![vec![Some(1.0)]]);
         assert!(matches!(h.render(), Err(FigureError::Shape(_))));
-        let h = Heatmap::new(
-            "",
-            "x",
-            "y",
-            vec![2.0, 1.0],
-            vec![1.0],
-            vec![vec![Some(1.0), Some(2.0)]],
-        );
+        let h = Heatmap::new("", "x", "y", vec![2.0, 1.0], vec![1.0], vec![vec![Some(1.0), Some(2.0)]]);
         assert!(matches!(h.render(), Err(FigureError::Coordinates(_))));
-        let h = Heatmap::new(
-            "",
-            "x",
-            "y",
-            vec![0.0, 1.0],
-            vec![1.0],
-            vec![vec![Some(1.0), None]],
-        )
-        .log_x();
+        let h = Heatmap::new("", "x", "y", vec![0.0, 1.0], vec![1.0], vec![vec![Some(1.0), None]]).log_x();
         assert!(matches!(h.render(), Err(FigureError::Coordinates(_))));
-        let empty = Heatmap::new("", "x", "y", vec![], vec![], vec![])
-            .render()
-            .unwrap();
+        let empty = Heatmap::new("", "x", "y", vec![], vec![], vec![]).render().unwrap();
         assert!(empty.contains("no data"));
-        let all_nan = Heatmap::new(
-            "",
-            "x",
-            "y",
-            vec![1.0, 2.0],
-            vec![1.0],
-            vec![vec![Some(f64::NAN), None]],
-        )
-        .render()
-        .unwrap();
+        let all_nan =
+            Heatmap::new("", "x", "y", vec![1.0, 2.0], vec![1.0], vec![vec![Some(f64::NAN), None]]).render().unwrap();
         assert!(all_nan.starts_with("<svg"));
     }
 }

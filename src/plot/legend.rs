@@ -61,40 +61,25 @@ const SWATCH_W: i32 = 28;
 fn draw_swatch(area: &Area, sw: &Swatch, x: i32, yc: i32) -> Result<(), FigureError> {
     let mid = (x + SWATCH_W / 2, yc);
     match sw {
-        Swatch::Line {
-            color,
-            dashed,
-            marker,
-            band,
-        } => {
+        Swatch::Line { color, dashed, marker, band } => {
             if *band {
-                area.draw(&Rectangle::new(
-                    [(x, yc - 6), (x + SWATCH_W, yc + 6)],
-                    color.mix(0.2).filled(),
-                ))
-                .map_err(draw_err)?;
+                area.draw(&Rectangle::new([(x, yc - 6), (x + SWATCH_W, yc + 6)], color.mix(0.2).filled()))
+                    .map_err(draw_err)?;
             }
             draw_stroke(area, vec![(x, yc), (x + SWATCH_W, yc)], *color, *dashed)?;
             if let Some(m) = marker {
                 draw_marker(area, *m, mid, 4, *color, Some(WHITE), 2)?;
             }
         }
-        Swatch::Markers { color, shape } => {
-            draw_marker(area, *shape, mid, 4, *color, Some(WHITE), 2)?
-        }
+        Swatch::Markers { color, shape } => draw_marker(area, *shape, mid, 4, *color, Some(WHITE), 2)?,
         Swatch::Marker { shape } => draw_marker(area, *shape, mid, 5, BLACK, Some(WHITE), 2)?,
         Swatch::Contour { color, dashed } => {
             let pts = vec![(x, yc), (x + SWATCH_W, yc)];
-            area.draw(&PathElement::new(pts.clone(), WHITE.stroke_width(4)))
-                .map_err(draw_err)?;
+            area.draw(&PathElement::new(pts.clone(), WHITE.stroke_width(4))).map_err(draw_err)?;
             draw_stroke(area, pts, *color, *dashed)?;
         }
-        Swatch::Hatched => {
-            draw_hatched_cell(area, (x + 4, yc - 7), (x + SWATCH_W - 4, yc + 7), true)?
-        }
-        Swatch::Diverged => {
-            draw_diverged_cell(area, (x + 4, yc - 7), (x + SWATCH_W - 4, yc + 7), true)?
-        }
+        Swatch::Hatched => draw_hatched_cell(area, (x + 4, yc - 7), (x + SWATCH_W - 4, yc + 7), true)?,
+        Swatch::Diverged => draw_diverged_cell(area, (x + 4, yc - 7), (x + SWATCH_W - 4, yc + 7), true)?,
     }
     Ok(())
 }
@@ -103,20 +88,13 @@ fn draw_swatch(area: &Area, sw: &Swatch, x: i32, yc: i32) -> Result<(), FigureEr
 fn draw_entry(area: &Area, e: &LegendEntry, x: i32, yc: i32) -> Result<(), FigureError> {
     let style = TextStyle::from(font(LEGEND_PX)).pos(Pos::new(HPos::Left, VPos::Center));
     draw_swatch(area, &e.swatch, x, yc)?;
-    area.draw(&Text::new(e.label.clone(), (x + SWATCH_W + 6, yc), style))
-        .map_err(draw_err)
+    area.draw(&Text::new(e.label.clone(), (x + SWATCH_W + 6, yc), style)).map_err(draw_err)
 }
 
 /// Width and height of the boxed legend.
 fn legend_size(entries: &[LegendEntry]) -> (i32, i32) {
-    let w = entries
-        .iter()
-        .map(|e| text_width(&e.label, LEGEND_PX))
-        .fold(0.0, f64::max);
-    (
-        SWATCH_W + 6 + w.ceil() as i32 + 14,
-        entries.len() as i32 * 19 + 8,
-    )
+    let w = entries.iter().map(|e| text_width(&e.label, LEGEND_PX)).fold(0.0, f64::max);
+    (SWATCH_W + 6 + w.ceil() as i32 + 14, entries.len() as i32 * 19 + 8)
 }
 
 /// Upper-left corner of the boxed legend inside the plotting area with corners `pa` (upper
@@ -138,10 +116,7 @@ pub(super) fn legend_box_position(
         (LegendPos::LowerLeft, (pa.0 + inset, pb.1 - inset - h)),
     ];
     let covered = |(x, y): (i32, i32)| {
-        samples
-            .iter()
-            .filter(|p| p.0 >= x - 4 && p.0 <= x + w + 4 && p.1 >= y - 4 && p.1 <= y + h + 4)
-            .count()
+        samples.iter().filter(|p| p.0 >= x - 4 && p.0 <= x + w + 4 && p.1 >= y - 4 && p.1 <= y + h + 4).count()
     };
     match wanted {
         LegendPos::Auto => corners
@@ -150,32 +125,17 @@ pub(super) fn legend_box_position(
             .min_by_key(|(n, _)| *n)
             .map(|(_, p)| p)
             .unwrap_or(corners[0].1),
-        wanted => corners
-            .iter()
-            .find(|(k, _)| *k == wanted)
-            .map(|(_, p)| *p)
-            .unwrap_or(corners[0].1),
+        wanted => corners.iter().find(|(k, _)| *k == wanted).map(|(_, p)| *p).unwrap_or(corners[0].1),
     }
 }
 
 /// Boxed legend with its upper-left corner at `pos`.
-pub(super) fn draw_legend_box(
-    area: &Area,
-    entries: &[LegendEntry],
-    pos: (i32, i32),
-) -> Result<(), FigureError> {
+pub(super) fn draw_legend_box(area: &Area, entries: &[LegendEntry], pos: (i32, i32)) -> Result<(), FigureError> {
     let (w, h) = legend_size(entries);
     let (x, y) = pos;
-    area.draw(&Rectangle::new(
-        [(x, y), (x + w, y + h)],
-        WHITE.mix(0.88).filled(),
-    ))
-    .map_err(draw_err)?;
-    area.draw(&Rectangle::new(
-        [(x, y), (x + w, y + h)],
-        RGBColor(0xB0, 0xB0, 0xB0).stroke_width(1),
-    ))
-    .map_err(draw_err)?;
+    area.draw(&Rectangle::new([(x, y), (x + w, y + h)], WHITE.mix(0.88).filled())).map_err(draw_err)?;
+    area.draw(&Rectangle::new([(x, y), (x + w, y + h)], RGBColor(0xB0, 0xB0, 0xB0).stroke_width(1)))
+        .map_err(draw_err)?;
     for (i, e) in entries.iter().enumerate() {
         let yc = y + 4 + 19 * i as i32 + 10;
         draw_entry(area, e, x + 7, yc)?;
@@ -223,11 +183,7 @@ pub(super) fn draw_legend_row(
     y: i32,
 ) -> Result<(), FigureError> {
     for (r, row) in legend_rows(entries, x1 - x0).iter().enumerate() {
-        let total: i32 = row
-            .iter()
-            .map(|&i| row_entry_width(&entries[i]))
-            .sum::<i32>()
-            - 18;
+        let total: i32 = row.iter().map(|&i| row_entry_width(&entries[i])).sum::<i32>() - 18;
         let mut x = x0 + ((x1 - x0) - total).max(0) / 2;
         let yc = y + 10 + r as i32 * 20;
         for &i in row {
@@ -243,10 +199,7 @@ mod tests {
     use super::*;
 
     fn entry(label: &str) -> LegendEntry {
-        LegendEntry {
-            label: label.into(),
-            swatch: Swatch::Hatched,
-        }
+        LegendEntry { label: label.into(), swatch: Swatch::Hatched }
     }
 
     #[test]

@@ -12,8 +12,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::axis::{axis_range, fwd, Axis};
 use super::clip::Clip;
 use super::frame::{
-    axes_builders, build_chart, draw_frame, draw_mesh, draw_note, plot_corners, render_svg, Area,
-    AxesSpec, Chart, Margins,
+    axes_builders, build_chart, draw_frame, draw_mesh, draw_note, plot_corners, render_svg, Area, AxesSpec, Chart,
+    Margins,
 };
 use super::legend::{draw_legend_box, legend_box_position, LegendEntry, LegendPos};
 use super::marker::draw_marker;
@@ -53,11 +53,7 @@ type ToPixel<'c> = dyn Fn((f64, f64)) -> (i32, i32) + 'c;
 axes_builders!(LinePlot);
 
 impl LinePlot {
-    pub fn new(
-        title: impl Into<String>,
-        x_label: impl Into<String>,
-        y_label: impl Into<String>,
-    ) -> Self {
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
         LinePlot {
             axes: AxesSpec::new(title, x_label, y_label),
             series: vec![],
@@ -72,17 +68,11 @@ impl LinePlot {
         self
     }
     pub fn hline(mut self, y: f64, label: impl Into<String>) -> Self {
-        self.ref_lines.push(RefLine::Horizontal {
-            y,
-            label: label.into(),
-        });
+        self.ref_lines.push(RefLine::Horizontal { y, label: label.into() });
         self
     }
     pub fn vline(mut self, x: f64, label: impl Into<String>) -> Self {
-        self.ref_lines.push(RefLine::Vertical {
-            x,
-            label: label.into(),
-        });
+        self.ref_lines.push(RefLine::Vertical { x, label: label.into() });
         self
     }
     pub fn x_range(mut self, lo: f64, hi: f64) -> Self {
@@ -111,11 +101,7 @@ impl LinePlot {
             let (pa, pb) = plot_corners(&chart);
             draw_frame(root, pa, pb)?;
             if !ext.has_data {
-                let note = if self.series.is_empty() {
-                    "no data"
-                } else {
-                    "no finite data to plot"
-                };
+                let note = if self.series.is_empty() { "no data" } else { "no finite data to plot" };
                 draw_note(root, note, pa, pb)?;
             }
             if !entries.is_empty() && self.legend != LegendPos::None {
@@ -130,11 +116,7 @@ impl LinePlot {
     fn extents(&self) -> Result<Extents, FigureError> {
         let (xl, yl) = (self.axes.x_log, self.axes.y_log);
         let xs = self.series.iter().flat_map(|s| {
-            let valid = s
-                .points
-                .iter()
-                .filter(|p| fwd(p.1, yl).is_some())
-                .map(|p| p.0);
+            let valid = s.points.iter().filter(|p| fwd(p.1, yl).is_some()).map(|p| p.0);
             let band = s.band.iter().flatten().map(|b| b.0);
             valid.chain(band).collect::<Vec<_>>()
         });
@@ -144,11 +126,7 @@ impl LinePlot {
         }));
         let (x0, x1) = axis_range(xs, xl, self.x_range, 0.02)?;
         let ys = self.series.iter().flat_map(|s| {
-            let valid = s
-                .points
-                .iter()
-                .filter(|p| fwd(p.0, xl).is_some())
-                .map(|p| p.1);
+            let valid = s.points.iter().filter(|p| fwd(p.0, xl).is_some()).map(|p| p.1);
             let band = s.band.iter().flatten().flat_map(|b| [b.1, b.2]);
             valid.chain(band).collect::<Vec<_>>()
         });
@@ -157,31 +135,17 @@ impl LinePlot {
             _ => None,
         }));
         let (y0, y1) = axis_range(ys, yl, self.y_range, 0.05)?;
-        let has_data = self.series.iter().any(|s| {
-            s.points
-                .iter()
-                .any(|p| fwd(p.0, xl).is_some() && fwd(p.1, yl).is_some())
-        });
-        Ok(Extents {
-            clip: Clip { x0, x1, y0, y1 },
-            has_data,
-        })
+        let has_data =
+            self.series.iter().any(|s| s.points.iter().any(|p| fwd(p.0, xl).is_some() && fwd(p.1, yl).is_some()));
+        Ok(Extents { clip: Clip { x0, x1, y0, y1 }, has_data })
     }
 
     /// The chart over the clip rectangle, with ticks, labels and grid; the y label area is
     /// widened for wide tick labels.
-    fn layout<'a, 'b>(
-        &self,
-        root: &'a Area<'b>,
-        clip: &Clip,
-    ) -> Result<Chart<'a, 'b>, FigureError> {
+    fn layout<'a, 'b>(&self, root: &'a Area<'b>, clip: &Clip) -> Result<Chart<'a, 'b>, FigureError> {
         let x = Axis::new(clip.x0, clip.x1, self.axes.x_log);
         let y = Axis::new(clip.y0, clip.y1, self.axes.y_log);
-        let margins = Margins {
-            right: 18,
-            bottom: 6,
-            y_labels: y.label_area(),
-        };
+        let margins = Margins { right: 18, bottom: 6, y_labels: y.label_area() };
         let mut chart = build_chart(root, &self.axes, margins, x, y)?;
         draw_mesh(&mut chart, &self.axes, true)?;
         Ok(chart)
@@ -200,8 +164,7 @@ impl LinePlot {
                 let poly = clip.polygon(&poly);
                 if poly.len() >= 3 {
                     let pix: Vec<(i32, i32)> = poly.iter().map(|p| px(*p)).collect();
-                    root.draw(&Polygon::new(pix, color.mix(0.2).filled()))
-                        .map_err(draw_err)?;
+                    root.draw(&Polygon::new(pix, color.mix(0.2).filled())).map_err(draw_err)?;
                 }
             }
         }
@@ -220,43 +183,24 @@ impl LinePlot {
                         continue;
                     };
                     let (a, b) = (px((x0, t)), px((x1, t)));
-                    (
-                        a,
-                        b,
-                        label,
-                        (b.0 - 4, b.1 - 3),
-                        Pos::new(HPos::Right, VPos::Bottom),
-                    )
+                    (a, b, label, (b.0 - 4, b.1 - 3), Pos::new(HPos::Right, VPos::Bottom))
                 }
                 RefLine::Vertical { x, label } => {
                     let Some(t) = fwd(*x, self.axes.x_log).filter(|t| *t >= x0 && *t <= x1) else {
                         continue;
                     };
                     let (a, b) = (px((t, y0)), px((t, y1)));
-                    (
-                        a,
-                        b,
-                        label,
-                        (b.0 + 4, b.1 + 4),
-                        Pos::new(HPos::Left, VPos::Top),
-                    )
+                    (a, b, label, (b.0 + 4, b.1 + 4), Pos::new(HPos::Left, VPos::Top))
                 }
             };
-            root.draw(&DashedPathElement::new(vec![a, b], 5, 4, ref_style))
-                .map_err(draw_err)?;
-            root.draw(&Text::new(label.clone(), at, ref_text.pos(pos)))
-                .map_err(draw_err)?;
+            root.draw(&DashedPathElement::new(vec![a, b], 5, 4, ref_style)).map_err(draw_err)?;
+            root.draw(&Text::new(label.clone(), at, ref_text.pos(pos))).map_err(draw_err)?;
         }
         Ok(())
     }
 
     /// Curves and markers, and the legend entries.
-    fn draw_series(
-        &self,
-        root: &Area,
-        clip: &Clip,
-        px: &ToPixel,
-    ) -> Result<DrawnSeries, FigureError> {
+    fn draw_series(&self, root: &Area, clip: &Clip, px: &ToPixel) -> Result<DrawnSeries, FigureError> {
         let mut samples: Vec<(i32, i32)> = vec![];
         let mut entries: Vec<LegendEntry> = vec![];
         for (si, s) in self.series.iter().enumerate() {
@@ -268,11 +212,9 @@ impl LinePlot {
                         let pix: Vec<(i32, i32)> = piece.iter().map(|p| px(*p)).collect();
                         sample_polyline(&pix, &mut samples);
                         if s.style == SeriesStyle::Dashed {
-                            root.draw(&DashedPathElement::new(pix, 7, 5, color.stroke_width(2)))
-                                .map_err(draw_err)?;
+                            root.draw(&DashedPathElement::new(pix, 7, 5, color.stroke_width(2))).map_err(draw_err)?;
                         } else {
-                            root.draw(&PathElement::new(pix, color.stroke_width(2)))
-                                .map_err(draw_err)?;
+                            root.draw(&PathElement::new(pix, color.stroke_width(2))).map_err(draw_err)?;
                         }
                     }
                 }
@@ -285,10 +227,7 @@ impl LinePlot {
                 }
             }
             if !s.label.is_empty() {
-                entries.push(LegendEntry {
-                    label: s.label.clone(),
-                    swatch: s.swatch(si),
-                });
+                entries.push(LegendEntry { label: s.label.clone(), swatch: s.swatch(si) });
             }
         }
         Ok(DrawnSeries { samples, entries })
@@ -300,10 +239,8 @@ fn sample_polyline(pix: &[(i32, i32)], samples: &mut Vec<(i32, i32)>) {
     for w in pix.windows(2) {
         for k in 0..4 {
             let f = k as f64 / 4.0;
-            samples.push((
-                w[0].0 + ((w[1].0 - w[0].0) as f64 * f) as i32,
-                w[0].1 + ((w[1].1 - w[0].1) as f64 * f) as i32,
-            ));
+            samples
+                .push((w[0].0 + ((w[1].0 - w[0].0) as f64 * f) as i32, w[0].1 + ((w[1].1 - w[0].1) as f64 * f) as i32));
         }
     }
     samples.extend(pix.last().copied());
@@ -340,13 +277,7 @@ mod tests {
             .log_y()
             .series(Series::new(
                 "bad",
-                vec![
-                    (f64::NAN, 1.0),
-                    (0.0, 1.0),
-                    (-1.0, 2.0),
-                    (1.0, -3.0),
-                    (f64::INFINITY, 1.0),
-                ],
+                vec![(f64::NAN, 1.0), (0.0, 1.0), (-1.0, 2.0), (1.0, -3.0), (f64::INFINITY, 1.0)],
             ))
             .series(Series::new("one", vec![(2.0, 3.0)]).style(SeriesStyle::LineWithMarkers))
             .series(Series::new("empty", vec![]));
@@ -355,13 +286,8 @@ mod tests {
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
         let empty = LinePlot::new("Empty", "x", "y").render().unwrap();
         assert!(empty.contains("no data"));
-        let all_bad = LinePlot::new("", "x", "y")
-            .log_y()
-            .series(Series::new("s", vec![(1.0, -1.0), (2.0, f64::NAN)]));
+        let all_bad = LinePlot::new("", "x", "y").log_y().series(Series::new("s", vec![(1.0, -1.0), (2.0, f64::NAN)]));
         assert!(all_bad.render().unwrap().contains("no finite data"));
-        assert!(LinePlot::new("", "x", "y")
-            .x_range(1.0, 0.0)
-            .render()
-            .is_err());
+        assert!(LinePlot::new("", "x", "y").x_range(1.0, 0.0).render().is_err());
     }
 }

@@ -13,12 +13,7 @@ use std::collections::HashMap;
 /// corner are skipped. Mismatched shapes give no segments.
 pub fn marching_squares(x: &[f64], y: &[f64], z: &[Vec<f64>], level: f64) -> Vec<[(f64, f64); 2]> {
     let mut out = vec![];
-    if z.len() != y.len()
-        || z.iter().any(|r| r.len() != x.len())
-        || x.len() < 2
-        || y.len() < 2
-        || !level.is_finite()
-    {
+    if z.len() != y.len() || z.iter().any(|r| r.len() != x.len()) || x.len() < 2 || y.len() < 2 || !level.is_finite() {
         return out;
     }
     // Edge crossing between grid points a and b, always interpolated from the lower-index end so
@@ -33,12 +28,7 @@ pub fn marching_squares(x: &[f64], y: &[f64], z: &[Vec<f64>], level: f64) -> Vec
             if !(f00.is_finite() && f10.is_finite() && f01.is_finite() && f11.is_finite()) {
                 continue;
             }
-            let (p00, p10, p01, p11) = (
-                (x[i], y[j]),
-                (x[i + 1], y[j]),
-                (x[i], y[j + 1]),
-                (x[i + 1], y[j + 1]),
-            );
+            let (p00, p10, p01, p11) = ((x[i], y[j]), (x[i + 1], y[j]), (x[i], y[j + 1]), (x[i + 1], y[j + 1]));
             let (a00, a10, a01, a11) = (f00 >= level, f10 >= level, f01 >= level, f11 >= level);
             let bottom = (a00 != a10).then(|| cross(p00, f00, p10, f10));
             let top = (a01 != a11).then(|| cross(p01, f01, p11, f11));
@@ -80,8 +70,7 @@ pub fn contour_lines(x: &[f64], y: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Ve
     }
     let mut used = vec![false; segs.len()];
     let next_from = |p: (f64, f64), used: &[bool]| -> Option<usize> {
-        adj.get(&key(p))
-            .and_then(|v| v.iter().copied().find(|&k| !used[k]))
+        adj.get(&key(p)).and_then(|v| v.iter().copied().find(|&k| !used[k]))
     };
     let other = |k: usize, p: (f64, f64)| {
         if segs[k][0] == p {
@@ -93,9 +82,7 @@ pub fn contour_lines(x: &[f64], y: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Ve
     let mut lines = vec![];
     // Start open lines at end points of odd degree so they come out whole.
     let odd = |p: (f64, f64)| adj.get(&key(p)).is_some_and(|v| v.len() % 2 == 1);
-    let mut starts: Vec<usize> = (0..segs.len())
-        .filter(|&k| odd(segs[k][0]) || odd(segs[k][1]))
-        .collect();
+    let mut starts: Vec<usize> = (0..segs.len()).filter(|&k| odd(segs[k][0]) || odd(segs[k][1])).collect();
     starts.extend(0..segs.len());
     for s in starts {
         if used[s] {
@@ -132,9 +119,7 @@ mod tests {
     use super::*;
 
     fn grid(n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n)
-            .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-            .collect()
+        (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect()
     }
 
     #[test]
@@ -145,10 +130,7 @@ mod tests {
         let n = 81;
         let xs = grid(n, -2.0, 2.0);
         let h = xs[1] - xs[0];
-        let z: Vec<Vec<f64>> = xs
-            .iter()
-            .map(|&y| xs.iter().map(|&x| x * x + y * y).collect())
-            .collect();
+        let z: Vec<Vec<f64>> = xs.iter().map(|&y| xs.iter().map(|&x| x * x + y * y).collect()).collect();
         for r in [0.5, 1.0, 1.7] {
             let segs = marching_squares(&xs, &xs, &z, r * r);
             assert!(segs.len() > 20, "too few segments for r = {r}");
@@ -158,10 +140,7 @@ mod tests {
                 for p in s {
                     let d = ((p.0 * p.0 + p.1 * p.1).sqrt() - r).abs();
                     worst = worst.max(d);
-                    assert!(
-                        d <= bound,
-                        "point {p:?} is {d} from the circle r = {r} (bound {bound})"
-                    );
+                    assert!(d <= bound, "point {p:?} is {d} from the circle r = {r} (bound {bound})");
                 }
             }
             // The error bound is attained to within a factor of a few (the test can fail).
@@ -171,15 +150,9 @@ mod tests {
             assert_eq!(lines.len(), 1, "one closed contour for r = {r}");
             let l = &lines[0];
             assert_eq!(l.first(), l.last(), "closed contour");
-            let len: f64 = l
-                .windows(2)
-                .map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt())
-                .sum();
+            let len: f64 = l.windows(2).map(|w| ((w[1].0 - w[0].0).powi(2) + (w[1].1 - w[0].1).powi(2)).sqrt()).sum();
             let circ = 2.0 * std::f64::consts::PI * r;
-            assert!(
-                (len - circ).abs() / circ < 0.01,
-                "length {len} vs 2 pi r = {circ}"
-            );
+            assert!((len - circ).abs() / circ < 0.01, "length {len} vs 2 pi r = {circ}");
         }
     }
 
@@ -187,13 +160,8 @@ mod tests {
     fn marching_squares_exact_for_linear_field_on_uneven_grid() {
         // f = x + 2y is linear along every edge, so crossings are exact even on a non-uniform grid.
         let x: Vec<f64> = (0..15).map(|i| (i as f64 * 0.3).exp() / 10.0).collect();
-        let y: Vec<f64> = (0..11)
-            .map(|j| -1.0 + (j as f64).powf(1.5) / 10.0)
-            .collect();
-        let z: Vec<Vec<f64>> = y
-            .iter()
-            .map(|&y| x.iter().map(|&x| x + 2.0 * y).collect())
-            .collect();
+        let y: Vec<f64> = (0..11).map(|j| -1.0 + (j as f64).powf(1.5) / 10.0).collect();
+        let z: Vec<Vec<f64>> = y.iter().map(|&y| x.iter().map(|&x| x + 2.0 * y).collect()).collect();
         let level = 3.0;
         let segs = marching_squares(&x, &y, &z, level);
         assert!(!segs.is_empty());
@@ -211,16 +179,10 @@ mod tests {
     fn marching_squares_saddle_and_holes() {
         // f = x*y on a grid that avoids the exact saddle point; level 0 is the two axes.
         let xs = grid(10, -1.0, 1.0); // no grid point at 0
-        let z: Vec<Vec<f64>> = xs
-            .iter()
-            .map(|&y| xs.iter().map(|&x| x * y).collect())
-            .collect();
+        let z: Vec<Vec<f64>> = xs.iter().map(|&y| xs.iter().map(|&x| x * y).collect()).collect();
         for s in marching_squares(&xs, &xs, &z, 0.0) {
             for p in s {
-                assert!(
-                    p.0.abs() < 1e-12 || p.1.abs() < 1e-12,
-                    "{p:?} not on an axis"
-                );
+                assert!(p.0.abs() < 1e-12 || p.1.abs() < 1e-12, "{p:?} not on an axis");
             }
         }
         // NaN holes and empty input do not panic.
@@ -228,9 +190,6 @@ mod tests {
         z2[4][4] = f64::NAN;
         let _ = contour_lines(&xs, &xs, &z2, 0.1);
         assert!(marching_squares(&[], &[], &[], 0.0).is_empty());
-        assert!(
-            marching_squares(&xs, &xs, &z[..3], 0.0).is_empty(),
-            "shape mismatch gives nothing"
-        );
+        assert!(marching_squares(&xs, &xs, &z[..3], 0.0).is_empty(), "shape mismatch gives nothing");
     }
 }

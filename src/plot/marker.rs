@@ -49,29 +49,20 @@ pub(super) fn draw_marker(
     let poly: Vec<(i32, i32)> = match shape {
         MarkerShape::Circle => {
             if let Some(f) = fill {
-                area.draw(&Circle::new(c, r, f.filled()))
-                    .map_err(draw_err)?;
+                area.draw(&Circle::new(c, r, f.filled())).map_err(draw_err)?;
             }
-            area.draw(&Circle::new(c, r, stroke.stroke_width(stroke_width)))
-                .map_err(draw_err)?;
+            area.draw(&Circle::new(c, r, stroke.stroke_width(stroke_width))).map_err(draw_err)?;
             return Ok(());
         }
         MarkerShape::Cross => {
             let s = stroke.stroke_width(stroke_width + 1);
-            area.draw(&PathElement::new(vec![(x - r, y - r), (x + r, y + r)], s))
-                .map_err(draw_err)?;
-            area.draw(&PathElement::new(vec![(x - r, y + r), (x + r, y - r)], s))
-                .map_err(draw_err)?;
+            area.draw(&PathElement::new(vec![(x - r, y - r), (x + r, y + r)], s)).map_err(draw_err)?;
+            area.draw(&PathElement::new(vec![(x - r, y + r), (x + r, y - r)], s)).map_err(draw_err)?;
             return Ok(());
         }
         MarkerShape::Square => {
             let s = r * 9 / 10;
-            vec![
-                (x - s, y - s),
-                (x + s, y - s),
-                (x + s, y + s),
-                (x - s, y + s),
-            ]
+            vec![(x - s, y - s), (x + s, y - s), (x + s, y + s), (x - s, y + s)]
         }
         MarkerShape::Diamond => {
             let s = r * 5 / 4;
@@ -87,13 +78,11 @@ pub(super) fn draw_marker(
         }
     };
     if let Some(f) = fill {
-        area.draw(&Polygon::new(poly.clone(), f.filled()))
-            .map_err(draw_err)?;
+        area.draw(&Polygon::new(poly.clone(), f.filled())).map_err(draw_err)?;
     }
     let mut closed = poly.clone();
     closed.push(poly[0]);
-    area.draw(&PathElement::new(closed, stroke.stroke_width(stroke_width)))
-        .map_err(draw_err)?;
+    area.draw(&PathElement::new(closed, stroke.stroke_width(stroke_width))).map_err(draw_err)?;
     Ok(())
 }
 

@@ -21,10 +21,7 @@ pub enum SeriesStyle {
 impl SeriesStyle {
     /// Whether points are joined by a line.
     pub(super) fn has_line(self) -> bool {
-        matches!(
-            self,
-            SeriesStyle::Line | SeriesStyle::Dashed | SeriesStyle::LineWithMarkers
-        )
+        matches!(self, SeriesStyle::Line | SeriesStyle::Dashed | SeriesStyle::LineWithMarkers)
     }
 
     /// Whether points get markers.
@@ -51,11 +48,7 @@ pub struct Series {
 impl Series {
     /// A solid line series.
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series {
-            label: label.into(),
-            points,
-            ..Default::default()
-        }
+        Series { label: label.into(), points, ..Default::default() }
     }
     pub fn style(mut self, style: SeriesStyle) -> Self {
         self.style = style;
@@ -77,25 +70,19 @@ impl Series {
 
     /// Runs of consecutive valid points in transformed coordinates (split at invalid ones).
     pub(super) fn point_runs(&self, x_log: bool, y_log: bool) -> Vec<Vec<(f64, f64)>> {
-        valid_runs(
-            self.points
-                .iter()
-                .map(|&(x, y)| match (fwd(x, x_log), fwd(y, y_log)) {
-                    (Some(x), Some(y)) => Some((x, y)),
-                    _ => None,
-                }),
-        )
+        valid_runs(self.points.iter().map(|&(x, y)| match (fwd(x, x_log), fwd(y, y_log)) {
+            (Some(x), Some(y)) => Some((x, y)),
+            _ => None,
+        }))
     }
 
     /// Runs of consecutive valid band points `(x, lo, hi)` in transformed coordinates.
     pub(super) fn band_runs(&self, x_log: bool, y_log: bool) -> Vec<Vec<(f64, f64, f64)>> {
         let band = self.band.iter().flatten();
-        valid_runs(band.map(
-            |&(x, lo, hi)| match (fwd(x, x_log), fwd(lo, y_log), fwd(hi, y_log)) {
-                (Some(x), Some(lo), Some(hi)) => Some((x, lo, hi)),
-                _ => None,
-            },
-        ))
+        valid_runs(band.map(|&(x, lo, hi)| match (fwd(x, x_log), fwd(lo, y_log), fwd(hi, y_log)) {
+            (Some(x), Some(lo), Some(hi)) => Some((x, lo, hi)),
+            _ => None,
+        }))
     }
 
     /// Legend swatch of the series at position `index` in its plot.
@@ -153,13 +140,7 @@ mod tests {
     #[test]
     fn runs_break_at_invalid_points() {
         let s = Series::new("s", vec![(1.0, 1.0), (2.0, -1.0), (3.0, 2.0), (4.0, 3.0)]);
-        assert_eq!(
-            s.point_runs(false, true),
-            vec![
-                vec![(1.0, 0.0)],
-                vec![(3.0, 2f64.log10()), (4.0, 3f64.log10())]
-            ]
-        );
+        assert_eq!(s.point_runs(false, true), vec![vec![(1.0, 0.0)], vec![(3.0, 2f64.log10()), (4.0, 3f64.log10())]]);
         assert_eq!(s.point_runs(false, false).len(), 1);
         assert!(s.band_runs(false, false).is_empty());
         assert!(valid_runs(std::iter::empty::<Option<u8>>()).is_empty());

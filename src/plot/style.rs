@@ -86,8 +86,7 @@ pub(super) fn font(px: f64) -> FontDesc<'static> {
 pub(super) fn text_width(text: &str, px: f64) -> f64 {
     text.chars()
         .map(|c| match c {
-            'i' | 'l' | 'j' | '.' | ',' | ':' | ';' | '|' | '!' | '\'' | ' ' | '(' | ')' | '['
-            | ']' => 0.30,
+            'i' | 'l' | 'j' | '.' | ',' | ':' | ';' | '|' | '!' | '\'' | ' ' | '(' | ')' | '[' | ']' => 0.30,
             'm' | 'w' | 'M' | 'W' => 0.85,
             c if c.is_ascii_uppercase() => 0.68,
             '⁰'..='⁹' | '⁻' | '¹' | '²' | '³' => 0.40,
@@ -104,10 +103,7 @@ mod tests {
     #[test]
     fn tidy_svg_rounds_font_sizes_only() {
         let svg = r#"<text font-size="15.000000000000002" x="1.25">a</text><text font-size="x">"#;
-        assert_eq!(
-            tidy_svg(svg.to_string()),
-            r#"<text font-size="15" x="1.25">a</text><text font-size="x">"#
-        );
+        assert_eq!(tidy_svg(svg.to_string()), r#"<text font-size="15" x="1.25">a</text><text font-size="x">"#);
     }
 
     #[test]

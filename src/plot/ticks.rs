@@ -43,11 +43,7 @@ pub(super) fn sci_label(v: f64, digits: usize) -> String {
 /// Plain decimal label with `decimals` digits, with a true minus sign and no `-0`.
 pub(super) fn plain_label(v: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, v);
-    let s = if s
-        .trim_start_matches('-')
-        .chars()
-        .all(|c| c == '0' || c == '.')
-    {
+    let s = if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
         s.trim_start_matches('-').to_string()
     } else {
         s
@@ -65,26 +61,14 @@ pub fn format_number(v: f64) -> String {
         let s = sci_label(v, 2);
         // trim trailing zeros of the mantissa: 1.50×10³ -> 1.5×10³
         if let Some((m, rest)) = s.split_once('×') {
-            let m = if m.contains('.') {
-                m.trim_end_matches('0').trim_end_matches('.')
-            } else {
-                m
-            };
+            let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
             return format!("{m}×{rest}");
         }
         return s;
     }
-    let digits = if a == 0.0 {
-        0
-    } else {
-        (2 - a.log10().floor() as i32).max(0) as usize
-    };
+    let digits = if a == 0.0 { 0 } else { (2 - a.log10().floor() as i32).max(0) as usize };
     let s = format!("{:.*}", digits, v);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
     if s == "-0" {
         "0".into()
     } else {
@@ -117,18 +101,11 @@ mod tests {
 
     #[test]
     fn nice_step_picks_one_two_five() {
-        for (span, target, step, minor) in [
-            (1.0, 5.0, 0.2, 4),
-            (10.0, 5.0, 2.0, 4),
-            (3.0, 5.0, 0.5, 5),
-            (100.0, 10.0, 10.0, 5),
-            (7e-4, 5.0, 1e-4, 5),
-        ] {
+        for (span, target, step, minor) in
+            [(1.0, 5.0, 0.2, 4), (10.0, 5.0, 2.0, 4), (3.0, 5.0, 0.5, 5), (100.0, 10.0, 10.0, 5), (7e-4, 5.0, 1e-4, 5)]
+        {
             let (s, m) = nice_step(span, target);
-            assert!(
-                (s / step - 1.0).abs() < 1e-12 && m == minor,
-                "{span}/{target}: {s}, {m}"
-            );
+            assert!((s / step - 1.0).abs() < 1e-12 && m == minor, "{span}/{target}: {s}, {m}");
         }
         assert_eq!(superscript(-12), "⁻¹²");
         assert_eq!(sci_label(-1e-3, 0), "−10⁻³");

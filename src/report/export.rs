@@ -74,7 +74,12 @@ mod tests {
 
     #[test]
     fn json_wraps_when_keyed() {
-        let mut t = DataTable { name: "t".into(), rows: vec![json!({"a": 1})], json_key: Some("points".into()), extra: Default::default() };
+        let mut t = DataTable {
+            name: "t".into(),
+            rows: vec![json!({"a": 1})],
+            json_key: Some("points".into()),
+            extra: Default::default(),
+        };
         t.extra.insert("grid".into(), json!("g"));
         assert_eq!(table_json(&t), json!({"points": [{"a": 1}], "grid": "g"}));
     }

@@ -29,14 +29,10 @@ pub enum MarkdownError {
     #[error("figure '{name}' is not an SVG document: {reason}")]
     InvalidSvg { name: String, reason: String },
     /// An image that is neither a report figure nor a `data:` URL (it would be fetched).
-    #[error(
-        "image '{url}' is not a report figure (figures/NAME.svg): the HTML must be self-contained"
-    )]
+    #[error("image '{url}' is not a report figure (figures/NAME.svg): the HTML must be self-contained")]
     ExternalImage { url: String },
     /// Raw HTML or an SVG that would make the browser fetch something.
-    #[error(
-        "the output would load an external resource ({what}); the HTML must be self-contained"
-    )]
+    #[error("the output would load an external resource ({what}); the HTML must be self-contained")]
     ExternalReference { what: String },
 }
 
@@ -66,22 +62,14 @@ pub struct Rendered {
 
 /// Convert the report's Markdown to an HTML fragment. `figures(name)` returns the SVG text of
 /// figure `name` (the file stem of `figures/NAME.svg`), or `None` if there is no such figure.
-pub fn markdown_to_html(
-    md: &str,
-    figures: &dyn Fn(&str) -> Option<String>,
-) -> Result<Rendered, MarkdownError> {
+pub fn markdown_to_html(md: &str, figures: &dyn Fn(&str) -> Option<String>) -> Result<Rendered, MarkdownError> {
     let opts = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_HEADING_ATTRIBUTES
         | Options::ENABLE_MATH;
     let events: Vec<Event> = Parser::new_ext(md, opts).collect();
-    let mut cx = Ctx {
-        figures,
-        warnings: vec![],
-        headings: vec![],
-        slugs: HashMap::new(),
-    };
+    let mut cx = Ctx { figures, warnings: vec![], headings: vec![], slugs: HashMap::new() };
     // Reserve explicit ids ({#id}) first so generated slugs do not collide with them.
     for e in &events {
         if let Event::Start(Tag::Heading { id: Some(id), .. }) = e {
@@ -94,11 +82,7 @@ pub fn markdown_to_html(
     if let Some(what) = external_references(&html).into_iter().next() {
         return Err(MarkdownError::ExternalReference { what });
     }
-    Ok(Rendered {
-        html,
-        headings: cx.headings,
-        warnings: cx.warnings,
-    })
+    Ok(Rendered { html, headings: cx.headings, warnings: cx.warnings })
 }
 
 struct Ctx<'f> {
@@ -127,9 +111,7 @@ fn matching_end(events: &[Event], start: usize) -> usize {
 }
 
 fn figure_name(url: &str) -> Option<&str> {
-    url.strip_prefix("figures/")
-        .and_then(|r| r.strip_suffix(".svg"))
-        .filter(|n| !n.is_empty() && !n.contains('/'))
+    url.strip_prefix("figures/").and_then(|r| r.strip_suffix(".svg")).filter(|n| !n.is_empty() && !n.contains('/'))
 }
 
 fn is_blank(e: &Event) -> bool {
@@ -142,11 +124,7 @@ fn is_blank(e: &Event) -> bool {
 
 impl<'f> Ctx<'f> {
     /// Rewrite events: math -> MathML, figure images -> inline SVG figures, heading ids.
-    fn convert<'a>(
-        &mut self,
-        ev: &[Event<'a>],
-        top: bool,
-    ) -> Result<Vec<Event<'a>>, MarkdownError> {
+    fn convert<'a>(&mut self, ev: &[Event<'a>], top: bool) -> Result<Vec<Event<'a>>, MarkdownError> {
         let mut out = Vec::with_capacity(ev.len());
         let mut in_para = false;
         let mut i = 0;
@@ -185,29 +163,18 @@ impl<'f> Ctx<'f> {
                     if figure_name(dest_url).is_some() {
                         let fig = self.figure(ev, i, end)?;
                         // <figure> may not sit inside <p>: close and reopen the paragraph.
-                        let html = if in_para {
-                            format!("</p>{fig}<p>")
-                        } else {
-                            fig
-                        };
+                        let html = if in_para { format!("</p>{fig}<p>") } else { fig };
                         out.push(Event::Html(html.into()));
                     } else if dest_url.starts_with("data:") {
                         out.push(ev[i].clone());
                         out.extend(self.convert(&ev[i + 1..end], false)?);
                         out.push(ev[end].clone());
                     } else {
-                        return Err(MarkdownError::ExternalImage {
-                            url: dest_url.to_string(),
-                        });
+                        return Err(MarkdownError::ExternalImage { url: dest_url.to_string() });
                     }
                     i = end + 1;
                 }
-                Event::Start(Tag::Heading {
-                    level,
-                    id,
-                    classes,
-                    attrs,
-                }) => {
+                Event::Start(Tag::Heading { level, id, classes, attrs }) => {
                     let end = matching_end(ev, i);
                     let inner = self.convert(&ev[i + 1..end], false)?;
                     let text = plain_text(&ev[i + 1..end]);
@@ -263,13 +230,10 @@ impl<'f> Ctx<'f> {
     /// `<figure>` for the image spanning `ev[start..=end]` (a `figures/NAME.svg` image).
     fn figure(&mut self, ev: &[Event], start: usize, end: usize) -> Result<String, MarkdownError> {
         let name = match &ev[start] {
-            Event::Start(Tag::Image { dest_url, .. }) => {
-                figure_name(dest_url).unwrap_or_default().to_string()
-            }
+            Event::Start(Tag::Image { dest_url, .. }) => figure_name(dest_url).unwrap_or_default().to_string(),
             _ => String::new(),
         };
-        let svg = (self.figures)(&name)
-            .ok_or_else(|| MarkdownError::UnknownFigure { name: name.clone() })?;
+        let svg = (self.figures)(&name).ok_or_else(|| MarkdownError::UnknownFigure { name: name.clone() })?;
         let alt = &ev[start + 1..end];
         let caption_events = self.convert(alt, false)?;
         let mut caption = String::new();
@@ -289,9 +253,7 @@ impl<'f> Ctx<'f> {
     fn math(&mut self, src: &str, display: bool) -> String {
         let storage = Storage::new();
         let events: Vec<_> = pulldown_latex::Parser::new(src, &storage).collect();
-        let error = events
-            .iter()
-            .find_map(|e| e.as_ref().err().map(|e| e.to_string()));
+        let error = events.iter().find_map(|e| e.as_ref().err().map(|e| e.to_string()));
         let fallback = |w: &mut Vec<String>, msg: String| {
             w.push(format!(
                 "LaTeX error in {} math `{}`: {}",
@@ -299,11 +261,7 @@ impl<'f> Ctx<'f> {
                 src.trim(),
                 msg
             ));
-            let class = if display {
-                "math-error math-display"
-            } else {
-                "math-error"
-            };
+            let class = if display { "math-error math-display" } else { "math-error" };
             format!("<code class=\"{class}\">{}</code>", escape(src))
         };
         if let Some(msg) = error {
@@ -311,11 +269,7 @@ impl<'f> Ctx<'f> {
         }
         let annotation = escape(src.trim());
         let config = RenderConfig {
-            display_mode: if display {
-                DisplayMode::Block
-            } else {
-                DisplayMode::Inline
-            },
+            display_mode: if display { DisplayMode::Block } else { DisplayMode::Inline },
             annotation: Some(&annotation),
             ..RenderConfig::default()
         };
@@ -420,30 +374,15 @@ fn remove_attr(tag: &str, name: &str) -> String {
 /// (`max-width: 100%; height: auto`, with a `viewBox` from `width`/`height` if missing), and label
 /// it for screen readers.
 pub fn prepare_svg(svg: &str, name: &str, label: &str) -> Result<String, MarkdownError> {
-    let invalid = |reason: &str| MarkdownError::InvalidSvg {
-        name: name.to_string(),
-        reason: reason.to_string(),
-    };
+    let invalid = |reason: &str| MarkdownError::InvalidSvg { name: name.to_string(), reason: reason.to_string() };
     let mut s = svg.trim_start_matches('\u{feff}').trim_start();
     loop {
         if let Some(rest) = s.strip_prefix("<?") {
-            s = rest
-                .split_once("?>")
-                .ok_or_else(|| invalid("unterminated XML prolog"))?
-                .1
-                .trim_start();
+            s = rest.split_once("?>").ok_or_else(|| invalid("unterminated XML prolog"))?.1.trim_start();
         } else if let Some(rest) = s.strip_prefix("<!--") {
-            s = rest
-                .split_once("-->")
-                .ok_or_else(|| invalid("unterminated comment"))?
-                .1
-                .trim_start();
+            s = rest.split_once("-->").ok_or_else(|| invalid("unterminated comment"))?.1.trim_start();
         } else if let Some(rest) = s.strip_prefix("<!") {
-            s = rest
-                .split_once('>')
-                .ok_or_else(|| invalid("unterminated doctype"))?
-                .1
-                .trim_start();
+            s = rest.split_once('>').ok_or_else(|| invalid("unterminated doctype"))?.1.trim_start();
         } else {
             break;
         }
@@ -455,9 +394,7 @@ pub fn prepare_svg(svg: &str, name: &str, label: &str) -> Result<String, Markdow
     if !s.ends_with("</svg>") && !s.ends_with("/>") {
         return Err(invalid("it does not end with </svg>"));
     }
-    let open_end = s
-        .find('>')
-        .ok_or_else(|| invalid("unterminated <svg> tag"))?;
+    let open_end = s.find('>').ok_or_else(|| invalid("unterminated <svg> tag"))?;
     let (mut open, rest) = (s[..open_end].to_string(), &s[open_end..]);
     let self_closing = open.ends_with('/');
     if self_closing {
@@ -489,9 +426,7 @@ pub fn prepare_svg(svg: &str, name: &str, label: &str) -> Result<String, Markdow
     }
     let out = format!("{open}{rest}");
     if let Some(what) = external_references(&out).into_iter().next() {
-        return Err(MarkdownError::ExternalReference {
-            what: format!("in figure '{name}': {what}"),
-        });
+        return Err(MarkdownError::ExternalReference { what: format!("in figure '{name}': {what}") });
     }
     Ok(out)
 }
@@ -521,10 +456,7 @@ pub fn external_references(html: &str) -> Vec<String> {
         while let Some(p) = css[from..].find("url(") {
             let at = from + p + 4;
             if !local(&css[at..]) {
-                found.push(format!(
-                    "url({}",
-                    css[at..].chars().take(40).collect::<String>()
-                ));
+                found.push(format!("url({}", css[at..].chars().take(40).collect::<String>()));
             }
             from = at;
         }
@@ -535,43 +467,20 @@ pub fn external_references(html: &str) -> Vec<String> {
     while let Some(p) = lower[pos..].find('<') {
         let start = pos + p;
         if lower[start..].starts_with("<!--") {
-            pos = lower[start..]
-                .find("-->")
-                .map(|e| start + e + 3)
-                .unwrap_or(lower.len());
+            pos = lower[start..].find("-->").map(|e| start + e + 3).unwrap_or(lower.len());
             continue;
         }
-        let end = lower[start..]
-            .find('>')
-            .map(|e| start + e)
-            .unwrap_or(lower.len());
+        let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
         // Normalise whitespace so attribute names are preceded by a single space.
-        let tag: String = lower[start..end]
-            .chars()
-            .map(|c| if c.is_whitespace() { ' ' } else { c })
-            .collect();
+        let tag: String = lower[start..end].chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
         let name = tag[1..].split([' ', '/']).next().unwrap_or("");
-        if [
-            "script", "link", "iframe", "frame", "object", "embed", "base", "applet", "portal",
-        ]
-        .contains(&name)
-        {
+        if ["script", "link", "iframe", "frame", "object", "embed", "base", "applet", "portal"].contains(&name) {
             found.push(format!("<{name}> element"));
         }
-        for key in [
-            " src=",
-            " srcset=",
-            " poster=",
-            " background=",
-            " data=",
-            " lowsrc=",
-        ] {
+        for key in [" src=", " srcset=", " poster=", " background=", " data=", " lowsrc="] {
             if let Some(q) = tag.find(key) {
                 if !local(&tag[q + key.len()..]) {
-                    found.push(format!(
-                        "<{name}{}",
-                        tag[q..].chars().take(50).collect::<String>()
-                    ));
+                    found.push(format!("<{name}{}", tag[q..].chars().take(50).collect::<String>()));
                 }
             }
         }
@@ -579,10 +488,7 @@ pub fn external_references(html: &str) -> Vec<String> {
             for key in [" href=", " xlink:href="] {
                 if let Some(q) = tag.find(key) {
                     if !local(&tag[q + key.len()..]) {
-                        found.push(format!(
-                            "<{name}{}",
-                            tag[q..].chars().take(50).collect::<String>()
-                        ));
+                        found.push(format!("<{name}{}", tag[q..].chars().take(50).collect::<String>()));
                     }
                 }
             }
@@ -590,10 +496,7 @@ pub fn external_references(html: &str) -> Vec<String> {
         check_css(&tag, &format!("<{name}> attribute"), &mut found);
         pos = end;
         if name == "style" {
-            let close = lower[end..]
-                .find("</style")
-                .map(|e| end + e)
-                .unwrap_or(lower.len());
+            let close = lower[end..].find("</style").map(|e| end + e).unwrap_or(lower.len());
             check_css(&lower[end..close], "<style>", &mut found);
             pos = close;
         }
@@ -648,20 +551,11 @@ See [the paper](#1-introduction) and the list:
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         assert!(r.html.contains("<math display=\"inline\">"), "{}", r.html);
         assert!(r.html.contains("<math display=\"block\">"), "{}", r.html);
-        assert!(
-            r.html.contains("<msup>") && r.html.contains("<mfrac>"),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<msup>") && r.html.contains("<mfrac>"), "{}", r.html);
         assert!(!r.html.contains('$'), "math delimiters left in {}", r.html);
         // The LaTeX source is kept (escaped) as an annotation.
         let r = render("$a < b$");
-        assert!(
-            r.html
-                .contains("<annotation encoding=\"application/x-tex\">a &lt; b</annotation>"),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<annotation encoding=\"application/x-tex\">a &lt; b</annotation>"), "{}", r.html);
     }
 
     #[test]
@@ -669,27 +563,15 @@ See [the paper](#1-introduction) and the list:
         let r = render("Good $x$, bad $\\frac{1}$ and $$\\undefinedmacro{x}$$ end.");
         assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
         assert!(r.warnings[0].contains("\\frac{1}"), "{:?}", r.warnings);
-        assert!(
-            r.html
-                .contains("<code class=\"math-error\">\\frac{1}</code>"),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<code class=\"math-error\">\\frac{1}</code>"), "{}", r.html);
         assert!(r.html.contains("math-error math-display"));
-        assert!(
-            r.html.contains("<math display=\"inline\">"),
-            "the good formula still renders"
-        );
+        assert!(r.html.contains("<math display=\"inline\">"), "the good formula still renders");
     }
 
     #[test]
     fn tables_footnotes_strikethrough_render() {
         let r = render(SAMPLE);
-        assert!(
-            r.html.contains("<table>") && r.html.contains("<th style=\"text-align: right\">"),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<table>") && r.html.contains("<th style=\"text-align: right\">"), "{}", r.html);
         assert!(r.html.contains("<div class=\"table-wrap\">"));
         assert!(r.html.contains("<del>fail</del>"));
         assert!(r.html.contains("footnote-definition"));
@@ -700,24 +582,11 @@ See [the paper](#1-introduction) and the list:
     fn figures_are_inlined_with_math_captions() {
         let r = render(SAMPLE);
         let h = &r.html;
-        assert!(
-            h.contains("<figure id=\"fig-demo-fig\" class=\"figure\">\n<svg width=\"640\""),
-            "{h}"
-        );
+        assert!(h.contains("<figure id=\"fig-demo-fig\" class=\"figure\">\n<svg width=\"640\""), "{h}");
         assert!(!h.contains("<?xml"), "prolog stripped");
         assert!(h.contains("style=\"max-width:100%;height:auto\""));
-        assert!(
-            h.contains(
-                "<figcaption>Figure 1: gradient ratio against depth <math display=\"inline\">"
-            ),
-            "{h}"
-        );
-        assert!(
-            h.contains(
-                "aria-label=\"Figure 1: gradient ratio against depth L, with \\sigma_w = 1.\""
-            ),
-            "{h}"
-        );
+        assert!(h.contains("<figcaption>Figure 1: gradient ratio against depth <math display=\"inline\">"), "{h}");
+        assert!(h.contains("aria-label=\"Figure 1: gradient ratio against depth L, with \\sigma_w = 1.\""), "{h}");
         assert!(!h.contains("<p><figure"), "figure must not sit inside <p>");
         // A figure inside running text closes the paragraph around it.
         let r = render("Text ![Figure 2: x](figures/demo-fig.svg) more.");
@@ -727,12 +596,7 @@ See [the paper](#1-introduction) and the list:
     #[test]
     fn unknown_figures_and_external_images_are_errors() {
         let e = markdown_to_html("![Figure 9](figures/nope.svg)", &figs).unwrap_err();
-        assert_eq!(
-            e,
-            MarkdownError::UnknownFigure {
-                name: "nope".into()
-            }
-        );
+        assert_eq!(e, MarkdownError::UnknownFigure { name: "nope".into() });
         assert!(e.to_string().contains("nope"));
         let e = markdown_to_html("![x](https://example.org/a.png)", &figs).unwrap_err();
         assert!(matches!(e, MarkdownError::ExternalImage { .. }));
@@ -743,41 +607,22 @@ See [the paper](#1-introduction) and the list:
         assert!(matches!(e, MarkdownError::InvalidSvg { .. }));
         let ext_svg = |_: &str| Some("<svg><image href=\"http://x/y.png\"/></svg>".to_string());
         let e = markdown_to_html("![c](figures/a.svg)", &ext_svg).unwrap_err();
-        assert!(
-            matches!(e, MarkdownError::ExternalReference { .. }),
-            "{e:?}"
-        );
+        assert!(matches!(e, MarkdownError::ExternalReference { .. }), "{e:?}");
     }
 
     #[test]
     fn headings_get_unique_ids_and_are_listed() {
         let r = render(SAMPLE);
         let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "mean-field-residual-networks",
-                "1-introduction",
-                "11-table",
-                "1-introduction-1"
-            ]
-        );
+        assert_eq!(ids, ["mean-field-residual-networks", "1-introduction", "11-table", "1-introduction-1"]);
         assert_eq!(r.headings[1].level, 2);
         assert_eq!(r.headings[2].text, "1.1 Table");
-        assert!(
-            r.html.contains("<h2 id=\"1-introduction-1\">"),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<h2 id=\"1-introduction-1\">"), "{}", r.html);
         let r = render("## Custom {#my-id}\n\n## My id\n\n### The $\\chi_1$ map");
         assert_eq!(r.headings[0].id, "my-id");
         assert_eq!(r.headings[1].id, "my-id-1");
         assert_eq!(r.headings[2].id, "the-chi_1-map");
-        assert!(
-            r.headings[2].html.contains("<math"),
-            "{}",
-            r.headings[2].html
-        );
+        assert!(r.headings[2].html.contains("<math"), "{}", r.headings[2].html);
     }
 
     #[test]
@@ -796,23 +641,13 @@ See [the paper](#1-introduction) and the list:
         assert!(!external_references("<style>@import 'x.css';</style>").is_empty());
         assert!(!external_references("<LINK rel=stylesheet href=x.css>").is_empty());
         assert!(external_references("<img src=\"data:image/png;base64,AAAA\">").is_empty());
-        assert!(external_references(
-            "<img src=\"\" alt=\"x\"><use href=\"#a\"/><p style=\"fill:url(#g)\">"
-        )
-        .is_empty());
+        assert!(external_references("<img src=\"\" alt=\"x\"><use href=\"#a\"/><p style=\"fill:url(#g)\">").is_empty());
         // Text content (escaped) and hyperlinks load nothing.
-        assert!(external_references(
-            "<p>write src=\"x\" or url(y) here</p><a href=\"https://arxiv.org\">paper</a>"
-        )
-        .is_empty());
+        assert!(external_references("<p>write src=\"x\" or url(y) here</p><a href=\"https://arxiv.org\">paper</a>")
+            .is_empty());
         // An inline data: image passes through as an <img>.
         let r = render("![dot](data:image/png;base64,AAAA)");
-        assert!(
-            r.html
-                .contains("<img src=\"data:image/png;base64,AAAA\" alt=\"dot\""),
-            "{}",
-            r.html
-        );
+        assert!(r.html.contains("<img src=\"data:image/png;base64,AAAA\" alt=\"dot\""), "{}", r.html);
     }
 
     #[test]
@@ -821,13 +656,8 @@ See [the paper](#1-introduction) and the list:
             .series(crate::plot::Series::new("a", vec![(1.0, 2.0), (2.0, 3.0)]))
             .render()
             .unwrap();
-        let r =
-            markdown_to_html("![Figure 1: real](figures/f.svg)", &|_| Some(svg.clone())).unwrap();
-        assert!(
-            r.html.contains("<figure") && r.html.contains("depth\n</text>"),
-            "{}",
-            r.html
-        );
+        let r = markdown_to_html("![Figure 1: real](figures/f.svg)", &|_| Some(svg.clone())).unwrap();
+        assert!(r.html.contains("<figure") && r.html.contains("depth\n</text>"), "{}", r.html);
         assert!(external_references(&r.html).is_empty());
         assert!(!r.html.contains("http://"));
     }
@@ -840,32 +670,20 @@ See [the paper](#1-introduction) and the list:
         let xs: Vec<f64> = (1..=40).map(|i| i as f64 * 5.0).collect();
         let line = LinePlot::new("", "depth L", "gradient ratio")
             .log_y()
-            .series(Series::new(
-                "tanh",
-                xs.iter().map(|&l| (l, (l / 50.0).exp())).collect(),
-            ))
-            .series(
-                Series::new("ReLU", xs.iter().map(|&l| (l, l.sqrt())).collect())
-                    .style(SeriesStyle::Dashed),
-            )
+            .series(Series::new("tanh", xs.iter().map(|&l| (l, (l / 50.0).exp())).collect()))
+            .series(Series::new("ReLU", xs.iter().map(|&l| (l, l.sqrt())).collect()).style(SeriesStyle::Dashed))
             .render()
             .unwrap();
         let gx: Vec<f64> = (0..25).map(|i| 0.5 + 0.1 * i as f64).collect();
         let gy: Vec<f64> = (0..20).map(|j| 0.05 * j as f64).collect();
-        let field: Vec<Vec<f64>> = gy
-            .iter()
-            .map(|&b| gx.iter().map(|&w| w * w * (1.0 - 0.3 * b)).collect())
-            .collect();
+        let field: Vec<Vec<f64>> = gy.iter().map(|&b| gx.iter().map(|&w| w * w * (1.0 - 0.3 * b)).collect()).collect();
         let heat = Heatmap::new(
             "",
             "σ_w²",
             "σ_b²",
             gx.clone(),
             gy.clone(),
-            field
-                .iter()
-                .map(|r| r.iter().map(|v| Some(1.0 - (v - 1.0).abs())).collect())
-                .collect(),
+            field.iter().map(|r| r.iter().map(|v| Some(1.0 - (v - 1.0).abs())).collect()).collect(),
         )
         .colorbar("accuracy")
         .contour(ContourSet {
@@ -891,11 +709,8 @@ See [the paper](#1-introduction) and the list:
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         assert!(external_references(&r.html).is_empty());
         if let Ok(dir) = std::env::var("EOC_HTML_DIR") {
-            let toc: String = r
-                .headings
-                .iter()
-                .map(|h| format!("<li><a href=\"#{}\">{}</a></li>", h.id, h.html))
-                .collect();
+            let toc: String =
+                r.headings.iter().map(|h| format!("<li><a href=\"#{}\">{}</a></li>", h.id, h.html)).collect();
             let page = format!(
                 "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>demo</title><style>{STYLE}</style></head><body><nav class=\"toc\"><ol>{toc}</ol></nav>{}</body></html>",
                 r.html

@@ -207,7 +207,14 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     // SAFETY: two valid NUL-terminated paths, relative to the current directory (they are
     // absolute); renameat2 reads them and touches nothing else.
     let r = unsafe {
-        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE)
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
     };
     if r == 0 {
         Ok(())

@@ -119,9 +119,9 @@ fn f64_arg(v: &TplValue, filter: &str) -> Result<Option<f64>, TplError> {
     if v.is_none() || v.is_undefined() {
         return Ok(None);
     }
-    f64::try_from(v.clone()).map(Some).map_err(|_| {
-        TplError::new(ErrorKind::InvalidOperation, format!("filter '{filter}' needs a number, got {v}"))
-    })
+    f64::try_from(v.clone())
+        .map(Some)
+        .map_err(|_| TplError::new(ErrorKind::InvalidOperation, format!("filter '{filter}' needs a number, got {v}")))
 }
 
 fn dash() -> String {
@@ -158,7 +158,11 @@ fn environment(
         v.replace('|', "\\|").replace(['\n', '\r'], " ")
     });
     env.add_filter("passfail", |v: TplValue| -> String {
-        if v.is_true() { "pass".into() } else { "**fail**".into() }
+        if v.is_true() {
+            "pass".into()
+        } else {
+            "**fail**".into()
+        }
     });
     let (f1, n1) = (figures.clone(), numbers.clone());
     env.add_function("figure", move |name: String| -> Result<String, TplError> {
@@ -172,7 +176,10 @@ fn environment(
     let (f2, n2) = (figures, numbers);
     env.add_function("figref", move |name: String| -> Result<String, TplError> {
         if !f2.contains_key(&name) {
-            return Err(TplError::new(ErrorKind::InvalidOperation, format!("no figure named '{name}' in any artifact")));
+            return Err(TplError::new(
+                ErrorKind::InvalidOperation,
+                format!("no figure named '{name}' in any artifact"),
+            ));
         }
         Ok(format!("Figure {}", n2.lock().unwrap_or_else(|e| e.into_inner()).number(&name)))
     });
@@ -221,10 +228,17 @@ pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, Repor
         .enumerate()
         .map(|(i, (r, ch))| ChapterCtx { name: r.name.clone(), title: ch.title, number: i + 2, built: true })
         .collect();
-    let stages: BTreeMap<&str, &serde_json::Value> = records.iter().map(|r| (r.name.as_str(), &r.artifact.summary)).collect();
+    let stages: BTreeMap<&str, &serde_json::Value> =
+        records.iter().map(|r| (r.name.as_str(), &r.artifact.summary)).collect();
     let stage_info: Vec<StageCtx> = records
         .iter()
-        .map(|r| StageCtx { name: r.name.clone(), key: r.key.clone(), cached: r.cached, seconds: r.seconds, jobs: r.jobs })
+        .map(|r| StageCtx {
+            name: r.name.clone(),
+            key: r.key.clone(),
+            cached: r.cached,
+            seconds: r.seconds,
+            jobs: r.jobs,
+        })
         .collect();
     let claims = gather_claims(records);
     let count = |s: ClaimStatus| claims.iter().filter(|c| c.status == s).count();
@@ -320,7 +334,10 @@ pub fn write_report_with(
             put(format!("figures/{}.svg", f.name), f.svg.as_bytes())?;
         }
         for t in &r.artifact.tables {
-            put(format!("data/{}.json", t.name), pretty(&format!("table {}", t.name), &export::table_json(t))?.as_bytes())?;
+            put(
+                format!("data/{}.json", t.name),
+                pretty(&format!("table {}", t.name), &export::table_json(t))?.as_bytes(),
+            )?;
             put(format!("data/{}.csv", t.name), export::table_csv(t).as_bytes())?;
         }
     }

@@ -36,10 +36,8 @@ pub struct Profile {
 }
 
 /// The built-in profiles: (name, TOML text).
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("quick", include_str!("../profiles/quick.toml")),
-    ("paper", include_str!("../profiles/paper.toml")),
-];
+pub const BUILTIN: &[(&str, &str)] =
+    &[("quick", include_str!("../profiles/quick.toml")), ("paper", include_str!("../profiles/paper.toml"))];
 
 /// Error loading a profile.
 #[derive(Debug, thiserror::Error)]

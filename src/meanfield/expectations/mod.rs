@@ -416,11 +416,8 @@ impl Kernel for AlphaRelu {
     fn at(&self, ln_q: f64, corr: Corr) -> Result<KernelValues, MeanFieldError> {
         check_ln_q(ln_q)?;
         let (j, one_minus_j) = self.j(corr)?;
-        let ln_vp = if self.ln_vp_coef.is_finite() {
-            self.ln_vp_coef + (self.alpha - 1.0) * ln_q
-        } else {
-            f64::INFINITY
-        };
+        let ln_vp =
+            if self.ln_vp_coef.is_finite() { self.ln_vp_coef + (self.alpha - 1.0) * ln_q } else { f64::INFINITY };
         Ok(KernelValues { ln_v: self.ln_c + self.alpha * ln_q, j, one_minus_j, ln_vp })
     }
     fn w2(&self, q1: f64, q2: f64, lambda: f64) -> Result<f64, MeanFieldError> {

@@ -47,7 +47,12 @@ fn claim(id: &str, text: &str, criterion: &str, rows: Vec<&LawRow>) -> Claim {
 
 /// The rows of the cases of `family` in the columns `cols`.
 fn rows<'a>(results: &'a [CaseResult], family: impl Fn(Family) -> bool, cols: &[Column]) -> Vec<&'a LawRow> {
-    results.iter().filter(|r| family(r.case.family)).flat_map(|r| &r.rows).filter(|x| cols.contains(&x.column)).collect()
+    results
+        .iter()
+        .filter(|r| family(r.case.family))
+        .flat_map(|r| &r.rows)
+        .filter(|x| cols.contains(&x.column))
+        .collect()
 }
 
 const ALL: &[Column] = &[Column::P, Column::E, Column::Grad];

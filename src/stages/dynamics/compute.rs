@@ -37,20 +37,44 @@ const fn tol(name: &'static str, value: f64, kind: TolKind, why: &'static str) -
     Tolerance { name, value, kind, why }
 }
 
-pub const EXACT: Tolerance = tol("exact", 1e-9, TolKind::Rel, "exact in exact arithmetic (ReLU with zero biases); only rounding over L layers");
-pub const TANH_P_EXPONENT: Tolerance = tol("tanh_p_exponent", 0.01, TolKind::Abs, "p = B l - O(sqrt l): local slope off by O(L^-1/2) ~ 3e-3 at L = 1e5");
+pub const EXACT: Tolerance =
+    tol("exact", 1e-9, TolKind::Rel, "exact in exact arithmetic (ReLU with zero biases); only rounding over L layers");
+pub const TANH_P_EXPONENT: Tolerance =
+    tol("tanh_p_exponent", 0.01, TolKind::Abs, "p = B l - O(sqrt l): local slope off by O(L^-1/2) ~ 3e-3 at L = 1e5");
 pub const TANH_P_CONST: Tolerance = tol("tanh_p_const", 0.01, TolKind::Rel, "local derivative of p: B + O(L^-1/2)");
-pub const TANH_E_EXPONENT: Tolerance = tol("tanh_e_exponent", 0.02, TolKind::Abs, "O(L^-1/2) from p, plus O(abs(e - e*)) ~ L^-d nonlinearity when e* > 0");
-pub const TANH_GRAD_EXPONENT: Tolerance = tol("tanh_grad_exponent", 0.01, TolKind::Abs, "log chi = K sqrt L + C1 ln L + C0; increments remove C0, leave O(L^-1/2)");
-pub const TANH_GRAD_CONST: Tolerance = tol("tanh_grad_const", 0.02, TolKind::Rel, "(G(L) - G(L/4))/(sqrt L - sqrt(L/4)) = K + O(ln L/sqrt L)");
-pub const RELU_COS_EXPONENT: Tolerance = tol("relu_cos_exponent", 0.01, TolKind::Abs, "1 - e = 4/(r k l)^2 (1 + O(ln l/l))");
-pub const RELU_COS_CONST: Tolerance = tol("relu_cos_const", 0.02, TolKind::Rel, "docs/theory.md §5: the constant is approached slowly with depth");
-pub const ALPHA_P_EXPONENT: Tolerance = tol("alpha_p_exponent", 0.01, TolKind::Rel, "p^(1-a) = K_p l + O(ln l): slope off by O(ln L/L)");
-pub const ALPHA_P_CONST: Tolerance = tol("alpha_p_const", 0.01, TolKind::Rel, "local derivative of p^(1-a): K_p + O(1/L)");
-pub const ALPHA_GRAD_EXPONENT: Tolerance = tol("alpha_grad_exponent", 0.01, TolKind::Rel, "log chi = R ln L + C + O(ln L/L); increments remove C");
+pub const TANH_E_EXPONENT: Tolerance =
+    tol("tanh_e_exponent", 0.02, TolKind::Abs, "O(L^-1/2) from p, plus O(abs(e - e*)) ~ L^-d nonlinearity when e* > 0");
+pub const TANH_GRAD_EXPONENT: Tolerance = tol(
+    "tanh_grad_exponent",
+    0.01,
+    TolKind::Abs,
+    "log chi = K sqrt L + C1 ln L + C0; increments remove C0, leave O(L^-1/2)",
+);
+pub const TANH_GRAD_CONST: Tolerance =
+    tol("tanh_grad_const", 0.02, TolKind::Rel, "(G(L) - G(L/4))/(sqrt L - sqrt(L/4)) = K + O(ln L/sqrt L)");
+pub const RELU_COS_EXPONENT: Tolerance =
+    tol("relu_cos_exponent", 0.01, TolKind::Abs, "1 - e = 4/(r k l)^2 (1 + O(ln l/l))");
+pub const RELU_COS_CONST: Tolerance =
+    tol("relu_cos_const", 0.02, TolKind::Rel, "docs/theory.md §5: the constant is approached slowly with depth");
+pub const ALPHA_P_EXPONENT: Tolerance =
+    tol("alpha_p_exponent", 0.01, TolKind::Rel, "p^(1-a) = K_p l + O(ln l): slope off by O(ln L/L)");
+pub const ALPHA_P_CONST: Tolerance =
+    tol("alpha_p_const", 0.01, TolKind::Rel, "local derivative of p^(1-a): K_p + O(1/L)");
+pub const ALPHA_GRAD_EXPONENT: Tolerance =
+    tol("alpha_grad_exponent", 0.01, TolKind::Rel, "log chi = R ln L + C + O(ln L/L); increments remove C");
 pub const ALPHA_E_EXPONENT: Tolerance = tol("alpha_e_exponent", 0.01, TolKind::Abs, "slow: local slope = -d + O(abs(e - e*)) with abs(e - e*) ~ l^-d, d small; judged in the continuum limit at continuum_depth (validated within 1% against the recurrence), discrete gap reported");
-pub const VANILLA_VALUE: Tolerance = tol("vanilla_value", 1e-8, TolKind::Rel, "exponential convergence reaches rounding level within a few hundred layers");
-pub const VANILLA_RATE: Tolerance = tol("vanilla_rate", 2e-3, TolKind::Abs, "fit over deviations in [1e-10, 1e-3]: nonlinear corrections O(1e-3); rates by central differences");
+pub const VANILLA_VALUE: Tolerance = tol(
+    "vanilla_value",
+    1e-8,
+    TolKind::Rel,
+    "exponential convergence reaches rounding level within a few hundred layers",
+);
+pub const VANILLA_RATE: Tolerance = tol(
+    "vanilla_rate",
+    2e-3,
+    TolKind::Abs,
+    "fit over deviations in [1e-10, 1e-3]: nonlinear corrections O(1e-3); rates by central differences",
+);
 
 /// Every tolerance, in the order of the chapter's list.
 pub const TOLERANCES: &[Tolerance] = &[
@@ -260,7 +284,16 @@ fn sample_layers(depth: usize, per_decade: usize) -> Vec<usize> {
 /// $|{\rm measured} - {\rm theory}| \le t$ (absolute) or $\le t\,|{\rm theory}|$ (relative) and
 /// the measurement is finite.
 #[allow(clippy::too_many_arguments)]
-fn row(case: &Case, column: Column, quantity: &str, law: &str, theory: f64, measured: f64, t: &Tolerance, depth: f64) -> LawRow {
+fn row(
+    case: &Case,
+    column: Column,
+    quantity: &str,
+    law: &str,
+    theory: f64,
+    measured: f64,
+    t: &Tolerance,
+    depth: f64,
+) -> LawRow {
     let abs_diff = (measured - theory).abs();
     let pass = match t.kind {
         TolKind::Abs => abs_diff <= t.value,
@@ -303,7 +336,13 @@ struct Extension {
 /// $L/100$ to $L$ (the relative deviation of $e - e^*$ at $L$), then carried from $L$ to `to`
 /// with `steps_per_unit` Runge-Kutta steps per unit of $\ln l$, recording quarter-decades, `to`/2
 /// and `to`.
-fn extend(case: &Case, traj: &Trajectory, e_star: f64, steps_per_unit: usize, to: f64) -> Result<Extension, DynamicsError> {
+fn extend(
+    case: &Case,
+    traj: &Trajectory,
+    e_star: f64,
+    steps_per_unit: usize,
+    to: f64,
+) -> Result<Extension, DynamicsError> {
     let b = case.spec.blocks();
     let k = kernel_for(&case.spec.act)?;
     let depth = traj.depth;
@@ -323,10 +362,8 @@ fn extend(case: &Case, traj: &Trajectory, e_star: f64, steps_per_unit: usize, to
     if n < 2 {
         return Err(DynamicsError::ShortExtension { depth, to });
     }
-    let slope = local_slope(
-        (ext[n - 2].l, (ext[n - 2].e - e_star).abs()),
-        (ext[n - 1].l, (ext[n - 1].e - e_star).abs()),
-    );
+    let slope =
+        local_slope((ext[n - 2].l, (ext[n - 2].e - e_star).abs()), (ext[n - 1].l, (ext[n - 1].e - e_star).abs()));
     Ok(Extension { agreement, points: ext.iter().map(|c| (c.l, c.e)).collect(), slope })
 }
 

@@ -121,26 +121,41 @@ impl Config {
         let (lo, hi) = VARIANCE_RANGE;
         s.real("rrn_sw2", self.rrn_sw2, lo, hi)?;
         if !(self.tanh_sa2.is_finite() && self.tanh_sa2 >= 0.0 && self.tanh_sa2 <= self.sv2) {
-            return Err(s.error("tanh_sa2", crate::pipeline::shown(self.tanh_sa2), format!("a finite number from 0 to sv2 = {}", self.sv2)));
+            return Err(s.error(
+                "tanh_sa2",
+                crate::pipeline::shown(self.tanh_sa2),
+                format!("a finite number from 0 to sv2 = {}", self.sv2),
+            ));
         }
         s.real("vanilla_tanh_sw2", self.vanilla_tanh_sw2, lo, hi)?;
         s.real("vanilla_tanh_sb2", self.vanilla_tanh_sb2, 0.0, SB2_MAX)?;
         if self.vanilla_tanh_sb2 == 0.0 && self.vanilla_tanh_sw2 <= 1.0 {
             // V tanh(q) < q: the only fixed point is q* = 0, where the laws of the row are undefined
-            return Err(s.error("vanilla_tanh_sw2", self.vanilla_tanh_sw2, "a number above 1 when vanilla_tanh_sb2 = 0 (else q* = 0)"));
+            return Err(s.error(
+                "vanilla_tanh_sw2",
+                self.vanilla_tanh_sw2,
+                "a number above 1 when vanilla_tanh_sb2 = 0 (else q* = 0)",
+            ));
         }
         s.real("vanilla_relu_sw2", self.vanilla_relu_sw2, lo, hi)?;
         s.real("p0", self.p0, P0_RANGE.0, P0_RANGE.1)?;
         s.real("e0", self.e0, E0_RANGE.0, E0_RANGE.1)?;
         s.int("per_decade", self.per_decade, 1, PER_DECADE_MAX)?;
         let min = CONTINUUM_MIN_RATIO * self.depth as f64;
-        for (key, v) in [("continuum_depth", self.continuum_depth), ("tanh_continuum_depth", self.tanh_continuum_depth)] {
+        for (key, v) in [("continuum_depth", self.continuum_depth), ("tanh_continuum_depth", self.tanh_continuum_depth)]
+        {
             if !(v.is_finite() && v >= min && v <= CONTINUUM_MAX) {
-                return Err(s.error(key, crate::pipeline::shown(v), format!("a finite number from {} (10 x depth) to {}", crate::pipeline::shown(min), crate::pipeline::shown(CONTINUUM_MAX))));
+                return Err(s.error(
+                    key,
+                    crate::pipeline::shown(v),
+                    format!(
+                        "a finite number from {} (10 x depth) to {}",
+                        crate::pipeline::shown(min),
+                        crate::pipeline::shown(CONTINUUM_MAX)
+                    ),
+                ));
             }
         }
         Ok(())
     }
 }
-
-

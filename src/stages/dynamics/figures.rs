@@ -80,7 +80,8 @@ fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
     }
     for r in ctx.results.iter().filter(|r| is_frn(r)) {
         if let Family::Alpha(a) = r.case.family {
-            let kp = laws::alpha_p_slope(a, &r.case.spec.blocks()).map_err(|e| StageError::compute("figure dynamics-p", e))?;
+            let kp = laws::alpha_p_slope(a, &r.case.spec.blocks())
+                .map_err(|e| StageError::compute("figure dynamics-p", e))?;
             let th = ctx.grid.iter().map(|&l| (l, (kp * l).powf(1.0 / (1.0 - a)))).collect();
             add(&mut plot, format!("FRN α = {a}"), pts(r, Layer::p), Some(th));
         }
@@ -115,7 +116,8 @@ fn relu_logp_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 
 /// Distance of the cosine from its limit, $|e^l - e^*|$ ($1 - e^l$ for ReLU), with the slopes $-d$ of the theory through the last point and the ReLU law $4/(rkl)^2$.
 fn cosine_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "|eˡ − e*|  (1 − eˡ for ReLU)").log_x().log_y().legend(LegendPos::LowerLeft);
+    let mut plot =
+        LinePlot::new("", "depth l", "|eˡ − e*|  (1 − eˡ for ReLU)").log_x().log_y().legend(LegendPos::LowerLeft);
     let mut color = 0;
     for r in ctx.results {
         let label = &r.case.label;
@@ -190,9 +192,16 @@ fn grad_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 /// Local exponent $d\ln p^l/d\ln l$ over its theoretical value (FRNs).
 fn local_p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
     let mut plot = LinePlot::new("", "depth l", "local exponent of p / theory").log_x().legend(LegendPos::LowerRight);
-    for (i, r) in ctx.results.iter().filter(|r| is_frn(r)).filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_))).enumerate() {
+    for (i, r) in ctx
+        .results
+        .iter()
+        .filter(|r| is_frn(r))
+        .filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_)))
+        .enumerate()
+    {
         let th = r.rows.iter().find(|x| x.quantity == "exponent of p").map(|x| x.theory).unwrap_or(1.0);
-        let data: Vec<(f64, f64)> = local(r, &Layer::p).into_iter().filter(|p| p.0 >= 10.0).map(|(l, s)| (l, s / th)).collect();
+        let data: Vec<(f64, f64)> =
+            local(r, &Layer::p).into_iter().filter(|p| p.0 >= 10.0).map(|(l, s)| (l, s / th)).collect();
         plot.series.push(Series::new(r.case.label.clone(), data).color(i % 8));
     }
     plot = plot.hline(1.0, "theory").y_range(0.5, 1.2);
@@ -205,15 +214,24 @@ fn local_p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 
 /// Local exponent of the cosine law over its theoretical value, discrete and in the continuum limit (FRNs).
 fn local_e_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "local exponent of |e − e*| / theory").log_x().legend(LegendPos::LowerRight);
+    let mut plot =
+        LinePlot::new("", "depth l", "local exponent of |e − e*| / theory").log_x().legend(LegendPos::LowerRight);
     let mut color = 0;
-    for r in ctx.results.iter().filter(|r| is_frn(r)).filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_) | Family::Relu)) {
-        let Some(th) = r.rows.iter().find(|x| x.column == Column::E && x.quantity.starts_with("exponent")).map(|x| x.theory) else {
+    for r in ctx
+        .results
+        .iter()
+        .filter(|r| is_frn(r))
+        .filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_) | Family::Relu))
+    {
+        let Some(th) =
+            r.rows.iter().find(|x| x.column == Column::E && x.quantity.starts_with("exponent")).map(|x| x.theory)
+        else {
             continue;
         };
         let e_star = r.e_star;
         let f = |x: &Layer| if r.case.family == Family::Relu { x.one_minus_e } else { (x.e - e_star).abs() };
-        let data: Vec<(f64, f64)> = local(r, &f).into_iter().filter(|p| p.0 >= 10.0).map(|(l, s)| (l, s / th)).collect();
+        let data: Vec<(f64, f64)> =
+            local(r, &f).into_iter().filter(|p| p.0 >= 10.0).map(|(l, s)| (l, s / th)).collect();
         plot.series.push(Series::new(r.case.label.clone(), data).color(color % 8));
         if !r.continuum.is_empty() {
             let c: Vec<(f64, f64)> = r.continuum.iter().map(|&(l, e)| (l, (e - e_star).abs())).collect();
@@ -232,10 +250,19 @@ fn local_e_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 
 /// Local exponent of the gradient explosion over its theoretical value (FRNs).
 fn local_grad_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth L", "local exponent of ln(χ⁰/χᴸ) / theory").log_x().legend(LegendPos::LowerRight);
-    for (i, r) in ctx.results.iter().filter(|r| is_frn(r)).filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_))).enumerate() {
+    let mut plot =
+        LinePlot::new("", "depth L", "local exponent of ln(χ⁰/χᴸ) / theory").log_x().legend(LegendPos::LowerRight);
+    for (i, r) in ctx
+        .results
+        .iter()
+        .filter(|r| is_frn(r))
+        .filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_)))
+        .enumerate()
+    {
         let data: Vec<(f64, f64)> = match r.case.family {
-            Family::Tanh => local(r, &|x: &Layer| x.log_grad_explosion).into_iter().map(|(l, s)| (l, s / 0.5)).collect(),
+            Family::Tanh => {
+                local(r, &|x: &Layer| x.log_grad_explosion).into_iter().map(|(l, s)| (l, s / 0.5)).collect()
+            }
             Family::Alpha(a) => pts(r, |x| x.log_grad_explosion)
                 .windows(2)
                 .map(|w| ((w[0].0 * w[1].0).sqrt(), (w[1].1 - w[0].1) / (w[1].0 / w[0].0).ln() / laws::alpha_r(a)))

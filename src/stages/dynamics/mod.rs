@@ -21,7 +21,9 @@ pub mod figures;
 #[cfg(test)]
 mod tests;
 
-pub use compute::{cases, run_case, Case, CaseResult, Column, DynamicsError, Family, LawRow, TolKind, Tolerance, TOLERANCES};
+pub use compute::{
+    cases, run_case, Case, CaseResult, Column, DynamicsError, Family, LawRow, TolKind, Tolerance, TOLERANCES,
+};
 pub use config::Config;
 
 use crate::meanfield::laws;

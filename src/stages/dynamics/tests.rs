@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 /// A small configuration runs, every case yields rows, and the table has the keys of the issue.
 #[test]
 fn small_config_produces_complete_artifact() {
-    let cfg = Config { depth: 4000, vanilla_tanh_depth: 200, alphas: vec![0.75], continuum_depth: 1e12, ..Config::default() };
+    let cfg =
+        Config { depth: 4000, vanilla_tanh_depth: 200, alphas: vec![0.75], continuum_depth: 1e12, ..Config::default() };
     let results: Vec<CaseResult> = cases(&cfg).iter().map(|c| run_case(&cfg, c).unwrap()).collect();
     let art = build_artifact(&cfg, &results).unwrap();
     let t = &art.tables[0];
@@ -145,7 +146,14 @@ fn config_check_rejects_bad_values() {
         p.dynamics.check().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let edges = [
-        Config { depth: 100, vanilla_tanh_depth: 10, per_decade: 1, continuum_depth: 1e3, tanh_continuum_depth: 1e3, ..base.clone() },
+        Config {
+            depth: 100,
+            vanilla_tanh_depth: 10,
+            per_decade: 1,
+            continuum_depth: 1e3,
+            tanh_continuum_depth: 1e3,
+            ..base.clone()
+        },
         Config { alphas: vec![0.501, 0.99], sw2: 0.5, sv2: 0.5, tanh_sa2: 0.5, e0: -0.99, p0: 1e-3, ..base.clone() },
         Config { tanh_sa2: 0.0, vanilla_tanh_sb2: 0.0, e0: 0.99, p0: 1e3, continuum_depth: 1e100, ..base.clone() },
     ];

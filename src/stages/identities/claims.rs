@@ -58,7 +58,8 @@ fn c5b(rows: &Rows) -> Claim {
 
 /// C5c: the hypergeometric closed form of $W_\alpha$ (rows I2a, I2c, I3a, I3b).
 fn c5c(rows: &Rows) -> Claim {
-    let mc = rows.get("I2c").map(|r| format!("; MC max {:.2} s.e.", r.max_sigma.unwrap_or(f64::NAN))).unwrap_or_default();
+    let mc =
+        rows.get("I2c").map(|r| format!("; MC max {:.2} s.e.", r.max_sigma.unwrap_or(f64::NAN))).unwrap_or_default();
     claim(
         "C5c",
         "Hypergeometric closed form of $W_\\alpha(c)$, reducing to the arc-cosine kernels for $\\alpha = 0, 1, 2$",

@@ -10,8 +10,8 @@ mod methods;
 pub use checker::{Checker, Criterion, Row};
 pub use kernel_checks::{check_derivative_fd, check_w_against_quadrature};
 pub use methods::{
-    c_alpha_quadrature, c_grid, central_diff8, k0_integral_quadrature, loglog_slope, tanh_v_vp, tanh_v_vp_exp_sinh, tanh_w,
-    w_by_integrated_derivative, w_monte_carlo, w_polar_quadrature,
+    c_alpha_quadrature, c_grid, central_diff8, k0_integral_quadrature, loglog_slope, tanh_v_vp, tanh_v_vp_exp_sinh,
+    tanh_w, w_by_integrated_derivative, w_monte_carlo, w_polar_quadrature,
 };
 
 use super::Config;
@@ -104,7 +104,14 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
     summary.insert("i6".into(), i6.summary);
     summary.insert("i7".into(), i7.summary);
     summarize(cfg, &cs, &rows, &mut summary);
-    Ok(Results { rows, summary: Value::Object(summary), w_table: i2.w_table, fig_wa, fig_tanh: i7.figure, fig_relu: i6.figure })
+    Ok(Results {
+        rows,
+        summary: Value::Object(summary),
+        w_table: i2.w_table,
+        fig_wa,
+        fig_tanh: i7.figure,
+        fig_relu: i6.figure,
+    })
 }
 
 /// The $W_\alpha$ figure: for each $\alpha$ of [`FIG_ALPHAS`] the closed form on 201 points of
@@ -112,7 +119,10 @@ pub fn compute(cfg: &Config) -> Result<Results, StageError> {
 fn fig_wa(k0_points: &[(f64, f64, f64)]) -> FigWa {
     let mut curves = Vec::new();
     for &a in &FIG_ALPHAS {
-        let curve: Vec<(f64, f64)> = (0..=200).map(|i| -1.0 + 2.0 * i as f64 / 200.0).map(|c| (c, alpha_relu_w(a, c).unwrap_or(f64::NAN))).collect();
+        let curve: Vec<(f64, f64)> = (0..=200)
+            .map(|i| -1.0 + 2.0 * i as f64 / 200.0)
+            .map(|c| (c, alpha_relu_w(a, c).unwrap_or(f64::NAN)))
+            .collect();
         let marks: Vec<(f64, f64)> = k0_points.iter().filter(|p| p.0 == a).map(|p| (p.1, p.2)).collect();
         curves.push((a, curve, marks));
     }

@@ -56,12 +56,17 @@ impl Config {
         let n_c = self.c_points + 4;
         if self.mc_samples.saturating_mul(n_c) > MC_WORK_MAX {
             let most = MC_WORK_MAX / n_c;
-            return Err(s.error("mc_samples", self.mc_samples, format!("an integer from 2 to {most} with c_points = {} (samples x correlations <= {MC_WORK_MAX})", self.c_points)));
+            return Err(s.error(
+                "mc_samples",
+                self.mc_samples,
+                format!(
+                    "an integer from 2 to {most} with c_points = {} (samples x correlations <= {MC_WORK_MAX})",
+                    self.c_points
+                ),
+            ));
         }
         s.real("tanh_q_max", self.tanh_q_max, TANH_Q_MAX_MIN, TANH_Q_MAX_MAX)?;
         s.int("eps_points", self.eps_points, EPS_POINTS_MIN, EPS_POINTS_MAX)?;
         Ok(())
     }
 }
-
-

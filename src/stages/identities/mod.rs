@@ -34,7 +34,12 @@ pub fn artifact(res: &Results) -> Result<Artifact, StageError> {
     let rows_json: Vec<serde_json::Value> = res.rows.iter().map(|r| serde_json::json!(r)).collect();
     let tables = vec![
         DataTable { name: "identities".into(), rows: rows_json, json_key: None, extra: Default::default() },
-        DataTable { name: "identities-wa".into(), rows: res.w_table.clone(), json_key: None, extra: Default::default() },
+        DataTable {
+            name: "identities-wa".into(),
+            rows: res.w_table.clone(),
+            json_key: None,
+            extra: Default::default(),
+        },
     ];
     let figures = figures::figures(res)?;
     let claims = claims::claims(&res.rows);

@@ -19,7 +19,16 @@ fn checker_flags_a_wrong_closed_form() {
     let ok = check_w_against_quadrature("t", "", "", alpha_relu_w, &[0.75, 1.5], &cs, Criterion::Rel, TOL_QUAD);
     assert!(ok.pass, "{ok:?}");
     // a closed form off by a relative 1e-8 (e.g. a wrong constant) fails
-    let wrong = check_w_against_quadrature("t", "", "", |a, c| Ok(alpha_relu_w(a, c)? * (1.0 + 1e-8)), &[0.75], &cs, Criterion::Rel, TOL_QUAD);
+    let wrong = check_w_against_quadrature(
+        "t",
+        "",
+        "",
+        |a, c| Ok(alpha_relu_w(a, c)? * (1.0 + 1e-8)),
+        &[0.75],
+        &cs,
+        Criterion::Rel,
+        TOL_QUAD,
+    );
     assert!(!wrong.pass && wrong.max_rel_err > 5e-9, "{wrong:?}");
     // a plausible slip in the paper's form: Gamma(a/2)^2 instead of Gamma(a/2 + 1)^2 in the
     // second term; it fails clearly
@@ -83,7 +92,15 @@ fn monte_carlo_standard_error_is_honest() {
 #[test]
 fn identities_table_snapshot() {
     let res = compute(&small()).unwrap();
-    let decade = |x: f64| if x == 0.0 { "0".to_string() } else if x.is_finite() { format!("1e{}", x.log10().floor() as i32) } else { "inf".into() };
+    let decade = |x: f64| {
+        if x == 0.0 {
+            "0".to_string()
+        } else if x.is_finite() {
+            format!("1e{}", x.log10().floor() as i32)
+        } else {
+            "inf".into()
+        }
+    };
     let rows: Vec<serde_json::Value> = res
         .rows
         .iter()

@@ -55,7 +55,14 @@ impl<'a> Groups<'a> {
             format!("no {what} grid was trained")
         } else {
             gs.iter()
-                .map(|g| format!("{}: {} interior ridge depths (need {})", g.label, n_ridge(g, self.cfg), self.cfg.min_depths))
+                .map(|g| {
+                    format!(
+                        "{}: {} interior ridge depths (need {})",
+                        g.label,
+                        n_ridge(g, self.cfg),
+                        self.cfg.min_depths
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         }
@@ -90,8 +97,10 @@ fn lodo_text(s: &Study) -> String {
 /// C3a: the tanh ridge $\ln v^* = a + b \ln L$ has slope $b = -1$ ($\sigma_v^2 L$ constant): the
 /// 95% CI of the OLS slope contains $-1$ and excludes 0, for every tanh grid with enough depths.
 fn c3a_ridge_slope(g: &Groups) -> Claim {
-    let tested: Vec<&GroupResult> = g.tanh.iter().copied().filter(|x| g.enough(x)).filter(|x| x.study.slope.is_some()).collect();
-    let criterion = "95% CI of the OLS slope of log(best variance) on log(depth) contains -1 and excludes 0".to_string();
+    let tested: Vec<&GroupResult> =
+        g.tanh.iter().copied().filter(|x| g.enough(x)).filter(|x| x.study.slope.is_some()).collect();
+    let criterion =
+        "95% CI of the OLS slope of log(best variance) on log(depth) contains -1 and excludes 0".to_string();
     let (measured, st) = if tested.is_empty() {
         (g.not_enough(&g.tanh, "tanh"), ClaimStatus::NotTested)
     } else {
@@ -103,7 +112,14 @@ fn c3a_ridge_slope(g: &Groups) -> Claim {
             .iter()
             .map(|x| {
                 let f = &x.study.slope.as_ref().expect("filtered").fit;
-                format!("{}: slope {} [{}, {}] over {} depths", x.label, f3(f.slope), f3(f.ci_slope[0]), f3(f.ci_slope[1]), f.n)
+                format!(
+                    "{}: slope {} [{}, {}] over {} depths",
+                    x.label,
+                    f3(f.slope),
+                    f3(f.ci_slope[0]),
+                    f3(f.ci_slope[1]),
+                    f.n
+                )
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -123,7 +139,8 @@ fn c3b_explosion_constant_on_ridge(g: &Groups) -> Claim {
         .filter(|x| g.enough(x))
         .filter(|x| x.study.score("log_explosion").and_then(|s| s.spread_ratio).is_some())
         .collect();
-    let criterion = format!("sd of log gradient explosion on the ridge / its sd over the grid < {}", cfg.spread_threshold);
+    let criterion =
+        format!("sd of log gradient explosion on the ridge / its sd over the grid < {}", cfg.spread_threshold);
     let (measured, st) = if tested.is_empty() {
         (g.not_enough(&g.tanh, "tanh"), ClaimStatus::NotTested)
     } else {
@@ -139,12 +156,25 @@ fn c3b_explosion_constant_on_ridge(g: &Groups) -> Claim {
             .join("; ");
         (m, status(ok))
     };
-    mk("C3b", "The expected gradient explosion is nearly constant along the tanh accuracy ridge", criterion, measured, st)
+    mk(
+        "C3b",
+        "The expected gradient explosion is nearly constant along the tanh accuracy ridge",
+        criterion,
+        measured,
+        st,
+    )
 }
 
 /// C3c: the log gradient explosion best predicts tanh accuracy (see [`best_predictor`]).
 fn c3c_explosion_predicts_tanh(g: &Groups) -> Claim {
-    best_predictor(g, "C3c", "Gradient explosion is the init-time metric that best predicts the accuracy of tanh resnets", &g.tanh, "log_explosion", "tanh")
+    best_predictor(
+        g,
+        "C3c",
+        "Gradient explosion is the init-time metric that best predicts the accuracy of tanh resnets",
+        &g.tanh,
+        "log_explosion",
+        "tanh",
+    )
 }
 
 /// C3d: the metric expressivity $\ln s^L$ best predicts ReLU and alpha-ReLU accuracy (see
@@ -191,11 +221,22 @@ fn best_predictor(g: &Groups, id: &str, claim: &str, gs: &[&GroupResult], want: 
             match predictors::paired_comparison(w, b) {
                 Ok(pc) => (
                     rel < cfg.mae_tolerance || pc.p_worse >= cfg.worse_p,
-                    format!("best {}, {} worse by {}% (p = {})", metric_label(best), metric_label(want), f3(100.0 * rel), f3(pc.p_worse)),
+                    format!(
+                        "best {}, {} worse by {}% (p = {})",
+                        metric_label(best),
+                        metric_label(want),
+                        f3(100.0 * rel),
+                        f3(pc.p_worse)
+                    ),
                 ),
                 Err(e) => (
                     rel < cfg.mae_tolerance,
-                    format!("best {}, {} worse by {}% (no paired test: {e})", metric_label(best), metric_label(want), f3(100.0 * rel)),
+                    format!(
+                        "best {}, {} worse by {}% (no paired test: {e})",
+                        metric_label(best),
+                        metric_label(want),
+                        f3(100.0 * rel)
+                    ),
                 ),
             }
         };
@@ -259,8 +300,12 @@ fn c3e_angular_not_predictive(g: &Groups) -> Claim {
 /// grids whose boundary lies inside the grid at `min_depths` depths or more).
 fn c3f_relu_failure_follows_p(g: &Groups) -> Claim {
     let cfg = g.cfg;
-    let tested: Vec<&GroupResult> =
-        g.relu.iter().copied().filter(|x| x.boundary.len() >= cfg.min_depths && x.boundary_spread_log_p.is_some()).collect();
+    let tested: Vec<&GroupResult> = g
+        .relu
+        .iter()
+        .copied()
+        .filter(|x| x.boundary.len() >= cfg.min_depths && x.boundary_spread_log_p.is_some())
+        .collect();
     let criterion = format!(
         "sd of log p^L at the divergence boundary (midpoint between the last trained and the first all-diverged variance, per depth) / its sd over the grid < {}",
         cfg.spread_threshold
@@ -271,7 +316,14 @@ fn c3f_relu_failure_follows_p(g: &Groups) -> Claim {
         } else {
             g.relu
                 .iter()
-                .map(|x| format!("{}: divergence boundary inside the grid at {} depths (need {})", x.label, x.boundary.len(), cfg.min_depths))
+                .map(|x| {
+                    format!(
+                        "{}: divergence boundary inside the grid at {} depths (need {})",
+                        x.label,
+                        x.boundary.len(),
+                        cfg.min_depths
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -293,7 +345,13 @@ fn c3f_relu_failure_follows_p(g: &Groups) -> Claim {
             .join("; ");
         (m, status(ok))
     };
-    mk("C3f", "For ReLU-type resnets the region where training fails follows a contour of p^L (overflow)", criterion, measured, st)
+    mk(
+        "C3f",
+        "For ReLU-type resnets the region where training fails follows a contour of p^L (overflow)",
+        criterion,
+        measured,
+        st,
+    )
 }
 
 /// C4a: Xavier and He are not optimal at depth: at the largest depth of every grid, the best
@@ -318,7 +376,11 @@ fn c4a_xavier_he_not_optimal(g: &Groups) -> Claim {
         cfg.gap_z
     );
     let (measured, st) = if tested.is_empty() {
-        let why = if g.all.is_empty() { "no grid was trained".to_string() } else { "no grid has two seeds per cell to estimate the seed noise".to_string() };
+        let why = if g.all.is_empty() {
+            "no grid was trained".to_string()
+        } else {
+            "no grid has two seeds per cell to estimate the seed noise".to_string()
+        };
         (why, ClaimStatus::NotTested)
     } else {
         let ok = tested.iter().all(|x| {
@@ -348,8 +410,10 @@ fn c4a_xavier_he_not_optimal(g: &Groups) -> Claim {
 /// C4b: the optimal variance depends on depth: for every grid with enough depths, the 95% CI of
 /// the ridge slope excludes 0.
 fn c4b_optimum_depends_on_depth(g: &Groups) -> Claim {
-    let tested: Vec<&GroupResult> = g.all.iter().copied().filter(|x| g.enough(x)).filter(|x| x.study.slope.is_some()).collect();
-    let criterion = "for every grid, the 95% CI of the slope of log(best variance) on log(depth) excludes 0".to_string();
+    let tested: Vec<&GroupResult> =
+        g.all.iter().copied().filter(|x| g.enough(x)).filter(|x| x.study.slope.is_some()).collect();
+    let criterion =
+        "for every grid, the 95% CI of the slope of log(best variance) on log(depth) excludes 0".to_string();
     let (measured, st) = if tested.is_empty() {
         (g.not_enough(&g.all, "trained"), ClaimStatus::NotTested)
     } else {

@@ -66,7 +66,11 @@ impl Config {
     pub fn check(&self) -> Result<(), ConfigError> {
         let s = Section("prediction");
         if self.bootstrap == 1 || self.bootstrap > MAX_BOOTSTRAP {
-            return Err(s.error("bootstrap", self.bootstrap, format!("0 for none, or an integer from 2 to {MAX_BOOTSTRAP}")));
+            return Err(s.error(
+                "bootstrap",
+                self.bootstrap,
+                format!("0 for none, or an integer from 2 to {MAX_BOOTSTRAP}"),
+            ));
         }
         s.real("fail_accuracy", self.fail_accuracy, 0.0, 1.0)?;
         s.int("min_depths", self.min_depths, 3, 1_000_000)?;

@@ -59,21 +59,25 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
             s.variances
                 .iter()
                 .map(|&v| {
-                    s.cells
-                        .iter()
-                        .find(|c| c.depth == d && (c.variance - v).abs() <= 1e-9 * v)
-                        .map(|c| if c.n_diverged == c.n { f64::NAN } else { c.accuracy })
+                    s.cells.iter().find(|c| c.depth == d && (c.variance - v).abs() <= 1e-9 * v).map(|c| {
+                        if c.n_diverged == c.n {
+                            f64::NAN
+                        } else {
+                            c.accuracy
+                        }
+                    })
                 })
                 .collect()
         })
         .collect();
     let x: Vec<f64> = s.variances.clone();
     let y: Vec<f64> = s.depths.iter().map(|&d| d as f64).collect();
-    let mut h = Heatmap::new(format!("{}: test accuracy", g.label), g.axis.label(), "depth L", x.clone(), y.clone(), values)
-        .log_x()
-        .y_ticks_at_cells()
-        .colorbar("test accuracy")
-        .color_range(0.0, 1.0);
+    let mut h =
+        Heatmap::new(format!("{}: test accuracy", g.label), g.axis.label(), "depth L", x.clone(), y.clone(), values)
+            .log_x()
+            .y_ticks_at_cells()
+            .colorbar("test accuracy")
+            .color_range(0.0, 1.0);
     if s.depths.len() > 1 && s.depths.last().unwrap_or(&1) / s.depths.first().unwrap_or(&1) >= 4 {
         h = h.log_y();
     }
@@ -111,7 +115,12 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
         });
     }
     for (i, r) in s.ridge.iter().enumerate() {
-        h = h.marker(r.point.variance, r.point.depth as f64, if i == 0 { "ridge (best variance)" } else { "" }, MarkerShape::Diamond);
+        h = h.marker(
+            r.point.variance,
+            r.point.depth as f64,
+            if i == 0 { "ridge (best variance)" } else { "" },
+            MarkerShape::Diamond,
+        );
     }
     let (xv, hv) = g.axis.xavier_he();
     for (i, &d) in y.iter().enumerate() {
@@ -153,20 +162,22 @@ pub fn ridge_figure(a: &Analysis) -> Result<Option<Figure>, StageError> {
             .iter()
             .map(|r| {
                 let sd = r.point.sd_log_variance.unwrap_or(0.0);
-                (r.point.depth as f64, (r.point.log_variance - 1.96 * sd).exp(), (r.point.log_variance + 1.96 * sd).exp())
+                (
+                    r.point.depth as f64,
+                    (r.point.log_variance - 1.96 * sd).exp(),
+                    (r.point.log_variance + 1.96 * sd).exp(),
+                )
             })
             .collect();
         plot = plot.series(Series::new(g.label.clone(), pts).style(SeriesStyle::Markers).band(band).color(k));
         if let Some(sl) = &g.study.slope {
             let f = &sl.fit;
-            let line: Vec<(f64, f64)> = g
-                .study
-                .depths
-                .iter()
-                .map(|&d| (d as f64, (f.intercept + f.slope * (d as f64).ln()).exp()))
-                .collect();
+            let line: Vec<(f64, f64)> =
+                g.study.depths.iter().map(|&d| (d as f64, (f.intercept + f.slope * (d as f64).ln()).exp())).collect();
             plot = plot.series(
-                Series::new(format!("{}: fit, slope {}", g.label, f3(f.slope)), line).style(SeriesStyle::Dashed).color(k),
+                Series::new(format!("{}: fit, slope {}", g.label, f3(f.slope)), line)
+                    .style(SeriesStyle::Dashed)
+                    .color(k),
             );
         }
     }

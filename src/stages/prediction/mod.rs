@@ -20,16 +20,17 @@ pub mod figures;
 mod tests;
 
 pub use compute::{
-    analyze, contour_metrics, divergence_boundary, group_points, input_moments, prediction_table, ridge_table, summary, Analysis, Axis,
-    AxisError, BoundaryPoint, GroupError, GroupResult, InitConfig, MeanField, Target, Theory, HE_VARIANCE, XAVIER_VARIANCE,
+    analyze, contour_metrics, divergence_boundary, group_points, input_moments, prediction_table, ridge_table, summary,
+    Analysis, Axis, AxisError, BoundaryPoint, GroupError, GroupResult, InitConfig, MeanField, Target, Theory,
+    HE_VARIANCE, XAVIER_VARIANCE,
 };
 pub use config::Config;
 pub use figures::{collapse_figure, contour_levels, heatmap, ridge_figure};
 
 use crate::nn::mnist::Mnist;
-use serde::Deserialize;
 use crate::pipeline::{Artifact, ConfigError, StageContext, StageError};
 use crate::stages::training::TrainingRow;
+use serde::Deserialize;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
 const VERSION: u32 = 2;
@@ -70,7 +71,10 @@ impl crate::pipeline::Stage for PredictionStage {
         crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Prediction", template: include_str!("../../../templates/chapters/prediction.md.j2") })
+        Some(crate::pipeline::Chapter {
+            title: "Prediction",
+            template: include_str!("../../../templates/chapters/prediction.md.j2"),
+        })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         run_with(&self.cfg, ctx, &MeanField)
@@ -97,11 +101,16 @@ pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result
     let (p0, e0, source) = match (cfg.p0, cfg.e0) {
         (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
         (p0_cfg, e0_cfg) => {
-            let m = Mnist::load_from(None).map_err(|e| StageError::compute("loading MNIST for the input moments", e))?;
+            let m =
+                Mnist::load_from(None).map_err(|e| StageError::compute("loading MNIST for the input moments", e))?;
             let n = points.iter().map(|p| p.train_subset).max().unwrap_or(0);
             let n = if n == 0 { m.train.len() } else { n.min(m.train.len()) };
             let (p0, e0) = input_moments(&m, n);
-            (p0_cfg.unwrap_or(p0), e0_cfg.unwrap_or(e0), format!("the {n} training images the networks were trained on"))
+            (
+                p0_cfg.unwrap_or(p0),
+                e0_cfg.unwrap_or(e0),
+                format!("the {n} training images the networks were trained on"),
+            )
         }
     };
     ctx.progress.info(&format!("  prediction: {} trained points, p0 = {p0:.4}, e0 = {e0:.4}", points.len()));
@@ -109,7 +118,14 @@ pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result
 }
 
 /// Builds the artifact from the trained points (the part of the stage after reading its inputs).
-pub fn build(points: &[TrainingRow], p0: f64, e0: f64, p0_source: &str, cfg: &Config, theory: &dyn Theory) -> Result<Artifact, StageError> {
+pub fn build(
+    points: &[TrainingRow],
+    p0: f64,
+    e0: f64,
+    p0_source: &str,
+    cfg: &Config,
+    theory: &dyn Theory,
+) -> Result<Artifact, StageError> {
     let a = analyze(points, p0, e0, cfg, theory);
     let claims = claims::claims(&a, cfg);
     let mut figures = Vec::new();

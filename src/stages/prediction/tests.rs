@@ -22,7 +22,13 @@ impl Theory for FakeTheory {
                     Activation::Tanh => {
                         let ex = 8.0 / 3.0 / (2.0 * std::f64::consts::PI).sqrt() * (c.sv2 * c.sw2).sqrt() * l.sqrt();
                         let p = c.p0 + c.sv2 * l;
-                        InitMetrics { log_explosion: ex, log_chi_w: 0.5 * ex, log_p: p.ln(), log_s: (2.0 * p).ln(), e: c.e0 / (1.0 + l) }
+                        InitMetrics {
+                            log_explosion: ex,
+                            log_chi_w: 0.5 * ex,
+                            log_p: p.ln(),
+                            log_s: (2.0 * p).ln(),
+                            e: c.e0 / (1.0 + l),
+                        }
                     }
                     _ => {
                         let v = c.sv2 * c.sw2;
@@ -30,7 +36,13 @@ impl Theory for FakeTheory {
                         let k = 2.0 * 2f64.sqrt() / (3.0 * std::f64::consts::PI);
                         let ome = 4.0 / (r * k * l + 4.0 / (1.0 - c.e0).sqrt()).powi(2);
                         let lp = c.p0.ln() + l * (1.0 + v / 2.0).ln();
-                        InitMetrics { log_explosion: l * (1.0 + v / 2.0).ln(), log_chi_w: 0.0, log_p: lp, log_s: (2.0f64).ln() + lp + ome.ln(), e: 1.0 - ome }
+                        InitMetrics {
+                            log_explosion: l * (1.0 + v / 2.0).ln(),
+                            log_chi_w: 0.0,
+                            log_p: lp,
+                            log_s: (2.0f64).ln() + lp + ome.ln(),
+                            e: 1.0 - ome,
+                        }
                     }
                 }
             })
@@ -97,7 +109,19 @@ fn synthetic_points() -> Vec<TrainingRow> {
                 let j = jitter[(seed as usize + i + di) % 3];
                 let u = (v * l as f64 / 8.0).ln();
                 pts.push(point(ActName::Tanh, l, 1.0, v, seed, 0.1 + 0.85 * (-0.5 * u * u).exp() + j));
-                let m = FakeTheory.metrics(&InitConfig { arch: Architecture::Full, act: Activation::Relu, sw2: 1.0, sv2: v, sb2: 0.0, sa2: 0.0, p0: 1.0, e0: 0.3 }, &[l])[0];
+                let m = FakeTheory.metrics(
+                    &InitConfig {
+                        arch: Architecture::Full,
+                        act: Activation::Relu,
+                        sw2: 1.0,
+                        sv2: v,
+                        sb2: 0.0,
+                        sa2: 0.0,
+                        p0: 1.0,
+                        e0: 0.3,
+                    },
+                    &[l],
+                )[0];
                 let z = (m.log_s - 3.0) / 1.5;
                 let mut p = point(ActName::Relu, l, 1.0, v, seed, 0.1 + 0.85 * (-0.5 * z * z).exp() + j);
                 // training fails where p^L exceeds e^7 (a stand-in for float overflow)
@@ -167,10 +191,18 @@ fn config_check_names_the_value() {
     }
     // a set p0 or e0 that is not a finite number is an error, never "unset"
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0, 1e300] {
-        assert!(err(Config { p0: Some(v), ..d() }).starts_with(&format!("[prediction] p0 = {} ", crate::pipeline::shown(v))), "{v}");
+        assert!(
+            err(Config { p0: Some(v), ..d() })
+                .starts_with(&format!("[prediction] p0 = {} ", crate::pipeline::shown(v))),
+            "{v}"
+        );
     }
     for v in [f64::NAN, f64::INFINITY, -1.5] {
-        assert!(err(Config { e0: Some(v), ..d() }).starts_with(&format!("[prediction] e0 = {} ", crate::pipeline::shown(v))), "{v}");
+        assert!(
+            err(Config { e0: Some(v), ..d() })
+                .starts_with(&format!("[prediction] e0 = {} ", crate::pipeline::shown(v))),
+            "{v}"
+        );
     }
     assert!(Config { p0: Some(1.0), e0: Some(0.3), ..d() }.check().is_ok());
 }
@@ -190,7 +222,16 @@ fn profile_p0_nan_is_rejected() {
 /// at every requested depth of one recurrence.
 #[test]
 fn mean_field_adapter_matches_relu_closed_form() {
-    let c = InitConfig { arch: Architecture::Full, act: Activation::Relu, sw2: 1.5, sv2: 0.8, sb2: 0.0, sa2: 0.0, p0: 0.9, e0: 0.3 };
+    let c = InitConfig {
+        arch: Architecture::Full,
+        act: Activation::Relu,
+        sw2: 1.5,
+        sv2: 0.8,
+        sb2: 0.0,
+        sa2: 0.0,
+        p0: 0.9,
+        e0: 0.3,
+    };
     let depths = [3usize, 10, 40];
     let m = MeanField.metrics(&c, &depths);
     let rate = (1.0f64 + 0.8 * 1.5 / 2.0).ln();
@@ -220,7 +261,13 @@ fn divergence_boundary_is_the_start_of_the_all_diverged_tail() {
     }
     let runs: Vec<Run> = pts
         .iter()
-        .map(|p| Run { depth: p.depth, variance: p.sv2, seed: p.seed, accuracy: p.test_acc.unwrap(), diverged: p.diverged })
+        .map(|p| Run {
+            depth: p.depth,
+            variance: p.sv2,
+            seed: p.seed,
+            accuracy: p.test_acc.unwrap(),
+            diverged: p.diverged,
+        })
         .collect();
     let st = study::study(&runs, &|_, _| InitMetrics::undefined(), None, &StudyOptions::default()).unwrap();
     assert_eq!(divergence_boundary(&st), vec![(4, 2.0, 4.0), (8, 4.0, 8.0)]);
@@ -248,7 +295,12 @@ fn reads_training_rows() {
         "sv2": 0.5, "sb2": 0.0, "sa2": 0.0, "lr": 0.01, "batch": 64, "epochs": 2, "train_subset": 10000, "seed": 3,
         "test_acc": null, "train_acc": null, "final_loss": null, "diverged": true, "diverged_step": 17});
     let art = |rows: Vec<serde_json::Value>| Artifact {
-        tables: vec![crate::pipeline::DataTable { name: "training".into(), rows, json_key: None, extra: Default::default() }],
+        tables: vec![crate::pipeline::DataTable {
+            name: "training".into(),
+            rows,
+            json_key: None,
+            extra: Default::default(),
+        }],
         ..Artifact::default()
     };
     let p = &trained_points(&art(vec![row.clone()])).unwrap()[0];
@@ -320,7 +372,15 @@ fn chapter_renders() {
     let md = &out.markdown;
     let start = md.find("## 6 Prediction").expect("chapter heading");
     let ch = &md[start..];
-    for needle in ["### 6.1 Method", "### 6.6 What held", "**C3a**", "**C4b**", "FRN tanh", "prediction-heatmap-full-tanh", "prediction-ridge"] {
+    for needle in [
+        "### 6.1 Method",
+        "### 6.6 What held",
+        "**C3a**",
+        "**C4b**",
+        "FRN tanh",
+        "prediction-heatmap-full-tanh",
+        "prediction-ridge",
+    ] {
         assert!(ch.contains(needle), "missing {needle}");
     }
     assert!(!ch.contains("NaN"), "{ch}");

@@ -75,7 +75,9 @@ impl<'a> Checks<'a> {
     pub fn new(cfg: &Config, rows: &'a [Row]) -> Result<Self, SimulationError> {
         let n_max = cfg.widths.iter().copied().max().unwrap_or(0);
         let n_min = cfg.widths.iter().copied().min().unwrap_or(0);
-        let at_max = |q: &[&str]| -> Vec<&'a Row> { rows.iter().filter(|r| r.width == n_max && q.contains(&r.quantity.as_str())).collect() };
+        let at_max = |q: &[&str]| -> Vec<&'a Row> {
+            rows.iter().filter(|r| r.width == n_max && q.contains(&r.quantity.as_str())).collect()
+        };
         // Forward (C2f) and gradient (C2g) checks at the largest width.
         let fwd = at_max(&["p", "e"]);
         let bwd = at_max(&["grad", "chi_w"]);
@@ -88,7 +90,8 @@ impl<'a> Checks<'a> {
         let bwd_ok = !bwd.is_empty() && bwd.iter().all(|r| r.pass) && strict_ok(&strict_g);
         // Scaling with width.
         let betas = exponents(rows);
-        let beta_mean = if betas.is_empty() { f64::NAN } else { betas.iter().map(|b| b.3).sum::<f64>() / betas.len() as f64 };
+        let beta_mean =
+            if betas.is_empty() { f64::NAN } else { betas.iter().map(|b| b.3).sum::<f64>() / betas.len() as f64 };
         let beta_sd = if betas.len() > 1 {
             (betas.iter().map(|b| (b.3 - beta_mean).powi(2)).sum::<f64>() / (betas.len() - 1) as f64).sqrt()
         } else {
@@ -139,7 +142,16 @@ fn failures_text(cfg: &Config, rs: &[&Row]) -> String {
     let v: Vec<String> = rs
         .iter()
         .filter(|r| !r.pass)
-        .map(|r| format!("{} {} at l = {}: {} ({} s.e.)", label_of(cfg, &r.case), r.quantity, r.depth, pct(r.rel_dev), fmt(r.z)))
+        .map(|r| {
+            format!(
+                "{} {} at l = {}: {} ({} s.e.)",
+                label_of(cfg, &r.case),
+                r.quantity,
+                r.depth,
+                pct(r.rel_dev),
+                fmt(r.z)
+            )
+        })
         .collect();
     if v.is_empty() {
         String::new()

@@ -223,7 +223,16 @@ pub fn group<'a>(cfg: &'a Config, pairs: &[(&'a Task, &'a RunResult)]) -> Result
             let by_width = cfg
                 .widths
                 .iter()
-                .map(|&w| (w, pairs.iter().filter(|(t, _)| t.case.name == c.name && t.width == w).map(|(_, r)| *r).collect::<Vec<_>>()))
+                .map(|&w| {
+                    (
+                        w,
+                        pairs
+                            .iter()
+                            .filter(|(t, _)| t.case.name == c.name && t.width == w)
+                            .map(|(_, r)| *r)
+                            .collect::<Vec<_>>(),
+                    )
+                })
                 .filter(|(_, v)| !v.is_empty())
                 .collect();
             Ok(CaseRuns { case: c, mf: mean_field(c, cfg)?, by_width })

@@ -166,7 +166,8 @@ impl Config {
         use limits::*;
         let s = Section("simulations");
         let list = |v: &[usize]| format!("{v:?}");
-        let widths_valid = format!("a strictly increasing list of 1 to {MAX_WIDTHS} widths, each from 2 to {MAX_WIDTH}");
+        let widths_valid =
+            format!("a strictly increasing list of 1 to {MAX_WIDTHS} widths, each from 2 to {MAX_WIDTH}");
         if self.widths.is_empty()
             || self.widths.len() > MAX_WIDTHS
             || self.widths.iter().any(|&n| !(2..=MAX_WIDTH).contains(&n))
@@ -204,7 +205,11 @@ impl Config {
             }
             match (c.act, c.alpha) {
                 (ActName::AlphaRelu, None) => {
-                    return Err(s.error(key("alpha"), "(unset)", format!("0 < alpha <= {MAX_ALPHA} (alpha-relu needs it)")))
+                    return Err(s.error(
+                        key("alpha"),
+                        "(unset)",
+                        format!("0 < alpha <= {MAX_ALPHA} (alpha-relu needs it)"),
+                    ))
                 }
                 (ActName::AlphaRelu, Some(a)) if !(a.is_finite() && a > 0.0 && a <= MAX_ALPHA) => {
                     return Err(s.error(key("alpha"), a, format!("a finite number with 0 < value <= {MAX_ALPHA}")))
@@ -219,7 +224,11 @@ impl Config {
             }
         }
         // One network must fit in memory: the largest width with the widest architecture.
-        let arch = if self.cases.iter().any(|c| c.arch == Architecture::Full) { Architecture::Full } else { Architecture::Reduced };
+        let arch = if self.cases.iter().any(|c| c.arch == Architecture::Full) {
+            Architecture::Full
+        } else {
+            Architecture::Reduced
+        };
         let fits = |n: usize| network_bytes(arch, n, self.depth) <= MAX_NETWORK_BYTES;
         if !self.widths.iter().all(|&n| fits(n)) {
             let max = (2..=MAX_WIDTH).take_while(|&n| fits(n)).last().unwrap_or(0);
@@ -251,7 +260,10 @@ impl Config {
             return Err(s.error(
                 "seeds",
                 self.seeds,
-                format!("{valid} (the networks would draw {:.2e} parameters; at most {MAX_PARAMETERS:.0e})", per_seed * self.seeds as f64),
+                format!(
+                    "{valid} (the networks would draw {:.2e} parameters; at most {MAX_PARAMETERS:.0e})",
+                    per_seed * self.seeds as f64
+                ),
             ));
         }
         Ok(())

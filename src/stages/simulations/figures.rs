@@ -77,7 +77,8 @@ fn case_figure(cfg: &Config, cr: &CaseRuns) -> Result<Figure, StageError> {
     let Some((wmax, runs)) = cr.by_width.last() else {
         return Err(StageError::compute(format!("figure {name}"), "the case has no simulated network"));
     };
-    let mut plot = LinePlot::new(format!("(e) simulated / mean field, N = {wmax}"), "layer l", "ratio").size(PANEL_W, PANEL_H);
+    let mut plot =
+        LinePlot::new(format!("(e) simulated / mean field, N = {wmax}"), "layer l", "ratio").size(PANEL_W, PANEL_H);
     let ratio = |q: &str, from: usize, label: &str, color: usize, style: SeriesStyle| -> Option<Series> {
         let mut pts = Vec::new();
         let mut band = Vec::new();
@@ -120,7 +121,10 @@ fn case_figure(cfg: &Config, cr: &CaseRuns) -> Result<Figure, StageError> {
     panels.push(plot.render().map_err(fig_err(&name))?);
     let c = cr.case;
     let var = match c.arch {
-        Architecture::Full => format!("$\\sigma_w^2 = {}$, $\\sigma_v^2 = {}$, $\\sigma_b^2 = {}$, $\\sigma_a^2 = {}$", c.sw2, c.sv2, c.sb2, c.sa2),
+        Architecture::Full => format!(
+            "$\\sigma_w^2 = {}$, $\\sigma_v^2 = {}$, $\\sigma_b^2 = {}$, $\\sigma_a^2 = {}$",
+            c.sw2, c.sv2, c.sb2, c.sa2
+        ),
         _ => format!("$\\sigma_w^2 = {}$, $\\sigma_b^2 = {}$", c.sw2, c.sb2),
     };
     Ok(Figure {
@@ -165,7 +169,8 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
         .log_y()
         .size(PANEL_W, PANEL_H)
         .legend(LegendPos::LowerLeft);
-    let (lo, hi) = (cfg.widths.iter().copied().min().unwrap_or(1) as f64, cfg.widths.iter().copied().max().unwrap_or(1) as f64);
+    let (lo, hi) =
+        (cfg.widths.iter().copied().min().unwrap_or(1) as f64, cfg.widths.iter().copied().max().unwrap_or(1) as f64);
     let mut top: f64 = 0.0;
     for (i, cr) in cases.iter().enumerate() {
         for (q, style) in [("p", SeriesStyle::LineWithMarkers), ("grad", SeriesStyle::Dashed)] {
@@ -187,11 +192,13 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
     // Exponent estimates.
     let next2 = (next as u8 + 1) as char;
     let betas = exponents(rows);
-    let mut plot = LinePlot::new(format!("({next2}) exponent β of sd ∝ N^β"), "table depth l", "β").size(PANEL_W, PANEL_H);
+    let mut plot =
+        LinePlot::new(format!("({next2}) exponent β of sd ∝ N^β"), "table depth l", "β").size(PANEL_W, PANEL_H);
     for (i, cr) in cases.iter().enumerate() {
         // Offset the configurations slightly along x so that their markers do not overlap.
         let dx = (i as f64 - (cases.len() as f64 - 1.0) / 2.0) * l as f64 / 80.0;
-        let pts: Vec<(f64, f64)> = betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64 + dx, b.3)).collect();
+        let pts: Vec<(f64, f64)> =
+            betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64 + dx, b.3)).collect();
         plot.series.push(Series::new(cr.case.name.clone(), pts).style(SeriesStyle::Markers).color(i));
     }
     plot = plot.hline(-0.5, "−1/2");

@@ -33,8 +33,8 @@ mod tests;
 
 pub use claims::criteria;
 pub use compute::{
-    concurrent_tasks, group, inputs_and_cotangents, mean_abs_t, mean_field, rows, simulate, stat, student_t_tail, task_bytes,
-    CaseRuns, MeanField, Row, RunResult, SimulationError, Stat, Task, QUANTITIES,
+    concurrent_tasks, group, inputs_and_cotangents, mean_abs_t, mean_field, rows, simulate, stat, student_t_tail,
+    task_bytes, CaseRuns, MeanField, Row, RunResult, SimulationError, Stat, Task, QUANTITIES,
 };
 pub use config::{Config, SimCase};
 pub use figures::compose;
@@ -92,7 +92,10 @@ impl Stage for Simulations {
         crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Simulations", template: include_str!("../../../templates/chapters/simulations.md.j2") })
+        Some(crate::pipeline::Chapter {
+            title: "Simulations",
+            template: include_str!("../../../templates/chapters/simulations.md.j2"),
+        })
     }
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
@@ -119,7 +122,9 @@ impl Stage for Simulations {
                 .map_err(|e| StageError::compute(format!("thread pool of {threads} for N = {w}"), e))?;
             let label = format!("simulations N={w}");
             let sim = |t: &Task| {
-                simulate(t).map_err(|e| StageError::compute(format!("network '{}' N = {} seed {}", t.case.name, t.width, t.seed), e))
+                simulate(t).map_err(|e| {
+                    StageError::compute(format!("network '{}' N = {} seed {}", t.case.name, t.width, t.seed), e)
+                })
             };
             let r = pool.install(|| run_tasks(ctx, "simulations/runs", &salt(), &label, &batch, sim))?;
             computed += r.computed;
@@ -131,14 +136,23 @@ impl Stage for Simulations {
         let pairs: Vec<(&Task, &RunResult)> =
             tasks.iter().zip(&results).filter_map(|(t, r)| r.as_ref().map(|r| (t, r))).collect();
         if ctx.shard.is_some() {
-            ctx.progress.info(&format!("    simulations: this shard holds {} of {} networks", pairs.len(), tasks.len()));
+            ctx.progress.info(&format!(
+                "    simulations: this shard holds {} of {} networks",
+                pairs.len(),
+                tasks.len()
+            ));
         }
         build_artifact(cfg, &pairs, wall, computed)
     }
 }
 
 /// Summary, table, figures and claims from the runs.
-pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, computed: usize) -> Result<Artifact, StageError> {
+pub fn build_artifact(
+    cfg: &Config,
+    pairs: &[(&Task, &RunResult)],
+    wall: f64,
+    computed: usize,
+) -> Result<Artifact, StageError> {
     let cases = group(cfg, pairs).map_err(|e| StageError::compute("mean field", e))?;
     let rows = rows(cfg, &cases);
     let ch = Checks::new(cfg, &rows).map_err(|e| StageError::compute("false-alarm rate", e))?;
@@ -201,9 +215,11 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
         })
         .collect();
     let seconds: Vec<f64> = pairs.iter().map(|(_, r)| r.seconds).collect();
-    let strict_rows = |rs: &[&Row]| -> Vec<Value> { rs.iter().map(|r| json!({"depth": r.depth, "rel_dev": r.rel_dev})).collect() };
+    let strict_rows =
+        |rs: &[&Row]| -> Vec<Value> { rs.iter().map(|r| json!({"depth": r.depth, "rel_dev": r.rel_dev})).collect() };
     let (fwd, bwd, same_rows, indep_rows) = (&ch.fwd, &ch.bwd, &ch.same_rows, &ch.indep_rows);
-    let se_l: Vec<f64> = same_rows.iter().filter(|r| r.depth == cfg.depth).map(|r| r.rel_sd / (r.seeds as f64).sqrt()).collect();
+    let se_l: Vec<f64> =
+        same_rows.iter().filter(|r| r.depth == cfg.depth).map(|r| r.rel_sd / (r.seeds as f64).sqrt()).collect();
     let rel_se_at_l = if se_l.is_empty() { f64::NAN } else { se_l.iter().sum::<f64>() / se_l.len() as f64 };
     let p_false = ch.p_false;
     let claims = claims::claims(cfg, &ch);
@@ -262,7 +278,12 @@ pub fn build_artifact(cfg: &Config, pairs: &[(&Task, &RunResult)], wall: f64, co
         .collect::<Result<_, _>>()?;
     Ok(Artifact {
         summary,
-        tables: vec![DataTable { name: "simulations".into(), rows: table_rows, json_key: None, extra: Default::default() }],
+        tables: vec![DataTable {
+            name: "simulations".into(),
+            rows: table_rows,
+            json_key: None,
+            extra: Default::default(),
+        }],
         figures,
         claims,
     })
@@ -276,7 +297,9 @@ fn case_law(c: &SimCase) -> Value {
     let full = c.arch == Architecture::Full;
     match (c.act, c.alpha) {
         (ActName::Tanh, _) => json!({"kind": "linear", "b": if full { c.sv2 + c.sa2 } else { c.sw2 + c.sb2 }}),
-        (ActName::Relu, _) => json!({"kind": "exponential", "rate": if full { 1.0 + c.sv2 * c.sw2 / 2.0 } else { 1.0 + c.sw2 / 2.0 }}),
+        (ActName::Relu, _) => {
+            json!({"kind": "exponential", "rate": if full { 1.0 + c.sv2 * c.sw2 / 2.0 } else { 1.0 + c.sw2 / 2.0 }})
+        }
         (ActName::AlphaRelu, Some(a)) if a < 1.0 => json!({"kind": "power", "exponent": 1.0 / (1.0 - a)}),
         _ => json!({"kind": "other"}),
     }

@@ -73,12 +73,20 @@ fn measurement_matches_naive_loops() {
                         let vg = matvec(b.v, &g, true);
                         let dh: Vec<f64> = (0..n).map(|i| vg[i] * act.deriv(zs[l - 1][i])).collect();
                         let wd = matvec(b.w, &dh, true);
-                        dw[l - 1] = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| (dh[i] * xs[l - 1][j]).powi(2)).sum::<f64>() / (n * n) as f64;
+                        dw[l - 1] = (0..n)
+                            .flat_map(|i| (0..n).map(move |j| (i, j)))
+                            .map(|(i, j)| (dh[i] * xs[l - 1][j]).powi(2))
+                            .sum::<f64>()
+                            / (n * n) as f64;
                         gl[l - 1] = (0..n).map(|i| g[i] + wd[i]).collect();
                     }
                     _ => {
                         let ph: Vec<f64> = zs[l - 1].iter().map(|&u| act.eval(u)).collect();
-                        dw[l - 1] = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| (g[i] * ph[j]).powi(2)).sum::<f64>() / (n * n) as f64;
+                        dw[l - 1] = (0..n)
+                            .flat_map(|i| (0..n).map(move |j| (i, j)))
+                            .map(|(i, j)| (g[i] * ph[j]).powi(2))
+                            .sum::<f64>()
+                            / (n * n) as f64;
                         let wg = matvec(b.w, &g, true);
                         gl[l - 1] = (0..n).map(|i| g[i] + wg[i] * act.deriv(zs[l - 1][i])).collect();
                     }
@@ -89,7 +97,8 @@ fn measurement_matches_naive_loops() {
         let params = nn::init::<f64>(&spec, seed).unwrap();
         let (xa, za) = naive(&params, &x0);
         let (xb, zb) = naive(&params, &x1);
-        let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-11 * b.abs().max(1e-300), "{what}: {a} vs {b}");
+        let close =
+            |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-11 * b.abs().max(1e-300), "{what}: {a} vs {b}");
         for l in 0..=depth {
             close(r.p[l], 0.5 * (mean_sq(&xa[l]) + mean_sq(&xb[l])), "p");
             close(r.e[l], dot(&xa[l], &xb[l]) / (dot(&xa[l], &xa[l]) * dot(&xb[l], &xb[l])).sqrt(), "e");
@@ -167,7 +176,19 @@ fn small_config_produces_complete_artifact() {
     let art = build_artifact(&cfg, &pairs, 0.0, tasks.len()).unwrap();
     let t = &art.tables[0];
     assert_eq!(t.name, "simulations");
-    for k in ["arch", "act", "alpha", "width", "depth", "quantity", "mean_field", "simulated_mean", "simulated_sd", "seeds", "rel_dev"] {
+    for k in [
+        "arch",
+        "act",
+        "alpha",
+        "width",
+        "depth",
+        "quantity",
+        "mean_field",
+        "simulated_mean",
+        "simulated_sd",
+        "seeds",
+        "rel_dev",
+    ] {
         assert!(t.rows.iter().all(|r| r.get(k).is_some()), "{k}");
     }
     // 4 cases x 3 depths (2, 4, 6) x 6 quantities x 2 widths.
@@ -175,7 +196,9 @@ fn small_config_produces_complete_artifact() {
     assert_eq!(art.claims.len(), 3);
     assert_eq!(art.figures.len(), cfg.cases.len() + 1);
     for f in &art.figures {
-        assert!(f.name.starts_with("simulations-") && f.svg.starts_with("<svg") && f.svg.trim_end().ends_with("</svg>"));
+        assert!(
+            f.name.starts_with("simulations-") && f.svg.starts_with("<svg") && f.svg.trim_end().ends_with("</svg>")
+        );
         crate::report::markdown::prepare_svg(&f.svg, &f.name, "x").unwrap();
     }
 }
@@ -204,8 +227,16 @@ fn student_t_tail_matches_closed_forms_and_tables() {
 fn mean_abs_t_matches_quadrature() {
     use crate::math::quadrature::{integrate, Tol};
     for nu in [2.5, 7.0, 15.0] {
-        let ln_c = crate::math::special::ln_gamma((nu + 1.0) / 2.0) - crate::math::special::ln_gamma(nu / 2.0) - 0.5 * (nu * std::f64::consts::PI).ln();
-        let q = integrate(|x: f64| 2.0 * x * (ln_c - (nu + 1.0) / 2.0 * (1.0 + x * x / nu).ln()).exp(), 0.0, f64::INFINITY, Tol::new(1e-13, 1e-10)).unwrap();
+        let ln_c = crate::math::special::ln_gamma((nu + 1.0) / 2.0)
+            - crate::math::special::ln_gamma(nu / 2.0)
+            - 0.5 * (nu * std::f64::consts::PI).ln();
+        let q = integrate(
+            |x: f64| 2.0 * x * (ln_c - (nu + 1.0) / 2.0 * (1.0 + x * x / nu).ln()).exp(),
+            0.0,
+            f64::INFINITY,
+            Tol::new(1e-13, 1e-10),
+        )
+        .unwrap();
         assert!((mean_abs_t(nu) / q.value - 1.0).abs() < 1e-8, "nu = {nu}");
     }
     assert!((mean_abs_t(1e7) - (2.0 / std::f64::consts::PI).sqrt()).abs() < 1e-6);
@@ -222,7 +253,6 @@ fn memory_budget_limits_concurrency() {
     assert_eq!(concurrent_tasks(1.0, b, 16), 1);
     assert_eq!(concurrent_tasks(100.0, 1000, 2), 2);
 }
-
 
 /// The built-in profiles and the integration tests' tiny profile pass the check.
 #[test]

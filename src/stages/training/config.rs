@@ -156,7 +156,14 @@ pub const MAX_POINT_BYTES: f64 = 4e9;
 /// buffers, $3\,(784N + L\,k N^2 + 10N)$ values ($k = 2$ for FRNs, which have $W$ and $V$,
 /// else 1), the tape of a batch $B$, about $5 (L + 1) N B$ values, and the step-time log
 /// (8 bytes a step, $\lceil M/B \rceil \cdot$ epochs steps).
-pub fn point_bytes(arch: Architecture, width: usize, depth: usize, batch: usize, train_subset: usize, epochs: usize) -> f64 {
+pub fn point_bytes(
+    arch: Architecture,
+    width: usize,
+    depth: usize,
+    batch: usize,
+    train_subset: usize,
+    epochs: usize,
+) -> f64 {
     let (n, l, b) = (width as f64, depth as f64, batch as f64);
     let k = if arch == Architecture::Full { 2.0 } else { 1.0 };
     let params = 3.0 * (784.0 * n + l * k * n * n + 10.0 * n);
@@ -196,14 +203,20 @@ impl Config {
                 s.positive(key("alpha"), a, 100.0)?;
             }
             g.act.with_alpha(g.alpha).map_err(|e| match e {
-                ActivationError::MissingAlpha => s.error(key("alpha"), "(unset)", "a finite number > 0, required by act = \"alpha-relu\""),
+                ActivationError::MissingAlpha => {
+                    s.error(key("alpha"), "(unset)", "a finite number > 0, required by act = \"alpha-relu\"")
+                }
                 e => s.error(key("act"), g.act, e.to_string()),
             })?;
             s.len(key("depths"), g.depths.len(), 1, 64)?;
             for (j, &d) in g.depths.iter().enumerate() {
                 s.int(key(&format!("depths[{j}]")), d, 1, MAX_DEPTH)?;
                 if j > 0 && d <= g.depths[j - 1] {
-                    return Err(s.error(key(&format!("depths[{j}]")), d, format!("a depth above the previous one, {}", g.depths[j - 1])));
+                    return Err(s.error(
+                        key(&format!("depths[{j}]")),
+                        d,
+                        format!("a depth above the previous one, {}", g.depths[j - 1]),
+                    ));
                 }
             }
             s.positive(key("sw2"), g.sw2, 1e6)?;
@@ -221,14 +234,24 @@ impl Config {
             if bytes > MAX_POINT_BYTES {
                 return Err(s.error(
                     key("depths"),
-                    format!("{:?} (at width {}, batch {}: about {:.1} GB for one run at depth {deepest})", g.depths, self.width, self.batch, bytes / 1e9),
+                    format!(
+                        "{:?} (at width {}, batch {}: about {:.1} GB for one run at depth {deepest})",
+                        g.depths,
+                        self.width,
+                        self.batch,
+                        bytes / 1e9
+                    ),
                     format!("depths, width and batch for which one run needs at most {:.0} GB", MAX_POINT_BYTES / 1e9),
                 ));
             }
             points += g.depths.len() * g.variances().len() * self.seeds.len();
         }
         if points > MAX_POINTS {
-            return Err(s.error("grids", format!("{points} training runs in all"), format!("at most {MAX_POINTS} runs (grids x depths x variances x seeds)")));
+            return Err(s.error(
+                "grids",
+                format!("{points} training runs in all"),
+                format!("at most {MAX_POINTS} runs (grids x depths x variances x seeds)"),
+            ));
         }
         Ok(())
     }

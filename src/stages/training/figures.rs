@@ -58,12 +58,18 @@ pub fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
 /// Training curves of one grid at its deepest depth: the best variance, Xavier, He and the largest
 /// variance (first seed). A run that diverged ends in a cross at the step where it stopped, drawn
 /// at the loss threshold (the loss crossed it there, or became non-finite).
-pub fn curves(gi: usize, g: &GridSummary, points: &[(usize, &PointResult)], threshold: f64) -> Result<Figure, StageError> {
+pub fn curves(
+    gi: usize,
+    g: &GridSummary,
+    points: &[(usize, &PointResult)],
+    threshold: f64,
+) -> Result<Figure, StageError> {
     let name = format!("training-curves-{}", g.spec.name);
     let deep = *g.spec.depths.last().unwrap_or(&1);
     let first_seed = points.iter().map(|(_, p)| p.result.seed).min().unwrap_or(0);
     let axis = if g.axis_label == "sigma_v^2" { "σ_v²" } else { "σ_v² σ_w²" };
-    let mut plot = LinePlot::new(format!("{}: training loss at L = {deep}", g.spec.name), "step", "batch loss").log_x().log_y();
+    let mut plot =
+        LinePlot::new(format!("{}: training loss at L = {deep}", g.spec.name), "step", "batch loss").log_x().log_y();
     let mut stops = Vec::new();
     let mut chosen: Vec<(&str, f64)> = Vec::new();
     if let Some(best) = g.best.iter().find(|c| c.depth == deep) {
@@ -78,9 +84,9 @@ pub fn curves(gi: usize, g: &GridSummary, points: &[(usize, &PointResult)], thre
             continue; // the best cell may be Xavier or He
         }
         seen.push(sv2);
-        let Some((_, p)) =
-            points.iter().find(|(i, p)| *i == gi && p.result.depth == deep && same(p.result.sv2, sv2) && p.result.seed == first_seed)
-        else {
+        let Some((_, p)) = points.iter().find(|(i, p)| {
+            *i == gi && p.result.depth == deep && same(p.result.sv2, sv2) && p.result.seed == first_seed
+        }) else {
             continue;
         };
         let pts: Vec<(f64, f64)> = p.loss_trace.iter().map(|&(s, l)| (s as f64 + 1.0, l)).collect();

@@ -158,7 +158,10 @@ fn training_row_keeps_the_table_format() {
     assert_eq!(row, old);
     assert_eq!(row.to_string(), old.to_string());
     let back: TrainingRow = serde_json::from_value(row).unwrap();
-    assert_eq!((back.test_acc, back.train_acc, back.act, back.diverged_step), (Some(0.25), None, ActName::AlphaRelu, Some(7)));
+    assert_eq!(
+        (back.test_acc, back.train_acc, back.act, back.diverged_step),
+        (Some(0.25), None, ActName::AlphaRelu, Some(7))
+    );
     assert!(row_has_no_timings(&back));
 }
 

@@ -104,7 +104,16 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
     let k = laws::tanh_grad_const(&b);
     let g = |x: &Layer| x.log_grad_explosion;
     let mut rows = vec![
-        row(case, Column::P, "exponent of p", r"p^l \sim B\,l", 1.0, local_slope((x2, l2.p()), (l_f, ll.p())), &TANH_P_EXPONENT, l_f),
+        row(
+            case,
+            Column::P,
+            "exponent of p",
+            r"p^l \sim B\,l",
+            1.0,
+            local_slope((x2, l2.p()), (l_f, ll.p())),
+            &TANH_P_EXPONENT,
+            l_f,
+        ),
         row(case, Column::P, "constant B", r"p^l \sim B\,l", big_b, (ll.p() - l2.p()) / (l_f - x2), &TANH_P_CONST, l_f),
         row(
             case,
@@ -160,7 +169,16 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
     let cc = laws::relu_cos_const(&b);
     debug_assert!(case.spec.var.sb2 == 0.0 && case.spec.var.sa2 == 0.0, "the ReLU laws are exact with zero biases");
     let rows = vec![
-        row(case, Column::P, "growth rate of ln p", r"p^l \propto (\kappa + \sigma\alpha_q/2)^l", rate, (ll.ln_p - l2.ln_p) / (l_f - x2), &EXACT, l_f),
+        row(
+            case,
+            Column::P,
+            "growth rate of ln p",
+            r"p^l \propto (\kappa + \sigma\alpha_q/2)^l",
+            rate,
+            (ll.ln_p - l2.ln_p) / (l_f - x2),
+            &EXACT,
+            l_f,
+        ),
         row(
             case,
             Column::E,
@@ -171,7 +189,16 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
             &RELU_COS_EXPONENT,
             l_f,
         ),
-        row(case, Column::E, "constant 4/(rk)²", r"1 - e^l \sim \frac{4}{(r k l)^2}", cc, ll.one_minus_e * l_f * l_f, &RELU_COS_CONST, l_f),
+        row(
+            case,
+            Column::E,
+            "constant 4/(rk)²",
+            r"1 - e^l \sim \frac{4}{(r k l)^2}",
+            cc,
+            ll.one_minus_e * l_f * l_f,
+            &RELU_COS_CONST,
+            l_f,
+        ),
         row(
             case,
             Column::Grad,
@@ -226,7 +253,16 @@ pub(super) fn alpha_relu(cfg: &Config, case: &Case, traj: Trajectory, a: f64) ->
             &ALPHA_P_EXPONENT,
             l_f,
         ),
-        row(case, Column::P, "constant K_p", r"p^l \sim (K_p\,l)^{1/(1-\alpha)}", kp, (pw(&ll) - pw(&l2)) / (l_f - x2), &ALPHA_P_CONST, l_f),
+        row(
+            case,
+            Column::P,
+            "constant K_p",
+            r"p^l \sim (K_p\,l)^{1/(1-\alpha)}",
+            kp,
+            (pw(&ll) - pw(&l2)) / (l_f - x2),
+            &ALPHA_P_CONST,
+            l_f,
+        ),
         e_row,
         row(
             case,

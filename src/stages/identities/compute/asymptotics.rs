@@ -45,7 +45,10 @@ pub(super) fn i6_relu_near_one(n: usize) -> Result<Step<Curve>, StageError> {
         fig_relu.push((e, r / e.powf(2.5)));
     }
     let small: Vec<usize> = (0..n).filter(|&i| eps[i] <= EPS_FIT_MAX * (1.0 + 1e-9)).collect();
-    let slope = loglog_slope(&small.iter().map(|&i| eps[i]).collect::<Vec<_>>(), &small.iter().map(|&i| rem[i]).collect::<Vec<_>>());
+    let slope = loglog_slope(
+        &small.iter().map(|&i| eps[i]).collect::<Vec<_>>(),
+        &small.iter().map(|&i| rem[i]).collect::<Vec<_>>(),
+    );
     let mut ck_p = Checker::new(
         "I6a",
         "$J_1(1-\\epsilon) = 1 - \\epsilon + \\frac{2\\sqrt2}{3\\pi}\\epsilon^{3/2} + O(\\epsilon^{5/2})$",
@@ -165,7 +168,14 @@ pub(super) fn i7_tanh_limits(q_max: f64) -> Result<Step<Vec<LogSeries>>, StageEr
     let at_qmax = format!("$q = 10^{{{}}}$", kmax as f64 / 2.0);
     let meth = "adaptive Gauss-Kronrod with breakpoints at $\\pm 4^k/\\sqrt q$";
     let mut rows = Vec::new();
-    let mut r = Checker::new("I7a", "$1 - V\\tanh(q) \\sim \\sqrt{2/(\\pi q)}$: rate $q^{-1/2}$", qparams.clone(), meth, Criterion::Abs, 0.01);
+    let mut r = Checker::new(
+        "I7a",
+        "$1 - V\\tanh(q) \\sim \\sqrt{2/(\\pi q)}$: rate $q^{-1/2}$",
+        qparams.clone(),
+        meth,
+        Criterion::Abs,
+        0.01,
+    );
     r.add(slope_v, -0.5, || format!("fitted rate {slope_v:.4}"));
     rows.push(r.finish());
     let mut r = Checker::new(
@@ -178,7 +188,14 @@ pub(super) fn i7_tanh_limits(q_max: f64) -> Result<Step<Vec<LogSeries>>, StageEr
     );
     r.add(v_dev[last], (2.0 / (PI * qmax)).sqrt() * (1.0 - PI * PI / (24.0 * qmax)), || format!("q = {qmax:e}"));
     rows.push(r.finish());
-    let mut r = Checker::new("I7c", "$\\sqrt q\\,V\\tanh'(q) \\to \\frac{4/3}{\\sqrt{2\\pi}}$: rate $q^{-1}$", qparams.clone(), meth, Criterion::Abs, 0.01);
+    let mut r = Checker::new(
+        "I7c",
+        "$\\sqrt q\\,V\\tanh'(q) \\to \\frac{4/3}{\\sqrt{2\\pi}}$: rate $q^{-1}$",
+        qparams.clone(),
+        meth,
+        Criterion::Abs,
+        0.01,
+    );
     r.add(slope_vp, -1.0, || format!("fitted rate {slope_vp:.4}"));
     rows.push(r.finish());
     let mut r = Checker::new(
@@ -222,10 +239,18 @@ pub(super) fn i7_tanh_limits(q_max: f64) -> Result<Step<Vec<LogSeries>>, StageEr
            "c_tanh": C_TANH, "limit_vp": lim_vp, "gh_demo": gauss_hermite_demo()});
     let mut figure = vec![
         ("$1 - V\\tanh(q)$".to_string(), qs.iter().zip(&v_dev).map(|(q, d)| (*q, d.abs())).collect::<Vec<_>>(), -0.5),
-        ("$|\\sqrt q V\\tanh'(q) - \\frac{4/3}{\\sqrt{2\\pi}}|$".to_string(), qs.iter().zip(&vp_dev).map(|(q, d)| (*q, d.abs())).collect(), -1.0),
+        (
+            "$|\\sqrt q V\\tanh'(q) - \\frac{4/3}{\\sqrt{2\\pi}}|$".to_string(),
+            qs.iter().zip(&vp_dev).map(|(q, d)| (*q, d.abs())).collect(),
+            -1.0,
+        ),
     ];
     for (j, &c) in C_TANH.iter().enumerate() {
-        figure.push((format!("$|W\\tanh(q, cq) - \\frac2\\pi \\arcsin c|$, $c = {c}$"), qs.iter().zip(&w_dev[j]).map(|(q, d)| (*q, d.abs())).collect(), -1.0));
+        figure.push((
+            format!("$|W\\tanh(q, cq) - \\frac2\\pi \\arcsin c|$, $c = {c}$"),
+            qs.iter().zip(&w_dev[j]).map(|(q, d)| (*q, d.abs())).collect(),
+            -1.0,
+        ));
     }
     Ok(Step { rows, summary, figure })
 }

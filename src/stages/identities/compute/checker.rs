@@ -81,7 +81,13 @@ impl Checker {
     /// Like [`Checker::add`] with a Monte Carlo standard error.
     pub fn add_se(&mut self, value: f64, reference: f64, se: Option<f64>, at: impl FnOnce() -> String) {
         let abs = (value - reference).abs();
-        let rel = if reference != 0.0 { abs / reference.abs() } else if abs == 0.0 { 0.0 } else { f64::INFINITY };
+        let rel = if reference != 0.0 {
+            abs / reference.abs()
+        } else if abs == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
         let r = &mut self.row;
         r.n += 1;
         let abs = if abs.is_nan() { f64::INFINITY } else { abs };
@@ -92,7 +98,15 @@ impl Checker {
             r.max_rel_err = rel;
             r.worst_rel = at.clone();
         }
-        let sigma = se.map(|s| if s > 0.0 { abs / s } else if abs == 0.0 { 0.0 } else { f64::INFINITY });
+        let sigma = se.map(|s| {
+            if s > 0.0 {
+                abs / s
+            } else if abs == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        });
         if let Some(s) = se {
             r.mc_std_err = Some(r.mc_std_err.unwrap_or(0.0).max(s));
         }

@@ -2,7 +2,10 @@
 //! checked against quadrature, Monte Carlo or finite differences.
 
 use super::checker::{a_params, c_params, Checker, Criterion, Row};
-use super::methods::{c_alpha_quadrature, central_diff8, k0_integral_quadrature, w_by_integrated_derivative, w_monte_carlo, w_polar_quadrature};
+use super::methods::{
+    c_alpha_quadrature, central_diff8, k0_integral_quadrature, w_by_integrated_derivative, w_monte_carlo,
+    w_polar_quadrature,
+};
 use super::{failed, ALPHAS_I1, ALPHAS_I2, ALPHAS_I5, FD_STEP, TOL_ABS, TOL_FD, TOL_QUAD, TOL_SIGMA};
 use crate::math::kernels::{alpha_relu_c, alpha_relu_w, alpha_relu_w_paper, arccos_kernel, k0_moment, k0_moment_int};
 use crate::math::MathError;
@@ -19,11 +22,21 @@ const POLAR: &str = "2-D quadrature in polar coordinates (radial exp-sinh × ang
 #[allow(clippy::too_many_arguments)]
 /// I2 check of a candidate closed form against the polar quadrature (the checker is a parameter
 /// so tests can feed it a wrong formula).
-pub fn check_w_against_quadrature<F>(id: &str, statement: &str, methods: &str, closed: F, alphas: &[f64], cs: &[f64], criterion: Criterion, tol: f64) -> Row
+pub fn check_w_against_quadrature<F>(
+    id: &str,
+    statement: &str,
+    methods: &str,
+    closed: F,
+    alphas: &[f64],
+    cs: &[f64],
+    criterion: Criterion,
+    tol: f64,
+) -> Row
 where
     F: Fn(f64, f64) -> Result<f64, MathError> + Sync,
 {
-    let mut ck = Checker::new(id, statement, format!("{}, {}", a_params(alphas), c_params(cs)), methods, criterion, tol);
+    let mut ck =
+        Checker::new(id, statement, format!("{}, {}", a_params(alphas), c_params(cs)), methods, criterion, tol);
     let pairs: Vec<(f64, f64)> = alphas.iter().flat_map(|&a| cs.iter().map(move |&c| (a, c))).collect();
     let vals: Vec<_> = pairs.par_iter().map(|&(a, c)| (closed(a, c), w_polar_quadrature(a, c))).collect();
     for (&(a, c), (cf, q)) in pairs.iter().zip(vals) {
@@ -114,7 +127,8 @@ pub(super) fn i2_w_closed_form(cs: &[f64], mc_samples: usize, seed: u64) -> Resu
         ),
     ];
     let paper = &rows[1];
-    let paper_form = json!({"max_rel_err": paper.max_rel_err, "max_abs_err": paper.max_abs_err, "worst_rel": paper.worst_rel});
+    let paper_form =
+        json!({"max_rel_err": paper.max_rel_err, "max_abs_err": paper.max_abs_err, "worst_rel": paper.worst_rel});
     let w_mc = w_monte_carlo(&ALPHAS_I2, cs, mc_samples, seed);
     let mut w_table = Vec::new();
     let mut ck = Checker::new(
@@ -147,7 +161,8 @@ pub(super) fn i3_integer_alpha(cs: &[f64]) -> Result<[Row; 2], StageError> {
     let ints = [0.0, 1.0, 2.0];
     let p = format!("$\\alpha \\in \\{{0, 1, 2\\}}$, {}", c_params(cs));
     let st = "$W_0 = \\frac{\\pi-\\theta}{2\\pi}$, $W_1 = \\frac{\\sin\\theta + (\\pi-\\theta)\\cos\\theta}{2\\pi}$, $W_2 = \\frac{3\\sin\\theta\\cos\\theta + (\\pi-\\theta)(1+2(\\cos\\theta)^2)}{2\\pi}$";
-    let mut a1 = Checker::new("I3a", st, p.clone(), "arc-cosine form vs hypergeometric closed form", Criterion::Rel, TOL_QUAD);
+    let mut a1 =
+        Checker::new("I3a", st, p.clone(), "arc-cosine form vs hypergeometric closed form", Criterion::Rel, TOL_QUAD);
     let mut a2 = Checker::new("I3b", st, p.clone(), &format!("arc-cosine form vs {POLAR}"), Criterion::Rel, TOL_QUAD);
     for &a in &ints {
         for &c in cs {
@@ -201,7 +216,14 @@ pub(super) fn i5_bessel(cs: &[f64]) -> Result<I5, StageError> {
     let quad: Vec<Result<f64, MathError>> = pairs.par_iter().map(|&(a, c)| k0_integral_quadrature(a, c)).collect();
     let st = "$W_\\alpha(c) = \\frac{(1-c^2)^{\\alpha+1/2}}{2\\pi}\\int_0^\\infty y^\\alpha e^{cy}K_0(y)\\,dy$";
     let p = format!("{}, {}", a_params(&ALPHAS_I5), c_params(cs));
-    let mut a = Checker::new("I5a", st, p.clone(), "exp-sinh quadrature of the $K_0$ integral vs closed form $W_\\alpha$", Criterion::Rel, TOL_QUAD);
+    let mut a = Checker::new(
+        "I5a",
+        st,
+        p.clone(),
+        "exp-sinh quadrature of the $K_0$ integral vs closed form $W_\\alpha$",
+        Criterion::Rel,
+        TOL_QUAD,
+    );
     let mut b = Checker::new(
         "I5b",
         "$\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy = \\sqrt{\\frac\\pi2}\\frac{\\Gamma(\\alpha+1)^2}{\\Gamma(\\alpha+\\frac32)}(1-c)^{-\\alpha-\\frac12}F(\\frac12,\\frac12;\\alpha+\\frac32;\\frac{1+c}2)$",

@@ -44,7 +44,8 @@ pub fn c_alpha_quadrature(a: f64) -> Result<f64, MathError> {
 /// $\frac{1}{2\pi}\int_0^\infty r^{2\alpha+1}e^{-r^2/2}dr \int_0^{\pi-\theta}\sin^\alpha u\,\sin^\alpha(\pi-\theta-u)\,du$;
 /// the radial factor by exp-sinh, the angular one by tanh-sinh (endpoint singularities $u^\alpha$).
 pub fn w_polar_quadrature(a: f64, c: f64) -> Result<f64, MathError> {
-    let radial = exp_sinh(|_, r| if r == 0.0 { 0.0 } else { r.powf(2.0 * a + 1.0) * (-0.5 * r * r).exp() }, 0.0, 1.0, TQ)?.value;
+    let radial =
+        exp_sinh(|_, r| if r == 0.0 { 0.0 } else { r.powf(2.0 * a + 1.0) * (-0.5 * r * r).exp() }, 0.0, 1.0, TQ)?.value;
     let l = (-c).acos();
     let ang = tanh_sinh(|_, du, dv| (du.sin() * dv.sin()).powf(a), 0.0, l, TQ)?.value;
     Ok(radial * ang / (2.0 * PI))
@@ -54,13 +55,8 @@ pub fn w_polar_quadrature(a: f64, c: f64) -> Result<f64, MathError> {
 /// decay $e^{-(1-c)y}$; uses $e^y K_0(y)$ so nothing overflows).
 pub fn k0_integral_quadrature(a: f64, c: f64) -> Result<f64, MathError> {
     let m = 1.0 - c;
-    Ok(exp_sinh(
-        |_, y| if y == 0.0 { 0.0 } else { y.powf(a) * (-m * y).exp() * bessel_k0_scaled(y) },
-        0.0,
-        1.0,
-        TQ,
-    )?
-    .value)
+    Ok(exp_sinh(|_, y| if y == 0.0 { 0.0 } else { y.powf(a) * (-m * y).exp() * bessel_k0_scaled(y) }, 0.0, 1.0, TQ)?
+        .value)
 }
 
 /// $a^2\int_{-1}^{c} W_{\alpha-1}(t)\,dt$ (tanh-sinh), which equals $W_\alpha(c)$ by I4 and $W_\alpha(-1)=0$.
@@ -177,7 +173,8 @@ pub fn tanh_w(q: f64, c: f64) -> Result<f64, MathError> {
 
 /// Least-squares slope of $\ln|y|$ against $\ln x$ (points with $x \le 0$ or $y = 0$ are skipped).
 pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
-    let pts: Vec<(f64, f64)> = x.iter().zip(y).filter(|(a, b)| **a > 0.0 && b.abs() > 0.0).map(|(a, b)| (a.ln(), b.abs().ln())).collect();
+    let pts: Vec<(f64, f64)> =
+        x.iter().zip(y).filter(|(a, b)| **a > 0.0 && b.abs() > 0.0).map(|(a, b)| (a.ln(), b.abs().ln())).collect();
     let n = pts.len() as f64;
     let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
     let my = pts.iter().map(|p| p.1).sum::<f64>() / n;

@@ -95,7 +95,9 @@ pub struct Analysis {
 
 fn group_label(arch: Architecture, act: &Activation) -> (String, String) {
     let (id_act, label_act) = match act {
-        Activation::AlphaRelu { alpha } => (format!("alpha-relu-{}", format!("{alpha}").replace('.', "p")), format!("α-ReLU (α = {alpha})")),
+        Activation::AlphaRelu { alpha } => {
+            (format!("alpha-relu-{}", format!("{alpha}").replace('.', "p")), format!("α-ReLU (α = {alpha})"))
+        }
         Activation::Relu => ("relu".into(), "ReLU".into()),
         other => (other.kind().into(), other.kind().into()),
     };

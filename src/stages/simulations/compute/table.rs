@@ -128,7 +128,13 @@ pub struct Row {
 fn make_row(c: &SimCase, width: usize, depth: usize, q: &str, mf: f64, s: Stat, seeds: usize) -> Row {
     let se = s.sd / (seeds as f64).sqrt();
     let dev = s.mean - mf;
-    let z = if se > 0.0 { dev.abs() / se } else if dev == 0.0 { 0.0 } else { f64::INFINITY };
+    let z = if se > 0.0 {
+        dev.abs() / se
+    } else if dev == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    };
     let pass = dev.abs() <= (criteria::REL_TOL * mf.abs()).max(criteria::SE_MULT * se);
     Row {
         case: c.name.clone(),
@@ -185,7 +191,9 @@ pub(crate) fn exponents(rows: &[Row]) -> Vec<(String, String, usize, f64)> {
         return out;
     }
     for r in rows.iter().filter(|r| r.width == lo && ["p", "e", "grad", "chi_w"].contains(&r.quantity.as_str())) {
-        if let Some(h) = rows.iter().find(|x| x.width == hi && x.case == r.case && x.quantity == r.quantity && x.depth == r.depth) {
+        if let Some(h) =
+            rows.iter().find(|x| x.width == hi && x.case == r.case && x.quantity == r.quantity && x.depth == r.depth)
+        {
             if r.simulated_sd > 0.0 && h.simulated_sd > 0.0 {
                 let beta = (h.simulated_sd / r.simulated_sd).ln() / (hi as f64 / lo as f64).ln();
                 out.push((r.case.clone(), r.quantity.clone(), r.depth, beta));
