@@ -201,14 +201,7 @@ impl Cache {
         if is_stale(&bytes) {
             return Ok(Lookup::Miss);
         }
-        let opened = verify(&bytes).and_then(|body| {
-            let o = serde_json::from_slice::<Opened<T>>(body).map_err(|e| Corruption::BadJson(e.to_string()))?;
-            if o.ns != ns || o.key != key {
-                return Err(Corruption::WrongEntry { ns: o.ns, key: o.key });
-            }
-            Ok(o.value)
-        });
-        match opened {
+        match decode(&bytes, ns, key) {
             Ok(v) => Ok(Lookup::Hit(v)),
             Err(why) => Ok(self.reject(ns, key, why)),
         }
@@ -424,6 +417,19 @@ fn verify(bytes: &[u8]) -> Result<&[u8], Corruption> {
         return Err(Corruption::HashMismatch);
     }
     Ok(body)
+}
+
+/// The value of an entry's bytes (the whole file, header included), verified: header, length and
+/// hash ([`verify`]), JSON of the expected type, and a body that names namespace `ns` and key
+/// `key`. [`Cache::load`] reads the file and decodes it with this; any input, however altered,
+/// gives a value or a [`Corruption`] (`tests/fuzz.rs` checks it).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], ns: &str, key: &str) -> Result<T, Corruption> {
+    let body = verify(bytes)?;
+    let o = serde_json::from_slice::<Opened<T>>(body).map_err(|e| Corruption::BadJson(e.to_string()))?;
+    if o.ns != ns || o.key != key {
+        return Err(Corruption::WrongEntry { ns: o.ns, key: o.key });
+    }
+    Ok(o.value)
 }
 
 /// [`verify`], and the body names namespace `ns` and key `key`.
