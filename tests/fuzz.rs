@@ -158,7 +158,8 @@ fn fuzz(target: &'static Target, seed: u64, first: u64, budget: Budget) -> Repor
                     }
                 }
                 if dt > TIME_LIMIT {
-                    let _ = tx.send(Err(describe(target, seed, i, &input, &format!("took {dt:?} (limit {TIME_LIMIT:?})"))));
+                    let _ =
+                        tx.send(Err(describe(target, seed, i, &input, &format!("took {dt:?} (limit {TIME_LIMIT:?})"))));
                     return;
                 }
                 if dt.as_secs_f64() > slowest.1 {
@@ -166,7 +167,8 @@ fn fuzz(target: &'static Target, seed: u64, first: u64, budget: Budget) -> Repor
                 }
                 i += 1;
             }
-            let _ = tx.send(Ok(Report { inputs: i - first, seconds: start.elapsed().as_secs_f64(), outcomes, slowest }));
+            let _ =
+                tx.send(Ok(Report { inputs: i - first, seconds: start.elapsed().as_secs_f64(), outcomes, slowest }));
         })
         .expect("worker thread starts");
     loop {
@@ -193,7 +195,9 @@ fn fuzz(target: &'static Target, seed: u64, first: u64, budget: Budget) -> Repor
 
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v.trim().replace('_', "").parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")),
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim().replace('_', "").parse().unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        }
         _ => default,
     }
 }
@@ -235,47 +239,217 @@ fn campaign(target: &'static Target) {
 
 /// Values a number is replaced with.
 const NUMBERS: &[&str] = &[
-    "0", "-0", "1", "-1", "2", "3", "7", "28", "255", "256", "1000", "65535", "1000000", "1e9", "-1e9", "1e12",
-    "1e15", "1e18", "1e40", "1e308", "-1e308", "1.7976931348623157e308", "5e-324", "1e-320", "1e-9", "0.5", "-0.5",
-    "0.999", "1.0000001", "nan", "-nan", "+nan", "inf", "-inf", "+inf", "NaN", "Infinity", "4294967295",
-    "4294967296", "2147483647", "2147483648", "-2147483649", "9007199254740993", "9223372036854775807",
-    "9223372036854775808", "-9223372036854775808", "18446744073709551615", "18446744073709551616",
-    "340282366920938463463374607431768211456", "1_000_000", "0x7fffffff", "0o777", "0b1", "1e", "1.", ".5", "--1",
-    "1e99999", "-1e99999", "00", "01", "1e-99999",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "7",
+    "28",
+    "255",
+    "256",
+    "1000",
+    "65535",
+    "1000000",
+    "1e9",
+    "-1e9",
+    "1e12",
+    "1e15",
+    "1e18",
+    "1e40",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "5e-324",
+    "1e-320",
+    "1e-9",
+    "0.5",
+    "-0.5",
+    "0.999",
+    "1.0000001",
+    "nan",
+    "-nan",
+    "+nan",
+    "inf",
+    "-inf",
+    "+inf",
+    "NaN",
+    "Infinity",
+    "4294967295",
+    "4294967296",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "9007199254740993",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "18446744073709551615",
+    "18446744073709551616",
+    "340282366920938463463374607431768211456",
+    "1_000_000",
+    "0x7fffffff",
+    "0o777",
+    "0b1",
+    "1e",
+    "1.",
+    ".5",
+    "--1",
+    "1e99999",
+    "-1e99999",
+    "00",
+    "01",
+    "1e-99999",
 ];
 
 /// Integers (TOML and JSON) an integer is replaced with.
 const INTEGERS: &[&str] = &[
-    "0", "1", "2", "3", "-1", "28", "100", "1000", "65536", "1000000", "10000000", "1000000000", "4294967295",
-    "4294967296", "9223372036854775807", "-9223372036854775808", "18446744073709551615",
+    "0",
+    "1",
+    "2",
+    "3",
+    "-1",
+    "28",
+    "100",
+    "1000",
+    "65536",
+    "1000000",
+    "10000000",
+    "1000000000",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "18446744073709551615",
 ];
 
 /// Floats (TOML and JSON) a float is replaced with.
 const FLOATS: &[&str] = &[
-    "0.0", "-0.0", "1.0", "-1.0", "0.5", "2.0", "1e-9", "1e-300", "5e-324", "1e9", "1e12", "1e15", "1e40", "1e300",
-    "1e308", "-1e308", "1.7976931348623157e308", "nan", "-nan", "inf", "-inf", "0.999999", "1.000001",
+    "0.0",
+    "-0.0",
+    "1.0",
+    "-1.0",
+    "0.5",
+    "2.0",
+    "1e-9",
+    "1e-300",
+    "5e-324",
+    "1e9",
+    "1e12",
+    "1e15",
+    "1e40",
+    "1e300",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "nan",
+    "-nan",
+    "inf",
+    "-inf",
+    "0.999999",
+    "1.000001",
 ];
 
 /// Values a whole value is replaced with (another type, lists, tables).
 const VALUES: &[&str] = &[
-    "[]", "[0]", "[1]", "[-1]", "[1e9]", "[1000000000]", "[nan]", "[inf]", "[1, 1]", "[2, 1]", "[[1]]", "[[]]", "{}",
-    "{ a = 1 }", "\"\"", "\"x\"", "\"tanh\"", "\"relu\"", "\"alpha-relu\"", "\"erf\"", "\"gelu\"", "\"full\"",
-    "\"reduced\"", "\"vanilla\"", "true", "false", "null", "1979-05-27T07:32:00Z", "'lit'", "\"\"\"a\nb\"\"\"",
-    "{\"a\": 1}", "[\"x\"]", "[true]", "[[1, 2], [3]]",
+    "[]",
+    "[0]",
+    "[1]",
+    "[-1]",
+    "[1e9]",
+    "[1000000000]",
+    "[nan]",
+    "[inf]",
+    "[1, 1]",
+    "[2, 1]",
+    "[[1]]",
+    "[[]]",
+    "{}",
+    "{ a = 1 }",
+    "\"\"",
+    "\"x\"",
+    "\"tanh\"",
+    "\"relu\"",
+    "\"alpha-relu\"",
+    "\"erf\"",
+    "\"gelu\"",
+    "\"full\"",
+    "\"reduced\"",
+    "\"vanilla\"",
+    "true",
+    "false",
+    "null",
+    "1979-05-27T07:32:00Z",
+    "'lit'",
+    "\"\"\"a\nb\"\"\"",
+    "{\"a\": 1}",
+    "[\"x\"]",
+    "[true]",
+    "[[1, 2], [3]]",
 ];
 
 /// Strings a string's content is replaced with.
 const STRINGS: &[&str] = &[
-    "", "x", "tanh", "relu", "alpha-relu", "erf", "gelu", "full", "reduced", "vanilla", "Tanh", "TANH", " tanh",
-    "frn-tanh", "stages/identities", "../..", "a/b", "\\u0000", "\\ud800", "\\uDFFF", "\\\\", "\\\"", "é", "日本",
-    "\\n", "\\t", "%s%n", "training/points", "simulations/runs", "0", "NaN",
+    "",
+    "x",
+    "tanh",
+    "relu",
+    "alpha-relu",
+    "erf",
+    "gelu",
+    "full",
+    "reduced",
+    "vanilla",
+    "Tanh",
+    "TANH",
+    " tanh",
+    "frn-tanh",
+    "stages/identities",
+    "../..",
+    "a/b",
+    "\\u0000",
+    "\\ud800",
+    "\\uDFFF",
+    "\\\\",
+    "\\\"",
+    "é",
+    "日本",
+    "\\n",
+    "\\t",
+    "%s%n",
+    "training/points",
+    "simulations/runs",
+    "0",
+    "NaN",
 ];
 
 /// Bytes a byte is set to.
-const BYTES: &[u8] = &[0, 1, 0x7f, 0x80, 0xff, b'\n', b'"', b'[', b']', b'{', b'}', b'=', b':', b',', b'.', b'-', b'0', b'9', b'e'];
+const BYTES: &[u8] =
+    &[0, 1, 0x7f, 0x80, 0xff, b'\n', b'"', b'[', b']', b'{', b'}', b'=', b':', b',', b'.', b'-', b'0', b'9', b'e'];
 
 /// 32-bit big-endian values (IDX headers).
-const U32S: &[u32] = &[0, 1, 2, 3, 27, 28, 29, 255, 784, 2049, 2051, 2052, 10_000, 60_000, 60_001, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x0001_0000];
+const U32S: &[u32] = &[
+    0,
+    1,
+    2,
+    3,
+    27,
+    28,
+    29,
+    255,
+    784,
+    2049,
+    2051,
+    2052,
+    10_000,
+    60_000,
+    60_001,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    0x0001_0000,
+];
 
 /// A pick from `xs` (which is not empty).
 fn pick<'a, T>(rng: &mut ChaCha8Rng, xs: &'a [T]) -> &'a T {
@@ -313,7 +487,8 @@ fn mutate_bytes(rng: &mut ChaCha8Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
         2 => {
             let n = rng.random_range(1..=16);
             let at = pos(rng, len);
-            let bytes: Vec<u8> = (0..n).map(|_| if rng.random_bool(0.5) { *pick(rng, BYTES) } else { rng.random() }).collect();
+            let bytes: Vec<u8> =
+                (0..n).map(|_| if rng.random_bool(0.5) { *pick(rng, BYTES) } else { rng.random() }).collect();
             data.splice(at..at, bytes);
         }
         3 => {
@@ -349,7 +524,11 @@ fn mutate_bytes(rng: &mut ChaCha8Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
         }
         7 if len >= 4 => {
             // An interesting 32-bit value, at a multiple of 4 (IDX header fields) or anywhere.
-            let at = if rng.random_bool(0.7) { 4 * rng.random_range(0..(len / 4).min(8)) } else { rng.random_range(0..=len - 4) };
+            let at = if rng.random_bool(0.7) {
+                4 * rng.random_range(0..(len / 4).min(8))
+            } else {
+                rng.random_range(0..=len - 4)
+            };
             data[at..at + 4].copy_from_slice(&pick(rng, U32S).to_be_bytes());
         }
         _ => {
@@ -372,7 +551,9 @@ fn number_spans(data: &[u8]) -> Vec<Range<usize>> {
             || (matches!(data[i], b'-' | b'+' | b'.') && data.get(i + 1).is_some_and(|b| b.is_ascii_digit()));
         if starts && (i == 0 || !word(data[i - 1])) {
             let mut j = i + 1;
-            while j < data.len() && (word(data[j]) || (matches!(data[j], b'-' | b'+') && matches!(data[j - 1], b'e' | b'E'))) {
+            while j < data.len()
+                && (word(data[j]) || (matches!(data[j], b'-' | b'+') && matches!(data[j - 1], b'e' | b'E')))
+            {
                 j += 1;
             }
             spans.push(i..j);
@@ -676,7 +857,11 @@ fn profile_corpus() -> &'static ProfileCorpus {
         for line in ["p0 = 1.0", "e0 = 0.5", "alpha = 0.75", "alpha = nan", "p0 = nan", "e0 = inf"] {
             dict.push(line.to_string());
         }
-        ProfileCorpus { texts: texts.into_iter().map(String::into_bytes).collect(), dict, cache: tempfile::tempdir().expect("temp dir") }
+        ProfileCorpus {
+            texts: texts.into_iter().map(String::into_bytes).collect(),
+            dict,
+            cache: tempfile::tempdir().expect("temp dir"),
+        }
     })
 }
 
@@ -833,7 +1018,8 @@ fn point_result() -> PointResult {
 /// A real simulation result: a width-8, depth-3 network.
 fn run_result() -> RunResult {
     let case = simulations::Config::default().cases[0].clone();
-    let task = simulations::compute::Task { case, width: 8, depth: 3, seed: 1, p0: 1.0, e0: 0.5, independent_control: true };
+    let task =
+        simulations::compute::Task { case, width: 8, depth: 3, seed: 1, p0: 1.0, e0: 0.5, independent_control: true };
     simulations::compute::simulate(&task).expect("tiny simulation")
 }
 
@@ -844,7 +1030,14 @@ fn artifact_corpus() -> &'static ArtifactCorpus {
         let cache = Cache::new(dir.path());
         // Written by the runner.
         let stages: Vec<Box<dyn Stage>> = vec![Box::new(Source)];
-        let runner = Runner { stages: &stages, cache: cache.clone(), progress: Progress::silent(), jobs: 2, force: Force::None, shard: None };
+        let runner = Runner {
+            stages: &stages,
+            cache: cache.clone(),
+            progress: Progress::silent(),
+            jobs: 2,
+            force: Force::None,
+            shard: None,
+        };
         runner.run(&["fuzz-source".to_string()]).expect("runner stores the artifact");
         let stage = ("stages/fuzz-source".to_string(), runner.keys().expect("keys")["fuzz-source"].clone());
         // Written by `Cache::store`, as `run_tasks` does.
@@ -860,11 +1053,35 @@ fn artifact_corpus() -> &'static ArtifactCorpus {
         store(&simulation, &StoredTask { seconds: 0.25, result: run_result() });
         store(&value, &serde_json::json!({ "x": [1.5, -2, 3e300], "y": "z", "t": true, "n": null }));
         // A stage artifact stored under the simulations' key (decodes, then fails the runner's check).
-        let wrong = StoredArtifact { stage: "other".into(), version: 1, key: "x".into(), seconds: 0.0, jobs: 1, artifact: Artifact::default() };
+        let wrong = StoredArtifact {
+            stage: "other".into(),
+            version: 1,
+            key: "x".into(),
+            seconds: 0.0,
+            jobs: 1,
+            artifact: Artifact::default(),
+        };
         store(&stage, &wrong);
         let bodies: Vec<Vec<u8>> = files.iter().map(|f| split_entry(f).1.to_vec()).collect();
         let mut dict: Vec<String> = Vec::new();
-        for key in ["ns", "key", "value", "stage", "version", "seconds", "jobs", "artifact", "summary", "tables", "figures", "claims", "result", "loss_trace", "epochs_log", "status"] {
+        for key in [
+            "ns",
+            "key",
+            "value",
+            "stage",
+            "version",
+            "seconds",
+            "jobs",
+            "artifact",
+            "summary",
+            "tables",
+            "figures",
+            "claims",
+            "result",
+            "loss_trace",
+            "epochs_log",
+            "status",
+        ] {
             dict.push(format!("\"{key}\":"));
             dict.push(format!("\"{key}\":null,"));
         }
@@ -1089,7 +1306,13 @@ fn run_idx(input: &[u8]) -> &'static str {
     let images = flags & 1 != 0;
     let count = COUNTS[usize::from(flags >> 3) & 3];
     let sha = &idx_corpus().sha[usize::from(images)];
-    let spec = IdxSpec { path: Path::new("fuzz-idx"), gzip: flags & 2 != 0, images, count, sha256: (flags & 4 != 0).then_some(sha.as_str()) };
+    let spec = IdxSpec {
+        path: Path::new("fuzz-idx"),
+        gzip: flags & 2 != 0,
+        images,
+        count,
+        sha256: (flags & 4 != 0).then_some(sha.as_str()),
+    };
     match read_idx_from(bytes, &spec) {
         Ok(data) => {
             assert_eq!(data.len(), count * if images { PIXELS } else { 1 });
@@ -1213,9 +1436,13 @@ fn harness_reports_panics_and_hangs() {
     let msg = panic_message(|| {
         fuzz(&PANICS, 3, 0, Budget::Inputs(100_000));
     });
-    assert!(msg.contains("panic: seven") && msg.contains("seed 3, input ") && msg.contains("input (1 bytes): b\"\\x07\""), "{msg}");
+    assert!(
+        msg.contains("panic: seven") && msg.contains("seed 3, input ") && msg.contains("input (1 bytes): b\"\\x07\""),
+        "{msg}"
+    );
     // Replaying the reported index alone fails the same way.
-    let i: u64 = msg.split("input ").nth(1).and_then(|s| s.split(';').next()).and_then(|s| s.parse().ok()).expect("index");
+    let i: u64 =
+        msg.split("input ").nth(1).and_then(|s| s.split(';').next()).and_then(|s| s.parse().ok()).expect("index");
     assert!(panic_message(|| {
         fuzz(&PANICS, 3, i, Budget::Inputs(1));
     })

@@ -186,7 +186,8 @@ pub struct IdxSpec<'a> {
 pub fn read_idx_from(reader: impl Read, spec: &IdxSpec) -> Result<Vec<u8>, MnistError> {
     let IdxSpec { path, gzip, images, count, sha256 } = *spec;
     let path = path.to_path_buf();
-    let mut reader: Box<dyn Read + '_> = if gzip { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
+    let mut reader: Box<dyn Read + '_> =
+        if gzip { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
     // Errors of the decoder are corruption of the .gz; of a plain file, I/O errors.
     let fail = |source: std::io::Error| {
         if gzip {
