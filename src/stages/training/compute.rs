@@ -207,7 +207,7 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
     for t in &tasks {
         t.validate().map_err(|e| StageError::compute("invalid training point", e))?;
     }
-    let key = |t: &TrainConfig| crate::pipeline::cache::hash_key(&(salt(), t));
+    let key = |t: &TrainConfig| crate::pipeline::cache::hash_key(&(salt(&t.act), t));
     let todo: Vec<&TrainConfig> = tasks
         .iter()
         .enumerate()
@@ -257,7 +257,7 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
         let work = Mutex::new((0usize, 0.0f64, 0.0f64));
         let grid_tasks: Vec<&TrainConfig> = mine.iter().map(|&i| tasks[i]).collect();
         let t0 = Instant::now();
-        let out = run_tasks(&whole, "training/points", &salt(), &grid.name, &grid_tasks, |t: &&TrainConfig| {
+        let out = run_tasks(&whole, "training/points", &salt(grid.act.as_str()), &grid.name, &grid_tasks, |t: &&TrainConfig| {
             let mnist = data
                 .get_or_init(|| Mnist::load_from(None).map_err(Arc::new))
                 .as_ref()

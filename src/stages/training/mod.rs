@@ -35,9 +35,22 @@ const VERSION: u32 = 5;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
-/// The salt of every point's cache key.
-fn salt() -> String {
-    format!("training-point-v{POINT_VERSION}")
+/// Version of the points of one activation whose own kernel changed results (the others keep
+/// their cached points): 2 for alpha-ReLU, whose `f32` power became a vectorized polynomial
+/// ([`crate::nn::scalar::fast_pow_f32`]) instead of libm's `powf`.
+fn act_version(act: &str) -> u32 {
+    match act {
+        "alpha-relu" => 2,
+        _ => 1,
+    }
+}
+
+/// The salt of the cache keys of the points of activation `act`.
+fn salt(act: &str) -> String {
+    match act_version(act) {
+        1 => format!("training-point-v{POINT_VERSION}"),
+        v => format!("training-point-v{POINT_VERSION}-{act}-v{v}"),
+    }
 }
 
 /// The stage.
