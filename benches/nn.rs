@@ -70,7 +70,7 @@ struct TrainStep {
 impl TrainStep {
     fn new(spec: &ModelSpec, batch: usize) -> Self {
         let params = init::<f32>(spec, 0).unwrap();
-        let tape = Tape::new(spec, batch, TapeMode::Full, Par::Seq);
+        let tape = Tape::for_training(spec, batch, Par::Seq);
         let d = spec.in_dim();
         let input = (0..batch * d).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.4).collect();
         let labels = (0..batch).map(|i| (i % 10) as u8).collect();

@@ -236,6 +236,12 @@ pub enum Kernel<T> {
 }
 
 impl<T: Scalar> Kernel<T> {
+    /// Whether the derivative needs the pre-activation $h$ (otherwise $\phi(h)$ is enough:
+    /// $\tanh' = 1 - \phi^2$, $\mathrm{relu}'(h) = [\phi > 0]$).
+    pub fn needs_h(&self) -> bool {
+        !matches!(self, Self::Tanh | Self::Relu)
+    }
+
     pub fn new(act: Activation) -> Self {
         match act {
             Activation::Tanh => Self::Tanh,
@@ -400,8 +406,9 @@ fn deriv_slice<T: Scalar>(k: Kernel<T>, h: &[T], phi: &[T], g: &mut [T]) {
             }
         }
         Kernel::Relu => {
-            for (gv, &x) in g.iter_mut().zip(h) {
-                *gv = if x > zero { *gv } else { zero };
+            // phi > 0 exactly when h > 0 (NaN gives phi = 0), so phi serves when h is not kept.
+            for (gv, &p) in g.iter_mut().zip(phi) {
+                *gv = if p > zero { *gv } else { zero };
             }
         }
         Kernel::AlphaRelu(a) => {

@@ -99,8 +99,8 @@ impl<T: Scalar> Sgd<T> {
     }
 }
 
-/// `b -= lr * (sum over the columns of g)`.
-fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
+/// `b -= lr * (sum over the columns of g)`, subtracting one column after the other.
+pub(crate) fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
     let n = b.len();
     for gc in g.chunks_exact(n) {
         for (bi, &gi) in b.iter_mut().zip(gc) {

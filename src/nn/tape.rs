@@ -28,6 +28,7 @@
 use super::loss::{check_labels, xent_rows, BatchLoss, LossError};
 use super::matmul;
 use super::model::{ModelSpec, Params};
+use super::sgd::bias_step;
 use super::scalar::{self, Kernel, Scalar};
 use crate::architecture::Architecture;
 use faer::Par;
@@ -65,6 +66,9 @@ pub struct Tape<T> {
     embed: bool,
     out_dim: Option<usize>,
     mode: TapeMode,
+    /// Whether $h^l$ is kept (FRN): always, except in a [`Tape::for_training`] tape whose
+    /// activation derivative is computed from $\phi$ alone.
+    keep_h: bool,
     cap: usize,
     batch: usize,
     par: Par,
@@ -94,6 +98,18 @@ impl<T: Scalar> Tape<T> {
     /// A workspace for batches of up to `cap` samples. Matrix products run with faer
     /// parallelism `par` (`Par::Seq` when the caller parallelizes over batches or grid points).
     pub fn new(spec: &ModelSpec, cap: usize, mode: TapeMode, par: Par) -> Self {
+        Self::build(spec, cap, mode, true, par)
+    }
+
+    /// The tape of the training loop: a `Full` tape (every layer's gradients can be kept, for
+    /// steps cut into column ranges) that keeps $h^l$ only if the activation's derivative needs
+    /// it ($\tanh' = 1 - \phi^2$ and $\mathrm{relu}' = [\phi > 0]$ do not), so the forward pass
+    /// writes one buffer less. [`Tape::h`] panics on it when $h^l$ is not kept.
+    pub fn for_training(spec: &ModelSpec, cap: usize, par: Par) -> Self {
+        Self::build(spec, cap, TapeMode::Full, Kernel::<T>::new(spec.act).needs_h(), par)
+    }
+
+    fn build(spec: &ModelSpec, cap: usize, mode: TapeMode, keep_h: bool, par: Par) -> Self {
         let n = spec.width;
         let depth = spec.depth;
         let cap = cap.max(1);
@@ -107,6 +123,7 @@ impl<T: Scalar> Tape<T> {
             TapeMode::Full => depth + 1,
         };
         let full = spec.arch == Architecture::Full;
+        let keep_h = keep_h || mode == TapeMode::Inference;
         Self {
             arch: spec.arch,
             kernel: Kernel::new(spec.act),
@@ -116,13 +133,14 @@ impl<T: Scalar> Tape<T> {
             embed: spec.input_dim.is_some(),
             out_dim: spec.output_dim,
             mode,
+            keep_h,
             cap,
             batch: cap,
             par,
             spec: spec.clone(),
             input: buffer(spec.input_dim.map_or(0, |d| d * cap)),
             xs: buffer(x_slots * nb),
-            hs: buffer(if full { hp_slots * nb } else { 0 }),
+            hs: buffer(if full && keep_h { hp_slots * nb } else { 0 }),
             phis: buffer(hp_slots * nb),
             out: buffer(spec.output_dim.map_or(0, |k| k * cap)),
             dout: buffer(if stored { spec.output_dim.map_or(0, |k| k * cap) } else { 0 }),
@@ -241,6 +259,7 @@ impl<T: Scalar> Tape<T> {
         assert!(self.arch == Architecture::Full, "h^l exists only in full residual networks");
         assert!(l >= 1 && l <= self.depth, "layer {l} out of 1..={}", self.depth);
         assert!(self.mode != TapeMode::Inference, "an Inference tape does not keep h^l");
+        assert!(self.keep_h, "this training tape does not keep h^l (its activation does not need it)");
         let nb = self.n * self.cap;
         let s = self.hp_slot(l);
         &self.hs[s * nb..s * nb + self.n * self.batch]
@@ -350,6 +369,7 @@ struct Raw<T> {
     embed: bool,
     out_dim: Option<usize>,
     mode: TapeMode,
+    keep_h: bool,
     cap: usize,
     par: Par,
     input: *mut T,
@@ -429,7 +449,7 @@ impl<T: Scalar> Raw<T> {
                 let phi = self.cols(self.phis, n, s, c0, c1);
                 match self.arch {
                     Architecture::Full => {
-                        let h = self.cols(self.hs, n, s, c0, c1);
+                        let h = if self.keep_h { self.cols(self.hs, n, s, c0, c1) } else { self.cols(self.tmp, n, 0, c0, c1) };
                         matmul::forward(h, false, blk.w, xp, n, n, b, par);
                         scalar::bias_act_forward(k, n, Some(blk.b), h, phi);
                         scalar::add_bias_columns(n, Some(xp), blk.a, xl);
@@ -492,7 +512,8 @@ impl<T: Scalar> Raw<T> {
                 let gp = self.cols(self.dxs, n, self.dx_slot(l - 1), c0, c1);
                 match self.arch {
                     Architecture::Full => {
-                        let h: &[T] = self.cols(self.hs, n, l - 1, c0, c1);
+                        // Without h^l, the derivative is taken from phi (passed as both).
+                        let h: &[T] = if self.keep_h { self.cols(self.hs, n, l - 1, c0, c1) } else { phi };
                         let dh = if full_mode { self.cols(self.dhs, n, l - 1, c0, c1) } else { self.cols(self.tmp, n, 0, c0, c1) };
                         if let Some(gb) = gblk.as_mut() {
                             scalar::sum_columns(n, g, &mut gb.a[..]);
@@ -528,6 +549,88 @@ impl<T: Scalar> Raw<T> {
             }
         }
     }
+}
+
+impl<T: Scalar> Raw<T> {
+    /// Backward pass and plain SGD step of the whole batch `0..b` in one sweep (see
+    /// [`backward_sgd`]): every tensor is updated as soon as the data path has used it, with
+    /// $\partial E/\partial x$ in two slots used in turn and $\partial E/\partial h$ in the scratch.
+    ///
+    /// # Safety
+    /// As [`Raw::forward`]; the tape is in mode `Train` or `Full` (both have two gradient slots
+    /// and the scratch) and `params` has the tape's layout.
+    unsafe fn backward_sgd(&self, params: &mut Params<T>, lr: f64, b: usize) {
+        let (n, par, k) = (self.n, self.par, self.kernel);
+        let (neg, lr) = (T::of(-lr), T::of(lr));
+        let depth = self.depth;
+        // FRN: g^{l-1} = g^l + W^T dh accumulates in place (one slot); otherwise two in turn.
+        let full = self.arch == Architecture::Full;
+        let slot = |l: usize| if full { 0 } else { l % 2 };
+        // SAFETY (every `cols` below): slots in range; g and gp are distinct slots (or, for FRN,
+        // the same slot borrowed one use at a time), dh is the scratch; this call owns the tape.
+        unsafe {
+            if let (Some(kk), Some((rw, rb))) = (self.out_dim, params.readout_mut()) {
+                let xl: &[T] = self.cols(self.xs, n, depth, 0, b);
+                let dout: &[T] = self.cols(self.dout, kk, 0, 0, b);
+                let g = self.cols(self.dxs, n, slot(depth), 0, b);
+                matmul::backward_input(g, false, rw, dout, n, kk, b, par);
+                matmul::weight_update(rw, neg, dout, xl, n, kk, b, par);
+                bias_step(rb, lr, dout);
+            }
+            for l in (1..=depth).rev() {
+                let blk = params.block_mut(l - 1);
+                let xp: &[T] = self.cols(self.xs, n, l - 1, 0, b);
+                let phi: &[T] = self.cols(self.phis, n, l - 1, 0, b);
+                if full {
+                    let h: &[T] = if self.keep_h { self.cols(self.hs, n, l - 1, 0, b) } else { phi };
+                    let dh = self.cols(self.tmp, n, 0, 0, b);
+                    let g = self.cols(self.dxs, n, 0, 0, b);
+                    matmul::backward_input(dh, false, blk.v, g, n, n, b, par);
+                    matmul::weight_update(blk.v, neg, g, phi, n, n, b, par);
+                    bias_step(blk.a, lr, g);
+                    scalar::act_backward(k, n, h, phi, dh, None);
+                    // g <- g + W^T dh: the same rounding as W^T dh, then + g.
+                    matmul::backward_input(g, true, blk.w, dh, n, n, b, par);
+                    matmul::weight_update(blk.w, neg, dh, xp, n, n, b, par);
+                    bias_step(blk.b, lr, dh);
+                } else {
+                    let g: &[T] = self.cols(self.dxs, n, slot(l), 0, b);
+                    let gp = self.cols(self.dxs, n, slot(l - 1), 0, b);
+                    matmul::backward_input(gp, false, blk.w, g, n, n, b, par);
+                    scalar::act_backward(k, n, xp, phi, gp, None);
+                    if self.arch == Architecture::Reduced {
+                        scalar::add_assign(gp, g);
+                    }
+                    matmul::weight_update(blk.w, neg, g, phi, n, n, b, par);
+                    bias_step(blk.b, lr, g);
+                }
+            }
+            if let (Some(d), Some((ew, eb))) = (params.layout().input_dim, params.embed_mut()) {
+                let g0: &[T] = self.cols(self.dxs, n, 0, 0, b);
+                let u: &[T] = self.cols(self.input, d, 0, 0, b);
+                matmul::weight_update(ew, neg, g0, u, d, n, b, par);
+                bias_step(eb, lr, g0);
+            }
+        }
+    }
+}
+
+/// Backward pass and plain SGD step ($\theta \leftarrow \theta - \eta\,\partial_\theta E$) in one
+/// sweep over the layers, from the cotangent set by the loss: each tensor is updated right after
+/// the data path has used it, while its operands are still in cache, with the arithmetic of
+/// [`backward_data`] followed by [`super::sgd::apply_from_tapes`] (the same result, bit for bit),
+/// and only two gradient slots. The tape's gradients are not kept (in a `Full` tape,
+/// [`Tape::dx`] and [`Tape::dh`] are stale afterwards).
+pub fn backward_sgd<T: Scalar>(params: &mut Params<T>, tape: &mut Tape<T>, lr: f64) -> Result<(), TapeError> {
+    if tape.mode == TapeMode::Inference {
+        return Err(TapeError::Mode(tape.mode));
+    }
+    tape.check_layout(params)?;
+    let b = tape.batch;
+    let raw = tape.raw();
+    // SAFETY: one pass over all columns while `tape` is mutably borrowed; the layout matches.
+    unsafe { raw.backward_sgd(params, lr, b) };
+    Ok(())
 }
 
 /// Smallest column range a batch is cut into for parallel passes: narrower products lose
@@ -576,6 +679,7 @@ impl<T: Scalar> Tape<T> {
             embed: self.embed,
             out_dim: self.out_dim,
             mode: self.mode,
+            keep_h: self.keep_h,
             cap: self.cap,
             par: self.par,
             input: self.input.as_mut_ptr(),

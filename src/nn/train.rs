@@ -28,7 +28,7 @@ use super::loss::BatchLoss;
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
 use super::sgd::{apply_from_tapes, grads_from_tape, Sgd};
-use super::tape::{backward_data_par, forward_loss, Tape, TapeMode};
+use super::tape::{backward_data_par, backward_sgd, forward_loss, ranges, Tape, TapeMode};
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
@@ -330,7 +330,7 @@ pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &
         Threads::Shared(f) => Team { pool: None, threads: 1, shared: Some(f) },
     };
     let fused = cfg.momentum == 0.0;
-    let mut tape = Tape::new(&spec, cfg.batch, TapeMode::Full, par);
+    let mut tape = Tape::for_training(&spec, cfg.batch, par);
     let mut grads = (!fused).then(|| params.zeros_like());
     let mut labels: Vec<u8> = Vec::with_capacity(cfg.batch);
     let mut eval_tape = Tape::new(&spec, 256, TapeMode::Inference, par);
@@ -377,15 +377,18 @@ pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &
             if diverged.is_some() {
                 break;
             }
-            let parallel = threads > 1;
-            team.run(|| {
-                backward_data_par(&params, &mut tape, threads).expect("tape is Full");
-                match grads.as_mut() {
-                    None => apply_from_tapes(&mut params, &[&tape], cfg.lr, parallel, par),
-                    Some(g) => {
-                        grads_from_tape(g, &tape, parallel, par);
-                        sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
-                    }
+            let parallel = ranges(bs, threads) > 1;
+            team.run(|| match grads.as_mut() {
+                // One range: each tensor updated as soon as the backward sweep has used it.
+                None if !parallel => backward_sgd(&mut params, &mut tape, cfg.lr).expect("tape matches the model"),
+                None => {
+                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
+                    apply_from_tapes(&mut params, &[&tape], cfg.lr, true, par);
+                }
+                Some(g) => {
+                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
+                    grads_from_tape(g, &tape, parallel, par);
+                    sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
                 }
             });
             loss_sum += r.loss_sum;

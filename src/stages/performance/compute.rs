@@ -11,7 +11,7 @@ use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::train::{train, TrainConfig};
 use crate::nn::sgd::apply_from_tapes;
 use crate::nn::tape::{backward_data_par, forward_loss};
-use crate::nn::{init, LossError, ModelError, Tape, TapeError, TapeMode};
+use crate::nn::{init, LossError, ModelError, Tape, TapeError};
 use crate::pipeline::{StageContext, StageError};
 use faer::{Accum, Mat, Par};
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,7 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
 fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64, PerformanceError> {
     let spec = tc.spec()?;
     let mut params = init::<f32>(&spec, tc.seed)?;
-    let mut tape = Tape::new(&spec, tc.batch, TapeMode::Full, Par::Seq);
+    let mut tape = Tape::for_training(&spec, tc.batch, Par::Seq);
     let d = spec.in_dim();
     let input: Vec<f32> = (0..tc.batch * d).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.4).collect();
     let labels: Vec<u8> = (0..tc.batch).map(|i| (i % 10) as u8).collect();
