@@ -158,15 +158,18 @@ pub fn fast_tanh_f32(x: f32) -> f32 {
     p / q
 }
 
-/// $x^a$ in `f32` for $x > 0$ as $e^{a \ln x}$: $\ln x = e \ln 2 + \ln m$ with $x = m\,2^e$,
-/// $m \in [\sqrt{1/2}, \sqrt 2)$ and the Cephes `logf` polynomial for $\ln m = \ln(1 + t)$;
-/// $y = a \ln x$ and its reduction $y = n \ln 2 + r$, $|r| \le \ln 2 / 2$, in `f64` (two
-/// operations); then the Cephes `expf` polynomial for $e^r$ and an exact scaling by $2^n$ (in two
-/// factors, so that subnormal results round once). Branch-free (selects only), so loops over it
-/// vectorize. Within a few ulp of the correctly rounded value (checked in a test against
+/// $x^a$ in `f32` for $x > 0$ as $2^{a \log_2 x}$: $x = m\,2^e$ with $m \in [\sqrt{1/2},
+/// \sqrt 2)$, $\ln m$ by the Cephes `logf` polynomial for $\ln(1 + t)$; $y = a e + a \log_2 m$
+/// with both products split exactly into value and rounding error by fused multiply-adds, so that
+/// $y = n + f$ ($n$ integer, $|f| \le 1/2$) keeps $f$ to about $10^{-7}$ however large $|y|$;
+/// then $2^f$ by the Cephes `exp2f` polynomial and an exact scaling by $2^n$ (in two factors, so
+/// that subnormal results round once). Branch-free (selects only), so loops over it vectorize.
+/// Within a few ulp of the correctly rounded value for moderate $a$ (checked in a test against
 /// `f64::powf` over the whole `f32` range); subnormal $x$, $+\infty$, overflow to $+\infty$ and
-/// underflow to 0 are handled. Only $x > 0$ is meant
-/// (the $\alpha$-ReLU gives 0 elsewhere); $x \le 0$ or NaN gives an unspecified value.
+/// underflow to 0 are handled. Only $x > 0$ is meant (the $\alpha$-ReLU gives 0 elsewhere); $x
+/// \le 0$ or NaN gives an unspecified value. The fused multiply-adds are instructions in the
+/// kernels compiled for AVX2+FMA and AVX-512 and a (slow, equally exact) libm call in the baseline
+/// build.
 #[inline(always)]
 #[allow(clippy::excessive_precision)]
 pub fn fast_pow_f32(x: f32, a: f32) -> f32 {
@@ -182,42 +185,46 @@ pub fn fast_pow_f32(x: f32, a: f32) -> f32 {
     let low = m < SQRT_HALF;
     let ef = (e - i32::from(low)) as f32;
     let t = if low { m + m - 1.0 } else { m - 1.0 };
+    // The Cephes polynomial P(t) of ln(1 + t) = t - t^2/2 + t^3 P(t), in Estrin's scheme with
+    // fused multiply-adds (a short dependency chain: the loops over this are latency-bound).
     let z = t * t;
-    let mut p = 7.037_683_6e-2 * t - 1.151_461_0e-1;
-    p = p * t + 1.167_699_9e-1;
-    p = p * t - 1.242_014_1e-1;
-    p = p * t + 1.424_932_3e-1;
-    p = p * t - 1.666_805_8e-1;
-    p = p * t + 2.000_071_5e-1;
-    p = p * t - 2.499_999_4e-1;
-    p = p * t + 3.333_333_1e-1;
-    // ln m (|ln m| < 0.35, to about an ulp), then y = a (e ln 2 + ln m) and its reduction
-    // y = n ln 2 + r in f64: in f32 the rounding of y (up to |y| ulp) would cost up to |y| ulp of
-    // the result.
-    let ln_m = t + (p * t * z - 0.5 * z);
-    let y = a as f64 * (ef as f64 * std::f64::consts::LN_2 + ln_m as f64);
-    // e^y: n = round(y / ln 2) by the 1.5 * 2^52 trick, which also leaves n in the low bits (no
-    // float-to-int conversion, which would not vectorize).
-    const ROUND: f64 = 6_755_399_441_055_744.0;
-    let yc = if y < -104.0 { -104.0 } else { y };
-    let yc = if yc > 89.0 { 89.0 } else { yc };
-    let shifted = yc * std::f64::consts::LOG2_E + ROUND;
-    let ni = shifted.to_bits() as u32 as i32;
+    let z2 = z * z;
+    let q0 = t.mul_add(-2.499_999_4e-1, 3.333_333_1e-1);
+    let q1 = t.mul_add(-1.666_805_8e-1, 2.000_071_5e-1);
+    let q2 = t.mul_add(-1.242_014_1e-1, 1.424_932_3e-1);
+    let q3 = t.mul_add(-1.151_461_0e-1, 1.167_699_9e-1);
+    let p = z2.mul_add(z2 * 7.037_683_6e-2, z2.mul_add(z.mul_add(q3, q2), z.mul_add(q1, q0)));
+    // log2 m (|log2 m| <= 1/2, to about an ulp).
+    let l2m = (t + (p * t).mul_add(z, -0.5 * z)) * std::f32::consts::LOG2_E;
+    // y = a e + a log2 m = (p1 + e1) + (p2 + e2), each product exactly.
+    let p1 = a * ef;
+    let e1 = a.mul_add(ef, -p1);
+    let p2 = a * l2m;
+    let e2 = a.mul_add(l2m, -p2);
+    let y = p1 + p2;
+    // n = round(y) by the 1.5 * 2^23 trick, which also leaves n in the low bits (no float-to-int
+    // conversion, which would not vectorize); y is clamped so that n stays in range.
+    const ROUND: f32 = 12_582_912.0;
+    let yc = if y < -151.0 { -151.0 } else { y };
+    let yc = if yc > 129.0 { 129.0 } else { yc };
+    let shifted = yc + ROUND;
+    let ni = (shifted.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000;
     let n = shifted - ROUND;
-    let r = (yc - n * std::f64::consts::LN_2) as f32;
-    let mut q = 1.987_569_1e-4 * r + 1.398_199_9e-3;
-    q = q * r + 8.333_452e-3;
-    q = q * r + 4.166_579_6e-2;
-    q = q * r + 1.666_666_5e-1;
-    q = q * r + 5.000_000_1e-1;
-    let er = q * r * r + r + 1.0;
+    // f = y - n, with the rounding errors of the products.
+    let f = ((p1 - n) + p2) + (e1 + e2);
+    // 2^f = 1 + f Q(f) (Cephes exp2f), Estrin's scheme.
+    let f2 = f * f;
+    let u0 = f.mul_add(2.402_264_8e-1, 6.931_472e-1);
+    let u1 = f.mul_add(9.618_437_4e-3, 5.550_332_5e-2);
+    let u2 = f.mul_add(1.535_336_2e-4, 1.339_887_4e-3);
+    let pf = f.mul_add(f2.mul_add(f2.mul_add(u2, u1), u0), 1.0);
     let n1 = ni >> 1;
     let n2 = ni - n1;
     let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
-    let out = er * s1 * s2;
-    let out = if y > 88.722_839_052_068_35 || xs == f32::INFINITY { f32::INFINITY } else { out };
-    if y < -103.972_077_083_991_8 {
+    let out = pf * s1 * s2;
+    let out = if y >= 128.0 || xs == f32::INFINITY { f32::INFINITY } else { out };
+    if y < -150.0 {
         0.0
     } else {
         out
@@ -524,7 +531,8 @@ mod tests {
                 let err = (got - exact).abs() / ulp;
                 max_ulp = max_ulp.max(err);
             }
-            assert!(max_ulp < 8.0, "x^{a}: max error {max_ulp} ulp");
+            // Measured: 0.85 ulp at a = 0.75, 2.2 ulp at a = 7.5.
+            assert!(max_ulp < 3.0, "x^{a}: max error {max_ulp} ulp");
         }
         assert_eq!(fast_pow_f32(f32::INFINITY, 0.75), f32::INFINITY);
         assert_eq!(fast_pow_f32(1.0, 0.75), 1.0);

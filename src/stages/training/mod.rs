@@ -36,11 +36,11 @@ const VERSION: u32 = 5;
 const POINT_VERSION: u32 = 2;
 
 /// Version of the points of one activation whose own kernel changed results (the others keep
-/// their cached points): 2 for alpha-ReLU, whose `f32` power became a vectorized polynomial
-/// ([`crate::nn::scalar::fast_pow_f32`]) instead of libm's `powf`.
+/// their cached points): 3 for alpha-ReLU, whose `f32` power became a vectorized polynomial
+/// ([`crate::nn::scalar::fast_pow_f32`]) instead of libm's `powf` (2: a first form of it).
 fn act_version(act: &str) -> u32 {
     match act {
-        "alpha-relu" => 2,
+        "alpha-relu" => 3,
         _ => 1,
     }
 }
