@@ -15,6 +15,8 @@ use criterion::{black_box, Criterion, Throughput};
 use edge_of_chaos::nn::matmul;
 use edge_of_chaos::nn::mnist::{resolve_dir, Mnist};
 use edge_of_chaos::nn::train::{train, TrainConfig};
+use edge_of_chaos::nn::sgd::apply_from_tapes;
+use edge_of_chaos::nn::tape::{backward_data_par, forward_loss};
 use edge_of_chaos::nn::{backward, forward, init, softmax_xent, ModelSpec, Params, Tape, TapeMode};
 use edge_of_chaos::{Activation, Architecture};
 use faer::Par;
@@ -56,6 +58,39 @@ impl Step {
     }
 }
 
+/// One SGD step of the training loop (whole-batch tape, column ranges over `threads` threads,
+/// fused update), on synthetic inputs; learning rate 0 keeps the parameters fixed.
+struct TrainStep {
+    params: Params<f32>,
+    tape: Tape<f32>,
+    input: Vec<f32>,
+    labels: Vec<u8>,
+}
+
+impl TrainStep {
+    fn new(spec: &ModelSpec, batch: usize) -> Self {
+        let params = init::<f32>(spec, 0).unwrap();
+        let tape = Tape::for_training(spec, batch, Par::Seq);
+        let d = spec.in_dim();
+        let input = (0..batch * d).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.4).collect();
+        let labels = (0..batch).map(|i| (i % 10) as u8).collect();
+        Self { params, tape, input, labels }
+    }
+
+    fn run(&mut self, threads: usize) -> f64 {
+        let b = self.labels.len();
+        let d = self.input.len() / b;
+        let input = &self.input;
+        let r = forward_loss(&self.params, &mut self.tape, b, &self.labels, Some(1.0 / b as f64), threads, &|c0, c1, dst| {
+            dst.copy_from_slice(&input[c0 * d..c1 * d])
+        })
+        .unwrap();
+        backward_data_par(&self.params, &mut self.tape, threads).unwrap();
+        apply_from_tapes(&mut self.params, &[&self.tape], 0.0, threads > 1, Par::Seq);
+        r.loss_sum
+    }
+}
+
 /// Multiply-adds of one training step (forward, backward data and weight products; the embedding's
 /// input gradient is not computed).
 fn step_flops(batch: usize) -> u64 {
@@ -93,21 +128,22 @@ fn quick_report() {
         B as f64 / t,
         gflops(step_flops(B), t)
     );
-    // Two shards of 64 on two threads.
-    let mut s1 = Step::new(B / 2);
-    let mut s2 = Step::new(B / 2);
+    // The training loop's step (whole batch, fused update) on 1 and 2 threads.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let t = time(50, || {
-        pool.install(|| {
-            rayon::join(|| black_box(s1.run(1.0 / B as f64)), || black_box(s2.run(1.0 / B as f64)));
-        })
-    });
-    println!(
-        "FRN step, two 64-sample shards on 2 threads: {:.3} ms, {:.0} samples/s, {:.1} GFLOP/s",
-        t * 1e3,
-        B as f64 / t,
-        gflops(step_flops(B), t)
-    );
+    for threads in [1, 2] {
+        let mut st = TrainStep::new(&reference_spec(), B);
+        let t = pool.install(|| {
+            time(50, || {
+                black_box(st.run(threads));
+            })
+        });
+        println!(
+            "FRN training step (fused update), {threads} thread(s): {:.3} ms, {:.0} samples/s, {:.1} GFLOP/s",
+            t * 1e3,
+            B as f64 / t,
+            gflops(step_flops(B), t)
+        );
+    }
     // One step with faer's own parallel products.
     let mut s3 = Step::new(B);
     s3.tape.set_par(Par::rayon(2));

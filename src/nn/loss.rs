@@ -61,9 +61,45 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
     if labels.len() != batch {
         return Err(LossError::Count { labels: labels.len(), batch });
     }
-    if let Some(&bad) = labels.iter().find(|&&c| c as usize >= k) {
-        return Err(LossError::Label { label: bad, classes: k });
+    check_labels(labels, k)?;
+    if grad_scale.is_some() && tape.spec().output_dim.is_none() {
+        return Err(LossError::Tape(TapeError::Layout));
     }
+    let mut out = BatchLoss { count: batch, ..Default::default() };
+    let mut sink = |l: f64, ok: bool| {
+        out.loss_sum += l;
+        out.correct += ok as usize;
+    };
+    match grad_scale {
+        Some(scale) => {
+            tape.output_grad_mut()?;
+            let (logits, dout, _) = tape.out_and_grad();
+            xent_rows(logits, Some(dout), labels, k, Some(scale), &mut sink);
+        }
+        None => xent_rows(tape.output(), None, labels, k, None, &mut sink),
+    }
+    Ok(out)
+}
+
+/// Checks that every label is a class index below `k`.
+pub(crate) fn check_labels(labels: &[u8], k: usize) -> Result<(), LossError> {
+    match labels.iter().find(|&&c| c as usize >= k) {
+        Some(&bad) => Err(LossError::Label { label: bad, classes: k }),
+        None => Ok(()),
+    }
+}
+
+/// The loss of each sample of `logits` (`labels.len()` samples of `k` logits, labels already
+/// checked), in sample order, to `sink(loss, correct)`; with `scale`, writes `scale` times
+/// $\partial\ell/\partial y$ of each sample into `dout`. Allocates nothing for $k \le 32$.
+pub(crate) fn xent_rows<T: Scalar>(
+    logits: &[T],
+    mut dout: Option<&mut [T]>,
+    labels: &[u8],
+    k: usize,
+    scale: Option<f64>,
+    sink: &mut dyn FnMut(f64, bool),
+) {
     // Scratch for one sample's logits and gradient: on the stack for up to 32 classes.
     let (mut zs_stack, mut gs_stack) = ([0.0f64; 32], [0.0f64; 32]);
     let (mut z_heap, mut g_heap) = (Vec::new(), Vec::new());
@@ -74,38 +110,18 @@ pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Op
         g_heap.resize(k, 0.0);
         (&mut z_heap, &mut g_heap)
     };
-    let mut out = BatchLoss { count: batch, ..Default::default() };
-    if grad_scale.is_some() && tape.spec().output_dim.is_none() {
-        return Err(LossError::Tape(TapeError::Layout));
-    }
-    match grad_scale {
-        Some(scale) => {
-            tape.output_grad_mut()?;
-            let (logits, dout, _) = tape.out_and_grad();
-            for ((zs, gs), &c) in logits.chunks_exact(k).zip(dout.chunks_exact_mut(k)).zip(labels) {
-                for (a, &b) in z.iter_mut().zip(zs) {
-                    *a = b.f64();
-                }
-                let (l, ok) = per_sample(z, c as usize, g, Some(scale));
-                for (a, &b) in gs.iter_mut().zip(g.iter()) {
-                    *a = T::of(b);
-                }
-                out.loss_sum += l;
-                out.correct += ok as usize;
+    for (i, (zs, &c)) in logits.chunks_exact(k).zip(labels).enumerate() {
+        for (a, &b) in z.iter_mut().zip(zs) {
+            *a = b.f64();
+        }
+        let (l, ok) = per_sample(z, c as usize, g, scale);
+        if let Some(d) = dout.as_deref_mut() {
+            for (a, &b) in d[i * k..(i + 1) * k].iter_mut().zip(g.iter()) {
+                *a = T::of(b);
             }
         }
-        None => {
-            for (zs, &c) in tape.output().chunks_exact(k).zip(labels) {
-                for (a, &b) in z.iter_mut().zip(zs) {
-                    *a = b.f64();
-                }
-                let (l, ok) = per_sample(z, c as usize, g, None);
-                out.loss_sum += l;
-                out.correct += ok as usize;
-            }
-        }
+        sink(l, ok);
     }
-    Ok(out)
 }
 
 #[cfg(test)]

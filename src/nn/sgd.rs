@@ -5,7 +5,7 @@
 
 use super::matmul;
 use super::model::{split_block_mut, Params};
-use super::scalar::Scalar;
+use super::scalar::{self, Scalar};
 use super::tape::{Tape, TapeMode};
 use crate::architecture::Architecture;
 use faer::Par;
@@ -99,8 +99,8 @@ impl<T: Scalar> Sgd<T> {
     }
 }
 
-/// `b -= lr * (sum over the columns of g)`.
-fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
+/// `b -= lr * (sum over the columns of g)`, subtracting one column after the other.
+pub(crate) fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
     let n = b.len();
     for gc in g.chunks_exact(n) {
         for (bi, &gi) in b.iter_mut().zip(gc) {
@@ -109,55 +109,88 @@ fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
     }
 }
 
-/// Plain SGD step ($\mu = 0$) straight from the tapes of a batch split into shards: for every
-/// tensor, $\theta \leftarrow \theta - \eta \sum_s \partial_\theta E_s$, with each weight
-/// gradient product accumulated into the weights by faer (no gradient buffer, no separate update
-/// pass). Each tape must be a `Full` tape after [`super::tape::backward_data`] (whose cotangent
-/// already carries the $1/B$ of the mean loss). With `parallel`, blocks are spread over the current
-/// rayon pool; the arithmetic of each tensor does not depend on it.
+/// Plain SGD step ($\mu = 0$) straight from the tapes of a batch (one whole-batch tape, or a
+/// batch split into shards): for every tensor, $\theta \leftarrow \theta - \eta \sum_s
+/// \partial_\theta E_s$, with each weight gradient product accumulated into the weights by faer
+/// (no gradient buffer, no separate update pass). Each tape must be a `Full` tape after
+/// [`super::tape::backward_data`] (whose cotangent already carries the $1/B$ of the mean loss).
+/// With `parallel`, tensors are spread over the current rayon pool; the arithmetic of each tensor
+/// does not depend on it.
 pub fn apply_from_tapes<T: Scalar>(params: &mut Params<T>, tapes: &[&Tape<T>], lr: f64, parallel: bool, par: Par) {
-    assert!(tapes.iter().all(|t| t.mode() == TapeMode::Full), "apply_from_tapes needs Full tapes");
-    let layout = params.layout().clone();
+    weight_pass(params, tapes, Op::Update(lr), parallel, par)
+}
+
+/// The parameter gradient of the batch in a `Full` tape after [`super::tape::backward_data`],
+/// into `grads` (overwritten): $\partial W = \partial Y X^\top$ with the whole batch as the inner
+/// dimension, bias gradients summed over the samples in order. With `parallel`, tensors are
+/// spread over the current rayon pool; the result does not depend on it.
+pub fn grads_from_tape<T: Scalar>(grads: &mut Params<T>, tape: &Tape<T>, parallel: bool, par: Par) {
+    weight_pass(grads, &[tape], Op::Grad, parallel, par)
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    /// $\theta \leftarrow \theta - \eta\,\partial_\theta E$.
+    Update(f64),
+    /// The target holds $\partial_\theta E$.
+    Grad,
+}
+
+/// One weight product per tensor: `target -= lr dY X^T` (fused update, summed over `tapes`) or
+/// `target = dY X^T` (gradient, one tape); biases likewise with the column sums.
+fn weight_pass<T: Scalar>(target: &mut Params<T>, tapes: &[&Tape<T>], op: Op, parallel: bool, par: Par) {
+    assert!(tapes.iter().all(|t| t.mode() == TapeMode::Full), "a weight pass needs Full tapes");
+    assert!(matches!(op, Op::Update(_)) || tapes.len() == 1, "a gradient comes from one tape");
+    let layout = target.layout().clone();
     let n = layout.width;
     let arch = layout.arch;
     let depth = layout.depth;
-    let neg = T::of(-lr);
-    let lr_t = T::of(lr);
-    let (embed, blocks, readout) = params.regions_mut();
+    let (alpha, lr_t) = match op {
+        Op::Update(lr) => (T::of(-lr), T::of(lr)),
+        Op::Grad => (T::one(), T::zero()),
+    };
+    // `w (+)= alpha dy x^T` over the tapes; `b -= lr (column sums of g)` or `b = column sums of g`.
+    let weight = |w: &mut [T], dy: &dyn Fn(&Tape<T>) -> &[T], x: &dyn Fn(&Tape<T>) -> &[T], n_in: usize, n_out: usize| {
+        for t in tapes {
+            match op {
+                Op::Update(_) => matmul::weight_update(w, alpha, dy(t), x(t), n_in, n_out, t.batch(), par),
+                Op::Grad => matmul::backward_weight(w, dy(t), x(t), n_in, n_out, t.batch(), par),
+            }
+        }
+    };
+    let bias = |b: &mut [T], g: &dyn Fn(&Tape<T>) -> &[T]| {
+        for t in tapes {
+            match op {
+                Op::Update(_) => bias_step(b, lr_t, g(t)),
+                Op::Grad => scalar::sum_columns(b.len(), g(t), b),
+            }
+        }
+    };
+    let (embed, blocks, readout) = target.regions_mut();
     let block_task = |i: usize, chunk: &mut [T]| {
         let l = i + 1;
         let blk = split_block_mut(chunk, n, arch);
-        for t in tapes {
-            let b = t.batch();
-            let g = t.dx(l);
-            let phi = t.phi(l);
-            match arch {
-                Architecture::Full => {
-                    matmul::weight_update(blk.v, neg, g, phi, n, n, b, par);
-                    bias_step(blk.a, lr_t, g);
-                    let dh = t.dh(l);
-                    matmul::weight_update(blk.w, neg, dh, t.x(l - 1), n, n, b, par);
-                    bias_step(blk.b, lr_t, dh);
-                }
-                Architecture::Reduced | Architecture::Vanilla => {
-                    matmul::weight_update(blk.w, neg, g, phi, n, n, b, par);
-                    bias_step(blk.b, lr_t, g);
-                }
+        match arch {
+            Architecture::Full => {
+                weight(blk.v, &|t| t.dx(l), &|t| t.phi(l), n, n);
+                bias(blk.a, &|t| t.dx(l));
+                weight(blk.w, &|t| t.dh(l), &|t| t.x(l - 1), n, n);
+                bias(blk.b, &|t| t.dh(l));
+            }
+            Architecture::Reduced | Architecture::Vanilla => {
+                weight(blk.w, &|t| t.dx(l), &|t| t.phi(l), n, n);
+                bias(blk.b, &|t| t.dx(l));
             }
         }
     };
     let ends = || {
         if let (Some((ew, eb)), Some(d)) = (embed, layout.input_dim) {
-            for t in tapes {
-                matmul::weight_update(ew, neg, t.dx(0), t.input(), d, n, t.batch(), par);
-                bias_step(eb, lr_t, t.dx(0));
-            }
+            weight(ew, &|t| t.dx(0), &|t| t.input(), d, n);
+            bias(eb, &|t| t.dx(0));
         }
         if let (Some((rw, rb)), Some(k)) = (readout, layout.output_dim) {
-            for t in tapes {
-                matmul::weight_update(rw, neg, t.output_grad(), t.x(depth), n, k, t.batch(), par);
-                bias_step(rb, lr_t, t.output_grad());
-            }
+            weight(rw, &|t| t.output_grad(), &|t| t.x(depth), n, k);
+            bias(rb, &|t| t.output_grad());
         }
     };
     let bl = layout.block_len();

@@ -13,18 +13,22 @@
 //! before the update; the run is then a result with `diverged = true` and `diverged_step` (the
 //! 0-based global step), not an error. Non-finite parameters at the end also count as divergence.
 //!
-//! Parallelism: `threads` batch shards run forward/backward concurrently (each sample of a batch
-//! goes to one shard; their gradients are summed in shard order), on a private rayon pool;
-//! `matmul_threads` is faer's parallelism inside each product. A grid over points parallelized by
-//! rayon should use `threads = 1, matmul_threads = 1` (no nested pools). For a fixed `threads` the
-//! run is deterministic.
+//! Parallelism: one whole-batch tape; the forward pass, the loss and the backward data path run
+//! in column ranges (samples) on up to `threads` threads, then every weight gradient is one
+//! product over the whole batch (inner dimension = batch), the tensors spread over the threads.
+//! Every column of a product is computed the same way in any range and every tensor's update by
+//! one product, so a run's result does not depend on the number of threads (nor on
+//! `matmul_threads`, faer's parallelism inside each product). [`train`] runs on a private rayon
+//! pool of `threads`; [`train_with`] with [`Threads::Shared`] runs on the current pool with a
+//! thread budget decided before every step (the training grid: one thread per point while points
+//! wait, more for the last ones).
 
 use super::init::init;
-use super::loss::{softmax_xent, BatchLoss};
+use super::loss::BatchLoss;
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
-use super::sgd::{apply_from_tapes, Sgd};
-use super::tape::{backward, backward_data, forward, Tape, TapeMode};
+use super::sgd::{apply_from_tapes, grads_from_tape, Sgd};
+use super::tape::{backward_data_par, backward_sgd, forward_loss, ranges, Tape, TapeMode};
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
@@ -32,7 +36,6 @@ use faer::Par;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -67,7 +70,8 @@ pub struct TrainConfig {
     /// Evaluate on the first `test_subset` test images (`None`: all 10000, the default).
     pub test_subset: Option<usize>,
     pub seed: u64,
-    /// Batch shards run in parallel (1: sequential, no thread pool).
+    /// Threads of the run's private pool (1: sequential, no pool); the result does not depend on
+    /// it. Grid points say 1 and share the stage's pool instead ([`Threads::Shared`]).
     pub threads: usize,
     /// faer threads per matrix product (1: `Par::Seq`).
     pub matmul_threads: usize,
@@ -282,85 +286,97 @@ pub enum TrainEvent<'a> {
     Epoch(&'a EpochRow),
 }
 
-/// Per-shard workspace. With plain SGD the tape is `Full` and the update is fused
-/// ([`apply_from_tapes`]); with momentum the shard keeps its own gradient.
-struct Shard {
-    tape: Tape<f32>,
-    grads: Option<Params<f32>>,
-    labels: Vec<u8>,
+/// How a run uses threads.
+#[derive(Clone, Copy)]
+pub enum Threads<'a> {
+    /// A private rayon pool of `threads` threads (none for 1).
+    Own,
+    /// The current rayon pool; before every step and every evaluation chunk the function says
+    /// how many threads the run may use now.
+    Shared(&'a (dyn Fn() -> usize + Sync)),
 }
 
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Loss and accuracy of `params` on the images `0..n` of `split` (`chunk`-sample passes).
-fn evaluate(
-    params: &Params<f32>,
-    data: &Mnist,
-    split: &super::mnist::Split,
-    n: usize,
-    tapes: &mut [Tape<f32>],
-    pool: Option<&rayon::ThreadPool>,
-) -> BatchLoss {
-    let chunk = tapes[0].capacity();
-    let starts: Vec<usize> = (0..n).step_by(chunk).collect();
-    let per_tape = starts.len().div_ceil(tapes.len());
-    let run = |(t, tape): (usize, &mut Tape<f32>)| {
-        let mut acc = BatchLoss::default();
-        for &lo in starts.iter().skip(t * per_tape).take(per_tape) {
-            let hi = (lo + chunk).min(n);
-            let input = tape.input_mut(hi - lo).expect("chunk fits the tape");
-            data.gather_range(split, lo, hi, input);
-            forward(params, tape).expect("tape matches the model");
-            let r = softmax_xent(tape, &split.labels[lo..hi], None).expect("labels are 0..9");
-            acc.loss_sum += r.loss_sum;
-            acc.correct += r.correct;
-            acc.count += r.count;
-        }
-        acc
-    };
-    let parts: Vec<BatchLoss> = match pool {
-        Some(pool) => pool.install(|| tapes.par_iter_mut().enumerate().map(run).collect()),
-        None => tapes.iter_mut().enumerate().map(run).collect(),
-    };
-    parts.iter().fold(BatchLoss::default(), |a, b| BatchLoss {
-        loss_sum: a.loss_sum + b.loss_sum,
-        correct: a.correct + b.correct,
-        count: a.count + b.count,
-    })
+/// The run's threads: where passes run and how many column ranges a batch is cut into.
+struct Team<'a> {
+    pool: Option<rayon::ThreadPool>,
+    threads: usize,
+    shared: Option<&'a (dyn Fn() -> usize + Sync)>,
 }
 
-/// Trains one network (see the module documentation). `progress` sees every step and epoch.
+impl Team<'_> {
+    /// Threads available for the next pass.
+    fn now(&self) -> usize {
+        self.shared.map_or(self.threads, |f| f().max(1))
+    }
+
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+}
+
+/// Loss and accuracy of `params` on the images `0..n` of `split`, in chunks of the tape's
+/// capacity (each cut into column ranges over the team's threads); chunk results are summed in
+/// order, so the result does not depend on the threads.
+fn evaluate(params: &Params<f32>, data: &Mnist, split: &super::mnist::Split, n: usize, tape: &mut Tape<f32>, team: &Team) -> BatchLoss {
+    let chunk = tape.capacity();
+    let mut acc = BatchLoss::default();
+    for lo in (0..n).step_by(chunk) {
+        let hi = (lo + chunk).min(n);
+        let threads = team.now();
+        let r = team
+            .run(|| {
+                forward_loss(params, tape, hi - lo, &split.labels[lo..hi], None, threads, &|c0, c1, input| {
+                    data.gather_range(split, lo + c0, lo + c1, input)
+                })
+            })
+            .expect("tape matches the model, labels are 0..9");
+        acc.loss_sum += r.loss_sum;
+        acc.correct += r.correct;
+        acc.count += r.count;
+    }
+    acc
+}
+
+/// Trains one network (see the module documentation) on its own pool of `cfg.threads` threads.
+/// `progress` sees every step and epoch.
 pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEvent)) -> Result<TrainResult, UsageError> {
+    train_with(cfg, data, Threads::Own, progress)
+}
+
+/// [`train`] with the threads given by `threads` (the result is the same).
+pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &mut dyn FnMut(TrainEvent)) -> Result<TrainResult, UsageError> {
     cfg.validate()?;
     let spec = cfg.spec()?;
     let mut params = init::<f32>(&spec, cfg.seed).map_err(|e| UsageError::new(e.to_string()))?;
     let m = cfg.train_subset.unwrap_or(data.train.len()).min(data.train.len());
     let n_test = cfg.test_subset.unwrap_or(data.test.len()).min(data.test.len());
-    let threads = cfg.threads;
     let par = cfg.matmul_par();
-    let pool = if threads > 1 {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|e| UsageError::new(format!("cannot start {threads} threads: {e}")))?,
-        )
-    } else {
-        None
+    let team = match threads {
+        Threads::Own if cfg.threads > 1 => Team {
+            pool: Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(cfg.threads)
+                    .build()
+                    .map_err(|e| UsageError::new(format!("cannot start {} threads: {e}", cfg.threads)))?,
+            ),
+            threads: cfg.threads,
+            shared: None,
+        },
+        Threads::Own => Team { pool: None, threads: 1, shared: None },
+        Threads::Shared(f) => Team { pool: None, threads: 1, shared: Some(f) },
     };
-    let shard_cap = cfg.batch.div_ceil(threads);
     let fused = cfg.momentum == 0.0;
-    let mut shards: Vec<Shard> = (0..threads)
-        .map(|_| Shard {
-            tape: Tape::new(&spec, shard_cap, if fused { TapeMode::Full } else { TapeMode::Train }, par),
-            grads: (!fused).then(|| params.zeros_like()),
-            labels: Vec::with_capacity(shard_cap),
-        })
-        .collect();
-    let eval_chunk = 256;
-    let mut eval_tapes: Vec<Tape<f32>> = (0..threads).map(|_| Tape::new(&spec, eval_chunk, TapeMode::Inference, par)).collect();
+    let mut tape = Tape::for_training(&spec, cfg.batch, par);
+    let mut grads = (!fused).then(|| params.zeros_like());
+    let mut labels: Vec<u8> = Vec::with_capacity(cfg.batch);
+    let mut eval_tape = Tape::new(&spec, 256, TapeMode::Inference, par);
     let mut sgd = Sgd::<f32>::new(cfg.lr, cfg.momentum, params.as_slice().len());
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     shuffle_rng.set_stream(1);
@@ -385,38 +401,16 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
             let ts = Instant::now();
             let bs = batch_idx.len();
             let scale = 1.0 / bs as f64;
-            let per = bs.div_ceil(threads);
-            let work = |(s, shard): (usize, &mut Shard)| -> BatchLoss {
-                let lo = (s * per).min(bs);
-                let hi = ((s + 1) * per).min(bs);
-                if lo == hi {
-                    if let Some(g) = shard.grads.as_mut() {
-                        g.as_mut_slice().fill(0.0);
-                    }
-                    return BatchLoss::default();
-                }
-                let idx = &batch_idx[lo..hi];
-                let input = shard.tape.input_mut(hi - lo).expect("shard fits");
-                data.gather(&data.train, idx, input);
-                shard.labels.clear();
-                shard.labels.extend(idx.iter().map(|&i| data.train.labels[i]));
-                forward(&params, &mut shard.tape).expect("tape matches the model");
-                let r = softmax_xent(&mut shard.tape, &shard.labels, Some(scale)).expect("labels are 0..9");
-                match shard.grads.as_mut() {
-                    Some(g) => backward(&params, &mut shard.tape, g).expect("tape matches the model"),
-                    None => backward_data(&params, &mut shard.tape).expect("tape is Full"),
-                }
-                r
-            };
-            let parts: Vec<BatchLoss> = match &pool {
-                Some(pool) => pool.install(|| shards.par_iter_mut().enumerate().map(work).collect()),
-                None => shards.iter_mut().enumerate().map(work).collect(),
-            };
-            let r = parts.iter().fold(BatchLoss::default(), |a, b| BatchLoss {
-                loss_sum: a.loss_sum + b.loss_sum,
-                correct: a.correct + b.correct,
-                count: a.count + b.count,
-            });
+            labels.clear();
+            labels.extend(batch_idx.iter().map(|&i| data.train.labels[i]));
+            let threads = team.now();
+            let r = team
+                .run(|| {
+                    forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &|c0, c1, input| {
+                        data.gather(&data.train, &batch_idx[c0..c1], input)
+                    })
+                })
+                .expect("tape matches the model, labels are 0..9");
             let loss = r.loss_sum * scale;
             if !loss.is_finite() {
                 diverged = Some((step, "non-finite loss"));
@@ -426,21 +420,20 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
             if diverged.is_some() {
                 break;
             }
-            if fused {
-                // Shards that got no samples (tiny last batch) contribute nothing.
-                let n_active = bs.div_ceil(per).min(threads);
-                let tapes: Vec<&Tape<f32>> = shards[..n_active].iter().map(|s| &s.tape).collect();
-                match &pool {
-                    Some(pool) => pool.install(|| apply_from_tapes(&mut params, &tapes, cfg.lr, true, par)),
-                    None => apply_from_tapes(&mut params, &tapes, cfg.lr, false, par),
+            let parallel = ranges(bs, threads) > 1;
+            team.run(|| match grads.as_mut() {
+                // One range: each tensor updated as soon as the backward sweep has used it.
+                None if !parallel => backward_sgd(&mut params, &mut tape, cfg.lr).expect("tape matches the model"),
+                None => {
+                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
+                    apply_from_tapes(&mut params, &[&tape], cfg.lr, true, par);
                 }
-            } else {
-                let grads: Vec<&[f32]> = shards.iter().filter_map(|s| s.grads.as_ref().map(|g| g.as_slice())).collect();
-                match &pool {
-                    Some(pool) => pool.install(|| sgd.step(params.as_mut_slice(), &grads, true)),
-                    None => sgd.step(params.as_mut_slice(), &grads, false),
+                Some(g) => {
+                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
+                    grads_from_tape(g, &tape, parallel, par);
+                    sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
                 }
-            }
+            });
             loss_sum += r.loss_sum;
             correct += r.correct;
             count += r.count;
@@ -459,7 +452,7 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         let evaluated = diverged.is_none() && (cfg.eval_every_epoch || epoch == cfg.epochs);
         let (test_acc, test_loss) = if evaluated {
             let t1 = Instant::now();
-            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tapes, pool.as_ref());
+            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tape, &team);
             eval_seconds += t1.elapsed().as_secs_f64();
             (Some(r.correct as f64 / r.count as f64), finite(r.loss_sum / r.count as f64))
         } else {
@@ -486,11 +479,11 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
     let (test_acc, test_loss) = match log.last() {
         Some(EpochRow { test_acc: Some(acc), test_loss, .. }) if diverged.is_none() => (*acc, *test_loss),
         _ => {
-            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tapes, pool.as_ref());
+            let r = evaluate(&params, data, &data.test, n_test, &mut eval_tape, &team);
             (r.correct as f64 / r.count as f64, finite(r.loss_sum / r.count as f64))
         }
     };
-    let train_eval = evaluate(&params, data, &data.train, m, &mut eval_tapes, pool.as_ref());
+    let train_eval = evaluate(&params, data, &data.train, m, &mut eval_tape, &team);
     eval_seconds += t1.elapsed().as_secs_f64();
     Ok(TrainResult {
         arch: cfg.arch,
@@ -508,7 +501,7 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         epochs: cfg.epochs,
         train_subset: m,
         seed: cfg.seed,
-        threads,
+        threads: cfg.threads,
         test_acc,
         test_loss,
         train_acc: train_eval.correct as f64 / train_eval.count.max(1) as f64,
@@ -527,6 +520,16 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
         eval_seconds,
         epochs_log: log,
     })
+}
+
+/// Samples a run of `cfg` that produced `r` evaluated (forward passes only): the test images
+/// after every evaluated epoch, once more at the end if the last epoch was not evaluated or the
+/// run diverged, and the training subset at the end.
+pub fn eval_samples(cfg: &TrainConfig, r: &TrainResult, data_test: usize) -> usize {
+    let n_test = cfg.test_subset.unwrap_or(data_test).min(data_test);
+    let per_epoch = r.epochs_log.iter().filter(|e| e.test_acc.is_some()).count();
+    let last_evaluated = !r.diverged && r.epochs_log.last().is_some_and(|e| e.test_acc.is_some());
+    n_test * (per_epoch + usize::from(!last_evaluated)) + r.train_subset
 }
 
 /// Steps per epoch for `m` images in batches of `batch` (the last partial batch counts).
@@ -599,18 +602,36 @@ mod tests {
         assert_ne!(a.final_loss, c.final_loss);
     }
 
+    /// The numbers of a result (timings aside).
+    fn numbers(r: &TrainResult) -> Vec<Option<f64>> {
+        let mut v = vec![Some(r.test_acc), r.test_loss, Some(r.train_acc), r.final_loss, Some(r.steps as f64)];
+        v.extend(r.epochs_log.iter().flat_map(|e| [e.train_loss, Some(e.train_acc), e.test_acc, e.test_loss]));
+        v
+    }
+
     #[test]
-    fn thread_count_changes_only_rounding_and_momentum_path_learns() {
-        let cfg = TrainConfig { epochs: 1, train_subset: Some(500), test_subset: Some(1000), ..small(1) };
+    fn results_do_not_depend_on_threads_and_momentum_path_learns() {
+        // 500 images in batches of 32: the last batch (20) is cut into one range, the others
+        // into up to two; the evaluation chunks of 256 into up to three.
+        let cfg = TrainConfig { epochs: 2, train_subset: Some(500), test_subset: Some(1000), ..small(1) };
         let a = train(&cfg, test_data(), &mut |_| {}).unwrap();
-        let b = train(&TrainConfig { threads: 2, ..cfg.clone() }, test_data(), &mut |_| {}).unwrap();
-        let (la, lb) = (a.final_loss.unwrap(), b.final_loss.unwrap());
-        assert!((la - lb).abs() < 1e-4 * la, "{la} vs {lb}");
-        assert!((a.test_acc - b.test_acc).abs() <= 0.002, "{} vs {}", a.test_acc, b.test_acc);
-        // Momentum (the unfused path, per-shard gradients) on the same data also learns.
-        let m = train(&TrainConfig { momentum: 0.5, lr: 0.02, threads: 2, ..cfg }, test_data(), &mut |_| {}).unwrap();
-        assert!(!m.diverged);
-        assert!(m.test_acc > 0.6, "momentum run: test accuracy {}", m.test_acc);
+        for threads in [2, 3] {
+            let b = train(&TrainConfig { threads, ..cfg.clone() }, test_data(), &mut |_| {}).unwrap();
+            assert_eq!(numbers(&a), numbers(&b), "threads = {threads}");
+        }
+        // On a shared pool with a budget that changes from pass to pass.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let budget = || 1 + calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
+        let c = pool.install(|| train_with(&cfg, test_data(), Threads::Shared(&budget), &mut |_| {})).unwrap();
+        assert_eq!(numbers(&a), numbers(&c));
+        // Momentum (gradient buffer, then the update): also independent of threads, and learns.
+        let mcfg = TrainConfig { momentum: 0.5, lr: 0.02, epochs: 1, ..cfg };
+        let m1 = train(&mcfg, test_data(), &mut |_| {}).unwrap();
+        let m2 = train(&TrainConfig { threads: 2, ..mcfg }, test_data(), &mut |_| {}).unwrap();
+        assert_eq!(numbers(&m1), numbers(&m2));
+        assert!(!m1.diverged);
+        assert!(m1.test_acc > 0.6, "momentum run: test accuracy {}", m1.test_acc);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use crate::meanfield::{trajectory, MeanFieldError, Sampling, Spec, Variances};
 use crate::nn::matmul::probe_gflops;
 use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::train::{train, TrainConfig};
-use crate::nn::{backward, forward, init, softmax_xent, LossError, ModelError, Tape, TapeError, TapeMode};
+use crate::nn::sgd::apply_from_tapes;
+use crate::nn::tape::{backward_data_par, forward_loss};
+use crate::nn::{init, LossError, ModelError, Tape, TapeError};
 use crate::pipeline::{StageContext, StageError};
 use faer::{Accum, Mat, Par};
 use serde::{Deserialize, Serialize};
@@ -28,10 +30,25 @@ pub struct Measure {
     pub meets_target: Option<bool>,
 }
 
+/// faer's `f32` square product measured by the appendix: the machine's matrix-product limit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProductProbe {
+    /// Side $n$ ($2n^3$ operations).
+    pub n: usize,
+    /// GFLOP/s on one thread.
+    pub one_thread: f64,
+    /// Threads of the second probe (the profile's `threads`).
+    pub threads: usize,
+    /// GFLOP/s on `threads` threads.
+    pub with_threads: f64,
+}
+
 /// The stage's summary.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub config: Config,
+    /// The large square product on one and on `threads` threads.
+    pub product: ProductProbe,
     /// The reference training configuration both programs ran.
     pub reference: TrainConfig,
     pub measures: Vec<Measure>,
@@ -58,6 +75,8 @@ pub enum PerformanceError {
     Tape(#[from] TapeError),
     #[error("loss: {0}")]
     Loss(#[from] LossError),
+    #[error("cannot start the threads of a timing: {0}")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
     /// The matrices of a product probe do not fit in memory.
     #[error("cannot allocate a {n} x {n} f32 matrix ({bytes} bytes)")]
     Alloc { n: usize, bytes: u128 },
@@ -99,23 +118,26 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// Median seconds of one forward+backward step (no optimizer update) of the model of `tc` on a
-/// batch of `tc.batch` synthetic inputs, on this thread with sequential faer products.
-fn time_train_step(tc: &TrainConfig, reps: usize) -> Result<f64, PerformanceError> {
+/// Median seconds of one step of the training loop (forward pass and loss, backward data path,
+/// fused SGD update of every tensor; learning rate 0 keeps the weights) of the model of `tc` on
+/// a batch of `tc.batch` synthetic inputs, on `threads` threads (a private pool) with sequential
+/// faer products.
+fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64, PerformanceError> {
     let spec = tc.spec()?;
-    let params = init::<f32>(&spec, tc.seed)?;
-    let mut grads = params.zeros_like();
-    let mut tape = Tape::new(&spec, tc.batch, TapeMode::Train, Par::Seq);
-    for (i, x) in tape.input_mut(tc.batch)?.iter_mut().enumerate() {
-        *x = ((i * 7919) % 255) as f32 / 255.0 - 0.4;
-    }
+    let mut params = init::<f32>(&spec, tc.seed)?;
+    let mut tape = Tape::for_training(&spec, tc.batch, Par::Seq);
+    let d = spec.in_dim();
+    let input: Vec<f32> = (0..tc.batch * d).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.4).collect();
     let labels: Vec<u8> = (0..tc.batch).map(|i| (i % 10) as u8).collect();
     let scale = 1.0 / tc.batch as f64;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let mut step = || -> Result<(), PerformanceError> {
-        forward(&params, &mut tape)?;
-        softmax_xent(&mut tape, &labels, Some(scale))?;
-        backward(&params, &mut tape, &mut grads)?;
-        Ok(())
+        pool.install(|| {
+            forward_loss(&params, &mut tape, tc.batch, &labels, Some(scale), threads, &|c0, c1, x| x.copy_from_slice(&input[c0 * d..c1 * d]))?;
+            backward_data_par(&params, &mut tape, threads)?;
+            apply_from_tapes(&mut params, &[&tape], 0.0, threads > 1, Par::Seq);
+            Ok(())
+        })
     };
     step()?;
     let mut t = Vec::with_capacity(reps);
@@ -253,16 +275,24 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
     let tc = TrainConfig { train_subset: Some(cfg.train_subset), threads: cfg.threads, ..TrainConfig::default() };
     let spec = tc.spec().map_err(|e| StageError::compute("the reference model", e))?;
     let flops_per_sample = spec.train_flops_per_sample() as f64;
-    let step = time_train_step(&tc, 50).map_err(|e| StageError::compute("training-step timing", e))?;
-    let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
-    m(
-        &format!("training step (forward + backward), reference FRN tanh, batch {}, 1 thread", tc.batch),
-        step_gflops,
-        "GFLOP/s",
-        None,
-    );
-    m("training step / faer's 128x128 product, 1 thread", step_gflops / small, "x", None);
-    m(&format!("training step / faer's {n}³ product, 1 thread"), step_gflops / big1, "x", None);
+    for threads in [1, cfg.threads] {
+        let step = time_train_step(&tc, threads, 50).map_err(|e| StageError::compute("training-step timing", e))?;
+        let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
+        let (big, th) = if threads == 1 { (big1, "1 thread".to_string()) } else { (big2, format!("{threads} threads")) };
+        m(
+            &format!("training step (forward, backward, update), reference FRN tanh, batch {}, {th}", tc.batch),
+            step_gflops,
+            "GFLOP/s",
+            None,
+        );
+        if threads == 1 {
+            m("training step / faer's 128x128 product, 1 thread", step_gflops / small, "x", None);
+        }
+        m(&format!("training step / faer's {n}³ product, {th}"), step_gflops / big, "x", None);
+        if cfg.threads == 1 {
+            break;
+        }
+    }
 
     let data = Mnist::load_from(None).map_err(|e| StageError::compute("cannot load MNIST", e))?;
     let python = if cfg.torch { find_torch_python() } else { Err(TorchError::Disabled) };
@@ -309,10 +339,11 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
         (None, None, None)
     };
     if let Some(r) = ratio {
-        m("training throughput: ours / PyTorch (reference configuration)", r, "x", Some((2.0, false)));
+        m("training throughput: ours / PyTorch (reference configuration)", r, "x", Some((3.0, false)));
     }
     Ok(Summary {
         config: cfg.clone(),
+        product: ProductProbe { n, one_thread: big1, threads: cfg.threads, with_threads: big2 },
         reference: tc.clone(),
         ours_samples_per_sec: ours,
         ours_median,

@@ -22,13 +22,13 @@ pub mod figures;
 #[cfg(test)]
 mod tests;
 
-pub use compute::{Measure, PerformanceError, Summary, TorchError};
+pub use compute::{Measure, PerformanceError, ProductProbe, Summary, TorchError};
 pub use config::Config;
 
 use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
 
 /// Version of the summary and the table.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// Appendix B: measured throughput.
 pub struct PerformanceStage {

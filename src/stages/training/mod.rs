@@ -3,9 +3,13 @@
 //! A grid is a list of points (architecture, activation, alpha, width, depth, sw2, sv2, sb2, sa2,
 //! learning rate, epochs, seed). Every point is one [`crate::nn::train::train`] run, cached on its
 //! own through [`crate::pipeline::run_tasks`]: an interrupted run resumes, a changed grid trains
-//! only new points, `run training --shard K/N` trains a share of the points, and the points run in
-//! parallel (one per thread, faer sequential inside: the products at N <= 256 are too small to gain
-//! from splitting, and whole runs in parallel scale perfectly).
+//! only new points, `run training --shard K/N` trains a share of the points. Grids run one after
+//! the other; a grid's points run in parallel, longest first, one per thread while points are
+//! waiting, and the last ones running share the threads that became free (a point's steps then
+//! run in column ranges on several threads; its result is the same, see
+//! [`crate::nn::train::Threads`]). The run records its throughput ([`Throughput`]: FLOPs, wall
+//! time, GFLOP/s per grid and in total, against faer's product throughput probed in the same
+//! run), which Appendix B shows.
 //!
 //! The chapter checks no claim itself ([`claims`]): it measures test accuracy over depth and
 //! variance per grid, the best variance per depth and the Xavier ($\sigma_v^2 = 1$) and He
@@ -20,7 +24,7 @@ pub mod row;
 #[cfg(test)]
 mod tests;
 
-pub use compute::{Cell, DepthRow, GridSummary, PointResult, Summary};
+pub use compute::{Cell, DepthRow, GridSummary, GridThroughput, PointResult, Summary, Throughput};
 pub use config::{Config, GridSpec};
 pub use row::TrainingRow;
 
@@ -31,9 +35,22 @@ const VERSION: u32 = 5;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 
-/// The salt of every point's cache key.
-fn salt() -> String {
-    format!("training-point-v{POINT_VERSION}")
+/// Version of the points of one activation whose own kernel changed results (the others keep
+/// their cached points): 3 for alpha-ReLU, whose `f32` power became a vectorized polynomial
+/// ([`crate::nn::scalar::fast_pow_f32`]) instead of libm's `powf` (2: a first form of it).
+fn act_version(act: &str) -> u32 {
+    match act {
+        "alpha-relu" => 3,
+        _ => 1,
+    }
+}
+
+/// The salt of the cache keys of the points of activation `act`.
+fn salt(act: &str) -> String {
+    match act_version(act) {
+        1 => format!("training-point-v{POINT_VERSION}"),
+        v => format!("training-point-v{POINT_VERSION}-{act}-v{v}"),
+    }
 }
 
 /// The stage.
@@ -69,13 +86,13 @@ impl Stage for TrainingStage {
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
         let points = cfg.points();
-        let (results, computed) = compute::train_points(cfg, &points, ctx)?;
+        let (results, computed, throughput) = compute::train_points(cfg, &points, ctx)?;
         let have: Vec<(usize, &PointResult)> =
             results.iter().zip(&points).filter_map(|(r, (gi, _))| r.as_ref().map(|r| (*gi, r))).collect();
         if ctx.shard.is_some() {
             ctx.progress.info(&format!("    training: this shard holds {} of {} points", have.len(), points.len()));
         }
-        let summary = compute::summarize(cfg, &have, computed);
+        let summary = compute::summarize(cfg, &have, computed, throughput);
 
         let mut figs = Vec::new();
         if ctx.shard.is_none() {
