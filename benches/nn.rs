@@ -14,9 +14,9 @@
 use criterion::{black_box, Criterion, Throughput};
 use edge_of_chaos::nn::matmul;
 use edge_of_chaos::nn::mnist::{resolve_dir, Mnist};
-use edge_of_chaos::nn::train::{train, TrainConfig};
 use edge_of_chaos::nn::sgd::apply_from_tapes;
 use edge_of_chaos::nn::tape::{backward_data_par, forward_loss};
+use edge_of_chaos::nn::train::{train, TrainConfig};
 use edge_of_chaos::nn::{backward, forward, init, softmax_xent, ModelSpec, Params, Tape, TapeMode};
 use edge_of_chaos::{Activation, Architecture};
 use faer::Par;
@@ -81,9 +81,15 @@ impl TrainStep {
         let b = self.labels.len();
         let d = self.input.len() / b;
         let input = &self.input;
-        let r = forward_loss(&self.params, &mut self.tape, b, &self.labels, Some(1.0 / b as f64), threads, &|c0, c1, dst| {
-            dst.copy_from_slice(&input[c0 * d..c1 * d])
-        })
+        let r = forward_loss(
+            &self.params,
+            &mut self.tape,
+            b,
+            &self.labels,
+            Some(1.0 / b as f64),
+            threads,
+            &|c0, c1, dst| dst.copy_from_slice(&input[c0 * d..c1 * d]),
+        )
         .unwrap();
         backward_data_par(&self.params, &mut self.tape, threads).unwrap();
         apply_from_tapes(&mut self.params, &[&self.tape], 0.0, threads > 1, Par::Seq);

@@ -55,7 +55,11 @@ fn per_sample(logits: &[f64], label: usize, e: &mut [f64], scale: Option<f64>) -
 /// Loss of the batch in `tape` (after [`super::tape::forward`]) and, if `grad_scale` is given,
 /// writes `grad_scale` times $\partial\ell/\partial y$ of each sample into the tape's output
 /// gradient (use `1 / total batch size` for the mean loss).
-pub fn softmax_xent<T: Scalar>(tape: &mut Tape<T>, labels: &[u8], grad_scale: Option<f64>) -> Result<BatchLoss, LossError> {
+pub fn softmax_xent<T: Scalar>(
+    tape: &mut Tape<T>,
+    labels: &[u8],
+    grad_scale: Option<f64>,
+) -> Result<BatchLoss, LossError> {
     let k = tape.spec().out_dim();
     let batch = tape.batch();
     if labels.len() != batch {

@@ -106,15 +106,7 @@ pub fn backward_input<T: Scalar>(
 }
 
 /// `dW (n_out x n_in, row-major) = dy x^T` (sum over the batch), overwriting `dw`.
-pub fn backward_weight<T: Scalar>(
-    dw: &mut [T],
-    dy: &[T],
-    x: &[T],
-    n_in: usize,
-    n_out: usize,
-    batch: usize,
-    par: Par,
-) {
+pub fn backward_weight<T: Scalar>(dw: &mut [T], dy: &[T], x: &[T], n_in: usize, n_out: usize, batch: usize, par: Par) {
     faer::linalg::matmul::matmul(
         MatMut::from_row_major_slice_mut(dw, n_out, n_in),
         Accum::Replace,
@@ -240,7 +232,16 @@ mod tests {
                         dxr[c0_ * n_in..c1 * n_in].copy_from_slice(&dx0[c0_ * n_in..c1 * n_in]);
                         let cols = c1 - c0_;
                         forward(&mut yr[c0_ * n_out..], acc, &w, &x[c0_ * n_in..], n_in, n_out, cols, Par::Seq);
-                        backward_input(&mut dxr[c0_ * n_in..], acc, &w, &dy[c0_ * n_out..], n_in, n_out, cols, Par::Seq);
+                        backward_input(
+                            &mut dxr[c0_ * n_in..],
+                            acc,
+                            &w,
+                            &dy[c0_ * n_out..],
+                            n_in,
+                            n_out,
+                            cols,
+                            Par::Seq,
+                        );
                         c0 = c1;
                     }
                     let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());

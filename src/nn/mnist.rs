@@ -267,7 +267,12 @@ impl Mnist {
             if !images {
                 if let Some(pos) = bytes.iter().position(|&l| l as usize >= CLASSES) {
                     let (path, _) = locate(dir, name)?;
-                    return Err(MnistError::Dims { path, what: "label value", found: bytes[pos] as usize, expected: 9 });
+                    return Err(MnistError::Dims {
+                        path,
+                        what: "label value",
+                        found: bytes[pos] as usize,
+                        expected: 9,
+                    });
                 }
             }
             data.push(bytes);
@@ -290,12 +295,8 @@ impl Mnist {
         }
         let count = train.images.len().max(1) as f64;
         let mean = hist.iter().enumerate().map(|(v, &c)| c as f64 * v as f64 / 255.0).sum::<f64>() / count;
-        let var = hist
-            .iter()
-            .enumerate()
-            .map(|(v, &c)| c as f64 * (v as f64 / 255.0 - mean).powi(2))
-            .sum::<f64>()
-            / count;
+        let var =
+            hist.iter().enumerate().map(|(v, &c)| c as f64 * (v as f64 / 255.0 - mean).powi(2)).sum::<f64>() / count;
         let std = if var > 0.0 { var.sqrt() } else { 1.0 };
         let mut lut = [0.0; 256];
         for (v, x) in lut.iter_mut().enumerate() {
@@ -382,7 +383,12 @@ mod tests {
     fn copy_dir() -> tempfile::TempDir {
         let src = resolve_dir(None);
         let dir = tempfile::tempdir().unwrap();
-        for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        for f in [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ] {
             std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
         }
         dir

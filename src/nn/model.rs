@@ -55,13 +55,31 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// A residual trunk without embedding or readout, acting on given $x^0 \in \mathbb{R}^N$.
     #[allow(clippy::too_many_arguments)]
-    pub fn trunk(arch: Architecture, act: Activation, width: usize, depth: usize, sw2: f64, sv2: f64, sb2: f64, sa2: f64) -> Self {
+    pub fn trunk(
+        arch: Architecture,
+        act: Activation,
+        width: usize,
+        depth: usize,
+        sw2: f64,
+        sv2: f64,
+        sb2: f64,
+        sa2: f64,
+    ) -> Self {
         Self { arch, act, width, depth, sw2, sv2, sb2, sa2, input_dim: None, output_dim: None }
     }
 
     /// The MNIST classifier: embedding 784 -> N, the trunk, readout N -> 10.
     #[allow(clippy::too_many_arguments)]
-    pub fn mnist(arch: Architecture, act: Activation, width: usize, depth: usize, sw2: f64, sv2: f64, sb2: f64, sa2: f64) -> Self {
+    pub fn mnist(
+        arch: Architecture,
+        act: Activation,
+        width: usize,
+        depth: usize,
+        sw2: f64,
+        sv2: f64,
+        sb2: f64,
+        sa2: f64,
+    ) -> Self {
         Self { input_dim: Some(784), output_dim: Some(10), ..Self::trunk(arch, act, width, depth, sw2, sv2, sb2, sa2) }
     }
 

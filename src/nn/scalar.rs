@@ -20,15 +20,7 @@ use std::fmt::Debug;
 /// A float type the network can be built in: `f32` (training) or `f64` (simulations, gradient
 /// checks). Matrix products go through faer, hence the `RealField` bound.
 pub trait Scalar:
-    faer::traits::RealField
-    + Copy
-    + Send
-    + Sync
-    + Default
-    + Debug
-    + std::ops::Neg<Output = Self>
-    + std::iter::Sum
-    + 'static
+    faer::traits::RealField + Copy + Send + Sync + Default + Debug + std::ops::Neg<Output = Self> + std::iter::Sum + 'static
 {
     /// Name for messages and benchmark labels: `"f32"` or `"f64"`.
     const NAME: &'static str;

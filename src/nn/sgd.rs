@@ -150,14 +150,15 @@ fn weight_pass<T: Scalar>(target: &mut Params<T>, tapes: &[&Tape<T>], op: Op, pa
         Op::Grad => (T::one(), T::zero()),
     };
     // `w (+)= alpha dy x^T` over the tapes; `b -= lr (column sums of g)` or `b = column sums of g`.
-    let weight = |w: &mut [T], dy: &dyn Fn(&Tape<T>) -> &[T], x: &dyn Fn(&Tape<T>) -> &[T], n_in: usize, n_out: usize| {
-        for t in tapes {
-            match op {
-                Op::Update(_) => matmul::weight_update(w, alpha, dy(t), x(t), n_in, n_out, t.batch(), par),
-                Op::Grad => matmul::backward_weight(w, dy(t), x(t), n_in, n_out, t.batch(), par),
+    let weight =
+        |w: &mut [T], dy: &dyn Fn(&Tape<T>) -> &[T], x: &dyn Fn(&Tape<T>) -> &[T], n_in: usize, n_out: usize| {
+            for t in tapes {
+                match op {
+                    Op::Update(_) => matmul::weight_update(w, alpha, dy(t), x(t), n_in, n_out, t.batch(), par),
+                    Op::Grad => matmul::backward_weight(w, dy(t), x(t), n_in, n_out, t.batch(), par),
+                }
             }
-        }
-    };
+        };
     let bias = |b: &mut [T], g: &dyn Fn(&Tape<T>) -> &[T]| {
         for t in tapes {
             match op {
@@ -195,9 +196,7 @@ fn weight_pass<T: Scalar>(target: &mut Params<T>, tapes: &[&Tape<T>], op: Op, pa
     };
     let bl = layout.block_len();
     if parallel {
-        rayon::join(ends, || {
-            blocks.par_chunks_mut(bl.max(1)).enumerate().for_each(|(i, c)| block_task(i, c))
-        });
+        rayon::join(ends, || blocks.par_chunks_mut(bl.max(1)).enumerate().for_each(|(i, c)| block_task(i, c)));
     } else {
         ends();
         for (i, c) in blocks.chunks_mut(bl.max(1)).enumerate() {
@@ -217,7 +216,11 @@ mod tests {
     fn fused_step_equals_backward_then_sgd() {
         // Two shards of 5 and 3 samples; reference: whole-batch backward, then Sgd::step.
         for arch in [Architecture::Vanilla, Architecture::Reduced, Architecture::Full] {
-            let spec = ModelSpec { input_dim: Some(7), output_dim: Some(4), ..ModelSpec::trunk(arch, Activation::Tanh, 6, 3, 1.2, 0.8, 0.1, 0.1) };
+            let spec = ModelSpec {
+                input_dim: Some(7),
+                output_dim: Some(4),
+                ..ModelSpec::trunk(arch, Activation::Tanh, 6, 3, 1.2, 0.8, 0.1, 0.1)
+            };
             let p0 = init::<f64>(&spec, 3).unwrap();
             let u: Vec<f64> = (0..8 * 7).map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
             let labels = [0u8, 3, 1, 2, 2, 0, 1, 3];

@@ -178,11 +178,8 @@ impl TrainConfig {
         let frn = if self.arch == Architecture::Full { 1.0 } else { 0.0 };
         let params = 785.0 * n + 10.0 * n + 10.0 + l * (1.0 + frn) * (n * n + n);
         let copies = if self.momentum > 0.0 { 2.0 + t } else { 1.0 };
-        let activations = if self.momentum > 0.0 {
-            b * n * (l * (2.0 + frn) + 4.0)
-        } else {
-            b * n * (l * (3.0 + 2.0 * frn) + 3.0)
-        };
+        let activations =
+            if self.momentum > 0.0 { b * n * (l * (2.0 + frn) + 4.0) } else { b * n * (l * (3.0 + 2.0 * frn) + 3.0) };
         let eval = t * 256.0 * n * (3.0 + frn);
         4.0 * (copies * params + activations + 784.0 * b + eval)
     }
@@ -324,7 +321,14 @@ impl Team<'_> {
 /// Loss and accuracy of `params` on the images `0..n` of `split`, in chunks of the tape's
 /// capacity (each cut into column ranges over the team's threads); chunk results are summed in
 /// order, so the result does not depend on the threads.
-fn evaluate(params: &Params<f32>, data: &Mnist, split: &super::mnist::Split, n: usize, tape: &mut Tape<f32>, team: &Team) -> BatchLoss {
+fn evaluate(
+    params: &Params<f32>,
+    data: &Mnist,
+    split: &super::mnist::Split,
+    n: usize,
+    tape: &mut Tape<f32>,
+    team: &Team,
+) -> BatchLoss {
     let chunk = tape.capacity();
     let mut acc = BatchLoss::default();
     for lo in (0..n).step_by(chunk) {
@@ -351,7 +355,12 @@ pub fn train(cfg: &TrainConfig, data: &Mnist, progress: &mut dyn FnMut(TrainEven
 }
 
 /// [`train`] with the threads given by `threads` (the result is the same).
-pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &mut dyn FnMut(TrainEvent)) -> Result<TrainResult, UsageError> {
+pub fn train_with(
+    cfg: &TrainConfig,
+    data: &Mnist,
+    threads: Threads,
+    progress: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainResult, UsageError> {
     cfg.validate()?;
     let spec = cfg.spec()?;
     let mut params = init::<f32>(&spec, cfg.seed).map_err(|e| UsageError::new(e.to_string()))?;
@@ -654,7 +663,8 @@ mod tests {
         assert!(r.diverged_reason.is_some());
         // A finite but huge loss (threshold 1e-3 is below any real loss) also stops the run.
         let cfg = TrainConfig { loss_threshold: 1e-3, ..small(1) };
-        let r = train(&TrainConfig { train_subset: Some(64), test_subset: Some(64), ..cfg }, test_data(), &mut |_| {}).unwrap();
+        let r = train(&TrainConfig { train_subset: Some(64), test_subset: Some(64), ..cfg }, test_data(), &mut |_| {})
+            .unwrap();
         assert_eq!(r.diverged_reason.as_deref(), Some("loss above threshold"));
     }
 
@@ -664,9 +674,28 @@ mod tests {
         let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
         let v = serde_json::to_value(&r).unwrap();
         for key in [
-            "arch", "act", "alpha", "width", "depth", "sw2", "sv2", "sb2", "sa2", "lr", "batch", "epochs",
-            "train_subset", "seed", "test_acc", "train_acc", "final_loss", "diverged", "diverged_step", "seconds",
-            "samples_per_sec", "epochs_log",
+            "arch",
+            "act",
+            "alpha",
+            "width",
+            "depth",
+            "sw2",
+            "sv2",
+            "sb2",
+            "sa2",
+            "lr",
+            "batch",
+            "epochs",
+            "train_subset",
+            "seed",
+            "test_acc",
+            "train_acc",
+            "final_loss",
+            "diverged",
+            "diverged_step",
+            "seconds",
+            "samples_per_sec",
+            "epochs_log",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

@@ -20,8 +20,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use super::key::{hash_key, key_value};
 use super::key::hex;
+pub use super::key::{hash_key, key_value};
 
 const MAGIC: &str = "eoc-cache 2";
 /// Headers of layouts this version no longer reads (their entries are misses).
@@ -48,11 +48,17 @@ pub enum CacheError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Corruption {
     BadHeader,
-    Truncated { expected: usize, found: usize },
+    Truncated {
+        expected: usize,
+        found: usize,
+    },
     HashMismatch,
     BadJson(String),
     /// A valid entry, of another namespace or key (copied or renamed over this one).
-    WrongEntry { ns: String, key: String },
+    WrongEntry {
+        ns: String,
+        key: String,
+    },
     /// A valid entry whose content belongs to something else (e.g. another stage or version).
     Mismatch(String),
 }
@@ -78,7 +84,10 @@ pub enum Lookup<T> {
     Hit(T),
     Miss,
     /// The file existed but failed verification; it has been removed.
-    Corrupt { path: PathBuf, why: Corruption },
+    Corrupt {
+        path: PathBuf,
+        why: Corruption,
+    },
 }
 
 /// What [`Cache::merge`] did.
@@ -175,7 +184,10 @@ impl Cache {
         };
         let removed_temps = remove_dead_temps(&self.dir);
         if removed_temps > 0 {
-            progress.detail(&format!("removed {removed_temps} temporary file(s) of dead processes from {}", self.dir.display()));
+            progress.detail(&format!(
+                "removed {removed_temps} temporary file(s) of dead processes from {}",
+                self.dir.display()
+            ));
         }
         Ok(CacheLock { _lock: lock, removed_temps })
     }
@@ -511,14 +523,19 @@ mod tests {
         cache.store("ns/a", "k2", &2.5).unwrap();
         fs::copy(cache.path("ns/a", "k1"), cache.path("ns/a", "k2")).unwrap();
         match cache.load::<f64>("ns/a", "k2").unwrap() {
-            Lookup::Corrupt { why: Corruption::WrongEntry { ns, key }, .. } => assert_eq!((ns.as_str(), key.as_str()), ("ns/a", "k1")),
+            Lookup::Corrupt { why: Corruption::WrongEntry { ns, key }, .. } => {
+                assert_eq!((ns.as_str(), key.as_str()), ("ns/a", "k1"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(!cache.contains("ns/a", "k2"), "removed");
         // Another namespace, same key.
         fs::create_dir_all(dir.path().join("ns/b")).unwrap();
         fs::copy(cache.path("ns/a", "k1"), cache.path("ns/b", "k1")).unwrap();
-        assert!(matches!(cache.load::<f64>("ns/b", "k1").unwrap(), Lookup::Corrupt { why: Corruption::WrongEntry { .. }, .. }));
+        assert!(matches!(
+            cache.load::<f64>("ns/b", "k1").unwrap(),
+            Lookup::Corrupt { why: Corruption::WrongEntry { .. }, .. }
+        ));
         assert!(matches!(cache.load::<f64>("ns/a", "k1").unwrap(), Lookup::Hit(x) if x == 1.5));
     }
 

@@ -8,9 +8,9 @@ use crate::error::UsageError;
 use crate::meanfield::{trajectory, MeanFieldError, Sampling, Spec, Variances};
 use crate::nn::matmul::probe_gflops;
 use crate::nn::mnist::{resolve_dir, Mnist};
-use crate::nn::train::{train, TrainConfig};
 use crate::nn::sgd::apply_from_tapes;
 use crate::nn::tape::{backward_data_par, forward_loss};
+use crate::nn::train::{train, TrainConfig};
 use crate::nn::{init, LossError, ModelError, Tape, TapeError};
 use crate::pipeline::{StageContext, StageError};
 use faer::{Accum, Mat, Par};
@@ -133,7 +133,9 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64,
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let mut step = || -> Result<(), PerformanceError> {
         pool.install(|| {
-            forward_loss(&params, &mut tape, tc.batch, &labels, Some(scale), threads, &|c0, c1, x| x.copy_from_slice(&input[c0 * d..c1 * d]))?;
+            forward_loss(&params, &mut tape, tc.batch, &labels, Some(scale), threads, &|c0, c1, x| {
+                x.copy_from_slice(&input[c0 * d..c1 * d])
+            })?;
             backward_data_par(&params, &mut tape, threads)?;
             apply_from_tapes(&mut params, &[&tape], 0.0, threads > 1, Par::Seq);
             Ok(())
@@ -198,7 +200,8 @@ fn find_torch_python() -> Result<PathBuf, TorchError> {
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-torch/bin/python"));
     candidates.push(PathBuf::from("python3"));
     for c in candidates {
-        let ok = Command::new(&c).args(["-c", "import torch, numpy"]).output().map(|o| o.status.success()).unwrap_or(false);
+        let ok =
+            Command::new(&c).args(["-c", "import torch, numpy"]).output().map(|o| o.status.success()).unwrap_or(false);
         if ok {
             return Ok(c);
         }
@@ -278,7 +281,8 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
     for threads in [1, cfg.threads] {
         let step = time_train_step(&tc, threads, 50).map_err(|e| StageError::compute("training-step timing", e))?;
         let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
-        let (big, th) = if threads == 1 { (big1, "1 thread".to_string()) } else { (big2, format!("{threads} threads")) };
+        let (big, th) =
+            if threads == 1 { (big1, "1 thread".to_string()) } else { (big2, format!("{threads} threads")) };
         m(
             &format!("training step (forward, backward, update), reference FRN tanh, batch {}, {th}", tc.batch),
             step_gflops,

@@ -241,7 +241,9 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
         for i in in_grid().filter(|&i| !crate::pipeline::in_shard(i, ctx.shard)) {
             match ctx.cache.load::<PointResult>("training/points", &key(tasks[i]))? {
                 Lookup::Hit(r) => results[i] = Some(r),
-                Lookup::Corrupt { path, why } => ctx.progress.warn(&format!("cached result {} is corrupt ({why}); another shard recomputes it", path.display())),
+                Lookup::Corrupt { path, why } => ctx
+                    .progress
+                    .warn(&format!("cached result {} is corrupt ({why}); another shard recomputes it", path.display())),
                 Lookup::Miss => {}
             }
         }
@@ -249,7 +251,9 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
         mine.sort_by(|&a, &b| run_flops(tasks[b]).total_cmp(&run_flops(tasks[a])).then(a.cmp(&b)));
         let budget = Budget {
             jobs: ctx.jobs.max(1),
-            waiting: AtomicUsize::new(mine.iter().filter(|&&i| !ctx.cache.contains("training/points", &key(tasks[i]))).count()),
+            waiting: AtomicUsize::new(
+                mine.iter().filter(|&&i| !ctx.cache.contains("training/points", &key(tasks[i]))).count(),
+            ),
             running: AtomicUsize::new(0),
         };
         let threads = || budget.threads();
@@ -257,32 +261,39 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
         let work = Mutex::new((0usize, 0.0f64, 0.0f64));
         let grid_tasks: Vec<&TrainConfig> = mine.iter().map(|&i| tasks[i]).collect();
         let t0 = Instant::now();
-        let out = run_tasks(&whole, "training/points", &salt(grid.act.as_str()), &grid.name, &grid_tasks, |t: &&TrainConfig| {
-            let mnist = data
-                .get_or_init(|| Mnist::load_from(None).map_err(Arc::new))
-                .as_ref()
-                .map_err(|e| StageError::compute("loading MNIST", Arc::clone(e)))?;
-            let mut trace = Vec::new();
-            let mut cb = |ev: TrainEvent| {
-                if let TrainEvent::Step { step, total, loss } = ev {
-                    let every = (total / 100).max(1);
-                    if step % every == 0 || step + 1 == total {
-                        trace.push((step, loss));
+        let out = run_tasks(
+            &whole,
+            "training/points",
+            &salt(grid.act.as_str()),
+            &grid.name,
+            &grid_tasks,
+            |t: &&TrainConfig| {
+                let mnist = data
+                    .get_or_init(|| Mnist::load_from(None).map_err(Arc::new))
+                    .as_ref()
+                    .map_err(|e| StageError::compute("loading MNIST", Arc::clone(e)))?;
+                let mut trace = Vec::new();
+                let mut cb = |ev: TrainEvent| {
+                    if let TrainEvent::Step { step, total, loss } = ev {
+                        let every = (total / 100).max(1);
+                        if step % every == 0 || step + 1 == total {
+                            trace.push((step, loss));
+                        }
                     }
-                }
-            };
-            budget.waiting.fetch_sub(1, Ordering::Relaxed);
-            budget.running.fetch_add(1, Ordering::Relaxed);
-            let result = train_with(t, mnist, Threads::Shared(&threads), &mut cb);
-            budget.running.fetch_sub(1, Ordering::Relaxed);
-            let result = result.map_err(|e| StageError::compute("training a point", e))?;
-            let spec = t.spec().map_err(|e| StageError::compute("training a point", e))?;
-            let step = (result.samples * spec.train_flops_per_sample()) as f64;
-            let eval = (eval_samples(t, &result, mnist.test.len()) * 2 * spec.macs_per_sample()) as f64;
-            let mut w = work.lock().unwrap_or_else(|e| e.into_inner());
-            *w = (w.0 + 1, w.1 + step, w.2 + eval);
-            Ok(PointResult { result, loss_trace: trace })
-        })?;
+                };
+                budget.waiting.fetch_sub(1, Ordering::Relaxed);
+                budget.running.fetch_add(1, Ordering::Relaxed);
+                let result = train_with(t, mnist, Threads::Shared(&threads), &mut cb);
+                budget.running.fetch_sub(1, Ordering::Relaxed);
+                let result = result.map_err(|e| StageError::compute("training a point", e))?;
+                let spec = t.spec().map_err(|e| StageError::compute("training a point", e))?;
+                let step = (result.samples * spec.train_flops_per_sample()) as f64;
+                let eval = (eval_samples(t, &result, mnist.test.len()) * 2 * spec.macs_per_sample()) as f64;
+                let mut w = work.lock().unwrap_or_else(|e| e.into_inner());
+                *w = (w.0 + 1, w.1 + step, w.2 + eval);
+                Ok(PointResult { result, loss_trace: trace })
+            },
+        )?;
         let seconds = t0.elapsed().as_secs_f64();
         computed += out.computed;
         for (&i, r) in mine.iter().zip(out.results) {
@@ -295,7 +306,8 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
     }
     let throughput = probe.filter(|_| !rates.is_empty()).map(|(big, shape)| {
         let limit = big * ctx.jobs.max(1) as f64;
-        let grids: Vec<GridThroughput> = rates.iter().map(|(name, n, s, e, t)| GridThroughput::new(name, *n, *s, *e, *t, limit)).collect();
+        let grids: Vec<GridThroughput> =
+            rates.iter().map(|(name, n, s, e, t)| GridThroughput::new(name, *n, *s, *e, *t, limit)).collect();
         let total = GridThroughput::new(
             "all grids",
             grids.iter().map(|g| g.points).sum(),
@@ -304,7 +316,14 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
             grids.iter().map(|g| g.seconds).sum(),
             limit,
         );
-        Throughput { threads: ctx.jobs.max(1), probe_n: PROBE_N, probe_gflops: big, step_shape_gflops: shape, grids, total }
+        Throughput {
+            threads: ctx.jobs.max(1),
+            probe_n: PROBE_N,
+            probe_gflops: big,
+            step_shape_gflops: shape,
+            grids,
+            total,
+        }
     });
     if let Some(t) = &throughput {
         ctx.progress.info(&format!(
@@ -340,19 +359,34 @@ pub fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
             }
             let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
             let (m, sd) = mean_sd(&accs);
-            cells.push(Cell { depth, sv2, test_acc: m, test_acc_sd: sd, diverged: runs.iter().filter(|r| r.diverged).count(), seeds: runs.len() });
+            cells.push(Cell {
+                depth,
+                sv2,
+                test_acc: m,
+                test_acc_sd: sd,
+                diverged: runs.iter().filter(|r| r.diverged).count(),
+                seeds: runs.len(),
+            });
         }
     }
     let pick = |f: &dyn Fn(&Cell) -> bool| -> Vec<Cell> { cells.iter().filter(|c| f(c)).cloned().collect() };
     let best: Vec<Cell> = spec
         .depths
         .iter()
-        .filter_map(|&d| cells.iter().filter(|c| c.depth == d).max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).cloned())
+        .filter_map(|&d| {
+            cells.iter().filter(|c| c.depth == d).max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).cloned()
+        })
         .collect();
     let at = |d: usize, v: f64| cells.iter().find(|c| c.depth == d && same(c.sv2, v)).cloned();
     let rows = best
         .iter()
-        .map(|b| DepthRow { depth: b.depth, best: b.clone(), best_axis: spec.axis_value(b.sv2), xavier: at(b.depth, 1.0), he: at(b.depth, 2.0) })
+        .map(|b| DepthRow {
+            depth: b.depth,
+            best: b.clone(),
+            best_axis: spec.axis_value(b.sv2),
+            xavier: at(b.depth, 1.0),
+            he: at(b.depth, 2.0),
+        })
         .collect();
     GridSummary {
         rows,
@@ -370,7 +404,12 @@ pub fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
 
 /// The stage's summary from the points at hand (`have`: grid index and result) and the number
 /// of points this run trained.
-pub fn summarize(cfg: &Config, have: &[(usize, &PointResult)], computed: usize, throughput: Option<Throughput>) -> Summary {
+pub fn summarize(
+    cfg: &Config,
+    have: &[(usize, &PointResult)],
+    computed: usize,
+    throughput: Option<Throughput>,
+) -> Summary {
     let grids: Vec<GridSummary> = cfg
         .grids
         .iter()

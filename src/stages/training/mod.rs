@@ -80,7 +80,10 @@ impl Stage for TrainingStage {
         crate::pipeline::key_value(&self.cfg).expect("config serializes")
     }
     fn chapter(&self) -> Option<crate::pipeline::Chapter> {
-        Some(crate::pipeline::Chapter { title: "Training", template: include_str!("../../../templates/chapters/training.md.j2") })
+        Some(crate::pipeline::Chapter {
+            title: "Training",
+            template: include_str!("../../../templates/chapters/training.md.j2"),
+        })
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
@@ -125,7 +128,12 @@ impl Stage for TrainingStage {
             summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("summary", e))?,
             tables: vec![
                 DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
-                DataTable { name: "training_epochs".into(), rows: curves_rows, json_key: None, extra: Default::default() },
+                DataTable {
+                    name: "training_epochs".into(),
+                    rows: curves_rows,
+                    json_key: None,
+                    extra: Default::default(),
+                },
             ],
             figures: figs,
             claims: claims::claims(),
