@@ -451,8 +451,7 @@ impl<T: Scalar> Raw<T> {
                     Architecture::Full => {
                         let h = if self.keep_h { self.cols(self.hs, n, s, c0, c1) } else { self.cols(self.tmp, n, 0, c0, c1) };
                         matmul::forward(h, false, blk.w, xp, n, n, b, par);
-                        scalar::bias_act_forward(k, n, Some(blk.b), h, phi);
-                        scalar::add_bias_columns(n, Some(xp), blk.a, xl);
+                        scalar::frn_forward(k, n, blk.b, h, phi, xp, blk.a, xl);
                         matmul::forward(xl, true, blk.v, phi, n, n, b, par);
                     }
                     Architecture::Reduced => {
