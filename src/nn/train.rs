@@ -576,6 +576,53 @@ mod tests {
         assert!(m1.test_acc > 0.6, "momentum run: test accuracy {}", m1.test_acc);
     }
 
+    /// Counts the allocations of the current thread (for the test below; every other test of
+    /// the crate runs with it too, unaffected).
+    struct Counting;
+    thread_local! {
+        static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    // SAFETY: forwards to the system allocator; the counter is a const thread-local (no
+    // allocation, no destructor).
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        }
+    }
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    #[test]
+    fn steps_and_evaluations_allocate_nothing() {
+        // A run of 3 epochs makes exactly as many allocations as a run of 1: the steps (forward,
+        // loss, backward, update) and the evaluations after each epoch allocate nothing.
+        let data = test_data();
+        let count = |epochs: usize, momentum: f64| {
+            let cfg = TrainConfig { epochs, momentum, train_subset: Some(300), test_subset: Some(300), ..small(1) };
+            let before = ALLOCS.with(|c| c.get());
+            let r = train(&cfg, data, &mut |_| {}).unwrap();
+            assert_eq!(r.epochs_log.len(), epochs);
+            ALLOCS.with(|c| c.get()) - before
+        };
+        count(1, 0.0); // First use on this thread: faer's packing buffers, the data set.
+        for momentum in [0.0, 0.5] {
+            let (one, three) = (count(1, momentum), count(3, momentum));
+            assert!(one > 0, "the counter counts");
+            assert_eq!(one, three, "allocations of 1 and 3 epochs (momentum {momentum})");
+        }
+    }
+
     #[test]
     fn divergence_is_a_result() {
         // A deep ReLU FRN with sv2 sw2 = 400: p^L grows like (1 + 200)^L and overflows f32.
