@@ -6,7 +6,7 @@
 use super::matmul;
 use super::model::{split_block_mut, Params};
 use super::scalar::{self, Scalar};
-use super::tape::{Tape, TapeMode};
+use super::tape::{backward_data_par, backward_sgd, ranges, Tape, TapeError, TapeMode};
 use crate::architecture::Architecture;
 use faer::Par;
 use rayon::prelude::*;
@@ -118,6 +118,22 @@ pub(crate) fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
 /// does not depend on it.
 pub fn apply_from_tapes<T: Scalar>(params: &mut Params<T>, tapes: &[&Tape<T>], lr: f64, parallel: bool, par: Par) {
     weight_pass(params, tapes, Op::Update(lr), parallel, par)
+}
+
+/// The plain SGD step ($\mu = 0$) of the training loop, after [`super::tape::forward_loss`] has
+/// set the cotangent of a batch: with one column range ([`super::tape::ranges`] of the batch and
+/// `threads`) the backward sweep updates every tensor as it goes ([`super::tape::backward_sgd`]);
+/// with more, the data path runs in the ranges on the current rayon pool
+/// ([`super::tape::backward_data_par`]), then every tensor is updated by one product over the
+/// whole batch, the tensors spread over the pool ([`apply_from_tapes`]). The result is the same.
+pub fn sgd_step<T: Scalar>(params: &mut Params<T>, tape: &mut Tape<T>, lr: f64, threads: usize, par: Par) -> Result<(), TapeError> {
+    if ranges(tape.batch(), threads) == 1 {
+        backward_sgd(params, tape, lr)
+    } else {
+        backward_data_par(params, tape, threads)?;
+        apply_from_tapes(params, &[tape], lr, true, par);
+        Ok(())
+    }
 }
 
 /// The parameter gradient of the batch in a `Full` tape after [`super::tape::backward_data`],

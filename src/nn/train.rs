@@ -27,8 +27,8 @@ use super::init::init;
 use super::loss::BatchLoss;
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
-use super::sgd::{apply_from_tapes, grads_from_tape, Sgd};
-use super::tape::{backward_data_par, backward_sgd, forward_loss, ranges, Tape, TapeMode};
+use super::sgd::{grads_from_tape, sgd_step, Sgd};
+use super::tape::{backward_data_par, forward_loss, ranges, Tape, TapeMode};
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
@@ -379,12 +379,7 @@ pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &
             }
             let parallel = ranges(bs, threads) > 1;
             team.run(|| match grads.as_mut() {
-                // One range: each tensor updated as soon as the backward sweep has used it.
-                None if !parallel => backward_sgd(&mut params, &mut tape, cfg.lr).expect("tape matches the model"),
-                None => {
-                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
-                    apply_from_tapes(&mut params, &[&tape], cfg.lr, true, par);
-                }
+                None => sgd_step(&mut params, &mut tape, cfg.lr, threads, par).expect("tape matches the model"),
                 Some(g) => {
                     backward_data_par(&params, &mut tape, threads).expect("tape is Full");
                     grads_from_tape(g, &tape, parallel, par);

@@ -9,8 +9,8 @@ use crate::meanfield::{trajectory, MeanFieldError, Sampling, Spec, Variances};
 use crate::nn::matmul::probe_gflops;
 use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::train::{train, TrainConfig};
-use crate::nn::sgd::apply_from_tapes;
-use crate::nn::tape::{backward_data_par, forward_loss};
+use crate::nn::sgd::sgd_step;
+use crate::nn::tape::forward_loss;
 use crate::nn::{init, LossError, ModelError, Tape, TapeError};
 use crate::pipeline::{StageContext, StageError};
 use faer::{Accum, Mat, Par};
@@ -134,8 +134,7 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64,
     let mut step = || -> Result<(), PerformanceError> {
         pool.install(|| {
             forward_loss(&params, &mut tape, tc.batch, &labels, Some(scale), threads, &|c0, c1, x| x.copy_from_slice(&input[c0 * d..c1 * d]))?;
-            backward_data_par(&params, &mut tape, threads)?;
-            apply_from_tapes(&mut params, &[&tape], 0.0, threads > 1, Par::Seq);
+            sgd_step(&mut params, &mut tape, 0.0, threads, Par::Seq)?;
             Ok(())
         })
     };
