@@ -432,6 +432,11 @@ fn breakdown() {
     let mut dw = vec![0.0f32; m * k];
     let t = time(2000, || matmul::backward_weight(&mut dw, &y, &x, k, m, n, Par::Seq));
     println!("backward_weight {:.1} GFLOP/s", gflops(flops, t));
+    // Fixed cost of a faer call: products with few columns.
+    for cols in [4usize, 8, 16, 32] {
+        let t = time(20000, || matmul::forward(&mut y[..m * cols], false, &a, &x[..k * cols], k, m, cols, Par::Seq));
+        println!("forward product 128x128 * 128x{cols}: {:.2} us ({:.1} GFLOP/s)", t * 1e6, gflops(2 * (m * k * cols) as u64, t));
+    }
     let k = edge_of_chaos::nn::scalar::Kernel::<f32>::new(Activation::Tanh);
     let bias = vec![0.1f32; N];
     let mut h = vec![0.3f32; N * B];
