@@ -18,7 +18,6 @@ use edge_of_chaos::nn::matmul;
 use edge_of_chaos::nn::mnist::{resolve_dir, Mnist};
 use edge_of_chaos::nn::train::{train, TrainConfig};
 use edge_of_chaos::nn::sgd::sgd_step;
-use edge_of_chaos::nn::tape::forward_loss;
 use edge_of_chaos::nn::{backward, forward, init, softmax_xent, ModelSpec, Params, Tape, TapeMode};
 use edge_of_chaos::{Activation, Architecture};
 use faer::Par;
@@ -83,11 +82,8 @@ impl TrainStep {
         let b = self.labels.len();
         let d = self.input.len() / b;
         let input = &self.input;
-        let r = forward_loss(&self.params, &mut self.tape, b, &self.labels, Some(1.0 / b as f64), threads, &|c0, c1, dst| {
-            dst.copy_from_slice(&input[c0 * d..c1 * d])
-        })
-        .unwrap();
-        sgd_step(&mut self.params, &mut self.tape, 0.0, threads, Par::Seq).unwrap();
+        let fill = |c0: usize, c1: usize, dst: &mut [f32]| dst.copy_from_slice(&input[c0 * d..c1 * d]);
+        let (r, _) = sgd_step(&mut self.params, &mut self.tape, b, &self.labels, 0.0, threads, Par::Seq, &fill, |_| true).unwrap();
         r.loss_sum
     }
 }

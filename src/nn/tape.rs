@@ -485,6 +485,39 @@ pub fn forward_loss<T: Scalar>(
     threads: usize,
     fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
 ) -> Result<BatchLoss, LossError> {
+    forward_loss_impl(params, tape, batch, labels, grad_scale, threads, fill, false)
+}
+
+/// [`forward_loss`] followed, in each column range without waiting for the others, by the
+/// backward data path ([`backward_data_par`]; a `Full` tape, `grad_scale` set). The data path
+/// changes no parameter, so the caller can still decide from the loss whether to update (e.g.
+/// with [`super::sgd::apply_from_tapes`]); one synchronization of the threads less per step.
+pub fn forward_loss_data<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    grad_scale: f64,
+    threads: usize,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+) -> Result<BatchLoss, LossError> {
+    if tape.mode != TapeMode::Full {
+        return Err(TapeError::Mode(tape.mode).into());
+    }
+    forward_loss_impl(params, tape, batch, labels, Some(grad_scale), threads, fill, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_loss_impl<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    grad_scale: Option<f64>,
+    threads: usize,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+    data_path: bool,
+) -> Result<BatchLoss, LossError> {
     tape.check_layout(params)?;
     if batch == 0 || batch > tape.cap {
         return Err(TapeError::Batch { batch, cap: tape.cap }.into());
@@ -517,6 +550,9 @@ pub fn forward_loss<T: Scalar>(
                 hs[i] = ok;
                 i += 1;
             });
+            if data_path {
+                raw.backward(params, None, true, c0, c1);
+            }
         }
     });
     let mut out = BatchLoss { count: batch, ..Default::default() };

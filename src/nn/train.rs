@@ -361,31 +361,39 @@ pub fn train_with(cfg: &TrainConfig, data: &Mnist, threads: Threads, progress: &
             labels.clear();
             labels.extend(batch_idx.iter().map(|&i| data.train.labels[i]));
             let threads = team.now();
-            let r = team
-                .run(|| {
-                    forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &|c0, c1, input| {
-                        data.gather(&data.train, &batch_idx[c0..c1], input)
-                    })
+            let fill = |c0: usize, c1: usize, input: &mut [f32]| data.gather(&data.train, &batch_idx[c0..c1], input);
+            // A step whose batch loss is not finite or above the threshold is not taken.
+            let check = |r: &BatchLoss| {
+                let loss = r.loss_sum * scale;
+                if !loss.is_finite() {
+                    Some("non-finite loss")
+                } else if loss > cfg.loss_threshold {
+                    Some("loss above threshold")
+                } else {
+                    None
+                }
+            };
+            let (r, _) = team
+                .run(|| match grads.as_mut() {
+                    None => sgd_step(&mut params, &mut tape, bs, &labels, cfg.lr, threads, par, &fill, |r| check(r).is_none()),
+                    Some(g) => {
+                        let parallel = ranges(bs, threads) > 1;
+                        let r = forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &fill)?;
+                        if check(&r).is_some() {
+                            return Ok((r, false));
+                        }
+                        backward_data_par(&params, &mut tape, threads)?;
+                        grads_from_tape(g, &tape, parallel, par);
+                        sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
+                        Ok((r, true))
+                    }
                 })
                 .expect("tape matches the model, labels are 0..9");
             let loss = r.loss_sum * scale;
-            if !loss.is_finite() {
-                diverged = Some((step, "non-finite loss"));
-            } else if loss > cfg.loss_threshold {
-                diverged = Some((step, "loss above threshold"));
-            }
-            if diverged.is_some() {
+            if let Some(why) = check(&r) {
+                diverged = Some((step, why));
                 break;
             }
-            let parallel = ranges(bs, threads) > 1;
-            team.run(|| match grads.as_mut() {
-                None => sgd_step(&mut params, &mut tape, cfg.lr, threads, par).expect("tape matches the model"),
-                Some(g) => {
-                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
-                    grads_from_tape(g, &tape, parallel, par);
-                    sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
-                }
-            });
             loss_sum += r.loss_sum;
             correct += r.correct;
             count += r.count;
