@@ -1,6 +1,8 @@
 //! Benchmarks of the network core (run with `cargo bench --bench nn`):
 //! - one forward+backward step of the reference FRN (tanh, N = 128, L = 20, batch 128, f32),
-//!   sequential and as two 64-sample shards on two threads;
+//!   and the training loop's step (forward, loss, backward, update) on one and two threads;
+//! - a grid-shaped workload: two FRN tanh networks of depth 50 trained concurrently, one per
+//!   thread of a 2-thread pool, as the training stage runs its points (`grid` group);
 //! - the raw faer products at those shapes, and a 1024^3 product (peak GFLOP/s of this machine;
 //!   criterion's throughput "elem/s" counts floating-point operations, so Gelem/s = GFLOP/s);
 //! - `cargo bench --bench nn -- train-reference [THREADS] [REPEATS]`: whole training runs of the
@@ -14,8 +16,7 @@
 use criterion::{black_box, Criterion, Throughput};
 use edge_of_chaos::nn::matmul;
 use edge_of_chaos::nn::mnist::{resolve_dir, Mnist};
-use edge_of_chaos::nn::sgd::apply_from_tapes;
-use edge_of_chaos::nn::tape::{backward_data_par, forward_loss};
+use edge_of_chaos::nn::sgd::sgd_step;
 use edge_of_chaos::nn::train::{train, TrainConfig};
 use edge_of_chaos::nn::{backward, forward, init, softmax_xent, ModelSpec, Params, Tape, TapeMode};
 use edge_of_chaos::{Activation, Architecture};
@@ -81,18 +82,10 @@ impl TrainStep {
         let b = self.labels.len();
         let d = self.input.len() / b;
         let input = &self.input;
-        let r = forward_loss(
-            &self.params,
-            &mut self.tape,
-            b,
-            &self.labels,
-            Some(1.0 / b as f64),
-            threads,
-            &|c0, c1, dst| dst.copy_from_slice(&input[c0 * d..c1 * d]),
-        )
-        .unwrap();
-        backward_data_par(&self.params, &mut self.tape, threads).unwrap();
-        apply_from_tapes(&mut self.params, &[&self.tape], 0.0, threads > 1, Par::Seq);
+        let fill = |c0: usize, c1: usize, dst: &mut [f32]| dst.copy_from_slice(&input[c0 * d..c1 * d]);
+        let (r, _) =
+            sgd_step(&mut self.params, &mut self.tape, b, &self.labels, 0.0, threads, Par::Seq, &fill, |_| true)
+                .unwrap();
         r.loss_sum
     }
 }
@@ -150,6 +143,16 @@ fn quick_report() {
             gflops(step_flops(B), t)
         );
     }
+    // The grid-shaped workload: two depth-50 networks, one per thread.
+    let mut pair = GridPair::new();
+    let t = time(30, || {
+        black_box(pair.run());
+    });
+    println!(
+        "grid-shaped: two FRN tanh depth 50 networks, one step each, one per thread: {:.3} ms, {:.1} GFLOP/s",
+        t * 1e3,
+        gflops(GridPair::flops(), t)
+    );
     // One step with faer's own parallel products.
     let mut s3 = Step::new(B);
     s3.tape.set_par(Par::rayon(2));
@@ -177,7 +180,43 @@ fn quick_report() {
     }
 }
 
+/// The grid-shaped workload: FRN tanh, N = 128, depth 50, batch 128, two networks trained
+/// concurrently (one step of each per iteration), one per thread of a 2-thread pool, as the
+/// training stage runs grid points.
+fn grid_spec() -> ModelSpec {
+    ModelSpec::mnist(Architecture::Full, Activation::Tanh, N, 50, 1.0, 0.1, 0.0, 0.0)
+}
+
+struct GridPair {
+    a: TrainStep,
+    b: TrainStep,
+    pool: rayon::ThreadPool,
+}
+
+impl GridPair {
+    fn new() -> Self {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        Self { a: TrainStep::new(&grid_spec(), B), b: TrainStep::new(&grid_spec(), B), pool }
+    }
+
+    fn run(&mut self) -> f64 {
+        let (a, b) = (&mut self.a, &mut self.b);
+        let (x, y) = self.pool.install(|| rayon::join(|| a.run(1), || b.run(1)));
+        x + y
+    }
+
+    fn flops() -> u64 {
+        2 * B as u64 * grid_spec().train_flops_per_sample() as u64
+    }
+}
+
 fn criterion_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("grid");
+    g.throughput(Throughput::Elements(GridPair::flops()));
+    let mut pair = GridPair::new();
+    g.bench_function("two_frn_tanh_depth50_b128_concurrent_2threads", |b| b.iter(|| black_box(pair.run())));
+    g.finish();
+
     let mut g = c.benchmark_group("frn_step");
     g.throughput(Throughput::Elements(step_flops(B)));
     let mut s = Step::new(B);
@@ -391,6 +430,15 @@ fn breakdown() {
     let mut dw = vec![0.0f32; m * k];
     let t = time(2000, || matmul::backward_weight(&mut dw, &y, &x, k, m, n, Par::Seq));
     println!("backward_weight {:.1} GFLOP/s", gflops(flops, t));
+    // Fixed cost of a faer call: products with few columns.
+    for cols in [4usize, 8, 16, 32] {
+        let t = time(20000, || matmul::forward(&mut y[..m * cols], false, &a, &x[..k * cols], k, m, cols, Par::Seq));
+        println!(
+            "forward product 128x128 * 128x{cols}: {:.2} us ({:.1} GFLOP/s)",
+            t * 1e6,
+            gflops(2 * (m * k * cols) as u64, t)
+        );
+    }
     let k = edge_of_chaos::nn::scalar::Kernel::<f32>::new(Activation::Tanh);
     let bias = vec![0.1f32; N];
     let mut h = vec![0.3f32; N * B];

@@ -313,6 +313,64 @@ fn fwd_bias<T: Scalar>(k: Kernel<T>, n: usize, b: &[T], h: &mut [T], phi: &mut [
     }
 }
 
+/// Forward kernel of an FRN block after $h = W x$: for every sample (column of `n` features)
+/// `h += b`, `phi = act(h)` and `xl = xp + a` (the residual branch before $V\phi$ is added), in
+/// one pass over the columns. tanh and ReLU have kernels of their own (so that their machine code
+/// does not depend on that of the other activations).
+#[allow(clippy::too_many_arguments)]
+pub fn frn_forward<T: Scalar>(
+    k: Kernel<T>,
+    n: usize,
+    b: &[T],
+    h: &mut [T],
+    phi: &mut [T],
+    xp: &[T],
+    a: &[T],
+    xl: &mut [T],
+) {
+    debug_assert!(h.len() == phi.len() && xp.len() == h.len() && xl.len() == h.len());
+    #[inline(always)]
+    fn cols<T: Scalar>(k: Kernel<T>, n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+        let cols =
+            h.chunks_exact_mut(n).zip(phi.chunks_exact_mut(n)).zip(xp.chunks_exact(n).zip(xl.chunks_exact_mut(n)));
+        for ((hc, pc), (xc, lc)) in cols {
+            for (hv, &bv) in hc.iter_mut().zip(b) {
+                *hv += bv;
+            }
+            act_slice(k, hc, pc);
+            for ((l, &x), &av) in lc.iter_mut().zip(xc).zip(a) {
+                *l = x + av;
+            }
+        }
+    }
+    fn tanh<T: Scalar>(n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+        simd_dispatch! {
+            fn f<T>(n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+                cols(Kernel::Tanh, n, b, h, phi, xp, a, xl);
+            }
+        }
+    }
+    fn relu<T: Scalar>(n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+        simd_dispatch! {
+            fn f<T>(n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+                cols(Kernel::Relu, n, b, h, phi, xp, a, xl);
+            }
+        }
+    }
+    fn other<T: Scalar>(k: Kernel<T>, n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+        simd_dispatch! {
+            fn f<T>(k: Kernel<T>, n: usize, b: &[T], h: &mut [T], phi: &mut [T], xp: &[T], a: &[T], xl: &mut [T]) {
+                cols(k, n, b, h, phi, xp, a, xl);
+            }
+        }
+    }
+    match k {
+        Kernel::Tanh => tanh(n, b, h, phi, xp, a, xl),
+        Kernel::Relu => relu(n, b, h, phi, xp, a, xl),
+        _ => other(k, n, b, h, phi, xp, a, xl),
+    }
+}
+
 /// Forward kernel without bias: `phi = act(h)` element-wise.
 pub fn act_forward<T: Scalar>(k: Kernel<T>, h: &[T], phi: &mut [T]) {
     debug_assert_eq!(h.len(), phi.len());

@@ -3,10 +3,11 @@
 //! $\theta \leftarrow \theta - \eta g$. The gradient $g$ may arrive in pieces (one per batch shard),
 //! summed here in a fixed order so the update does not depend on thread timing.
 
+use super::loss::{BatchLoss, LossError};
 use super::matmul;
 use super::model::{split_block_mut, Params};
 use super::scalar::{self, Scalar};
-use super::tape::{Tape, TapeMode};
+use super::tape::{backward_sgd, forward_loss, forward_loss_data, ranges, Tape, TapeMode};
 use crate::architecture::Architecture;
 use faer::Par;
 use rayon::prelude::*;
@@ -118,6 +119,46 @@ pub(crate) fn bias_step<T: Scalar>(b: &mut [T], lr: T, g: &[T]) {
 /// does not depend on it.
 pub fn apply_from_tapes<T: Scalar>(params: &mut Params<T>, tapes: &[&Tape<T>], lr: f64, parallel: bool, par: Par) {
     weight_pass(params, tapes, Op::Update(lr), parallel, par)
+}
+
+/// One plain SGD step ($\mu = 0$) of the training loop on a batch of `batch` samples (inputs
+/// written by `fill(c0, c1, input)` for the samples `c0..c1`, see
+/// [`super::tape::forward_loss`]) on the mean loss, unless `accept` rejects the batch loss (the
+/// divergence check): then no parameter changes. Returns the batch loss and whether the step was
+/// taken. With one column range ([`super::tape::ranges`] of the batch and `threads`) the
+/// backward sweep updates every tensor as it goes ([`super::tape::backward_sgd`]); with more,
+/// each range runs its forward pass, loss and backward data path without waiting for the others
+/// ([`super::tape::forward_loss_data`]), then every tensor is updated by one product over the
+/// whole batch, the tensors spread over the current rayon pool ([`apply_from_tapes`]). The result
+/// is the same in both cases.
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_step<T: Scalar>(
+    params: &mut Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    lr: f64,
+    threads: usize,
+    par: Par,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+    accept: impl FnOnce(&BatchLoss) -> bool,
+) -> Result<(BatchLoss, bool), LossError> {
+    let scale = 1.0 / batch.max(1) as f64;
+    if ranges(batch, threads) == 1 {
+        let r = forward_loss(params, tape, batch, labels, Some(scale), 1, fill)?;
+        if !accept(&r) {
+            return Ok((r, false));
+        }
+        backward_sgd(params, tape, lr)?;
+        Ok((r, true))
+    } else {
+        let r = forward_loss_data(params, tape, batch, labels, scale, threads, fill)?;
+        if !accept(&r) {
+            return Ok((r, false));
+        }
+        apply_from_tapes(params, &[tape], lr, true, par);
+        Ok((r, true))
+    }
 }
 
 /// The parameter gradient of the batch in a `Full` tape after [`super::tape::backward_data`],

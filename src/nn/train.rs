@@ -27,8 +27,8 @@ use super::init::init;
 use super::loss::BatchLoss;
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
-use super::sgd::{apply_from_tapes, grads_from_tape, Sgd};
-use super::tape::{backward_data_par, backward_sgd, forward_loss, ranges, Tape, TapeMode};
+use super::sgd::{grads_from_tape, sgd_step, Sgd};
+use super::tape::{backward_data_par, forward_loss, ranges, Tape, TapeMode};
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
@@ -413,36 +413,41 @@ pub fn train_with(
             labels.clear();
             labels.extend(batch_idx.iter().map(|&i| data.train.labels[i]));
             let threads = team.now();
-            let r = team
-                .run(|| {
-                    forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &|c0, c1, input| {
-                        data.gather(&data.train, &batch_idx[c0..c1], input)
-                    })
+            let fill = |c0: usize, c1: usize, input: &mut [f32]| data.gather(&data.train, &batch_idx[c0..c1], input);
+            // A step whose batch loss is not finite or above the threshold is not taken.
+            let check = |r: &BatchLoss| {
+                let loss = r.loss_sum * scale;
+                if !loss.is_finite() {
+                    Some("non-finite loss")
+                } else if loss > cfg.loss_threshold {
+                    Some("loss above threshold")
+                } else {
+                    None
+                }
+            };
+            let (r, _) = team
+                .run(|| match grads.as_mut() {
+                    None => sgd_step(&mut params, &mut tape, bs, &labels, cfg.lr, threads, par, &fill, |r| {
+                        check(r).is_none()
+                    }),
+                    Some(g) => {
+                        let parallel = ranges(bs, threads) > 1;
+                        let r = forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &fill)?;
+                        if check(&r).is_some() {
+                            return Ok((r, false));
+                        }
+                        backward_data_par(&params, &mut tape, threads)?;
+                        grads_from_tape(g, &tape, parallel, par);
+                        sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
+                        Ok((r, true))
+                    }
                 })
                 .expect("tape matches the model, labels are 0..9");
             let loss = r.loss_sum * scale;
-            if !loss.is_finite() {
-                diverged = Some((step, "non-finite loss"));
-            } else if loss > cfg.loss_threshold {
-                diverged = Some((step, "loss above threshold"));
-            }
-            if diverged.is_some() {
+            if let Some(why) = check(&r) {
+                diverged = Some((step, why));
                 break;
             }
-            let parallel = ranges(bs, threads) > 1;
-            team.run(|| match grads.as_mut() {
-                // One range: each tensor updated as soon as the backward sweep has used it.
-                None if !parallel => backward_sgd(&mut params, &mut tape, cfg.lr).expect("tape matches the model"),
-                None => {
-                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
-                    apply_from_tapes(&mut params, &[&tape], cfg.lr, true, par);
-                }
-                Some(g) => {
-                    backward_data_par(&params, &mut tape, threads).expect("tape is Full");
-                    grads_from_tape(g, &tape, parallel, par);
-                    sgd.step(params.as_mut_slice(), &[g.as_slice()], parallel);
-                }
-            });
             loss_sum += r.loss_sum;
             correct += r.correct;
             count += r.count;
@@ -641,6 +646,53 @@ mod tests {
         assert_eq!(numbers(&m1), numbers(&m2));
         assert!(!m1.diverged);
         assert!(m1.test_acc > 0.6, "momentum run: test accuracy {}", m1.test_acc);
+    }
+
+    /// Counts the allocations of the current thread (for the test below; every other test of
+    /// the crate runs with it too, unaffected).
+    struct Counting;
+    thread_local! {
+        static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    // SAFETY: forwards to the system allocator; the counter is a const thread-local (no
+    // allocation, no destructor).
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+            let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: the caller's contract is passed on.
+            unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        }
+    }
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    #[test]
+    fn steps_and_evaluations_allocate_nothing() {
+        // A run of 3 epochs makes exactly as many allocations as a run of 1: the steps (forward,
+        // loss, backward, update) and the evaluations after each epoch allocate nothing.
+        let data = test_data();
+        let count = |epochs: usize, momentum: f64| {
+            let cfg = TrainConfig { epochs, momentum, train_subset: Some(300), test_subset: Some(300), ..small(1) };
+            let before = ALLOCS.with(|c| c.get());
+            let r = train(&cfg, data, &mut |_| {}).unwrap();
+            assert_eq!(r.epochs_log.len(), epochs);
+            ALLOCS.with(|c| c.get()) - before
+        };
+        count(1, 0.0); // First use on this thread: faer's packing buffers, the data set.
+        for momentum in [0.0, 0.5] {
+            let (one, three) = (count(1, momentum), count(3, momentum));
+            assert!(one > 0, "the counter counts");
+            assert_eq!(one, three, "allocations of 1 and 3 epochs (momentum {momentum})");
+        }
     }
 
     #[test]

@@ -14,6 +14,14 @@
 //! [`Tape::output_grad_mut`] (at the logits, or at $x^L$ for a trunk-only model) or
 //! [`Tape::top_grad_mut`] (at $x^L$ of a model with readout, then [`backward_from_top`]).
 //!
+//! The training loop ([`super::train`]) uses a [`Tape::for_training`] tape: [`forward_loss`] runs
+//! the forward pass and the loss of a batch in column ranges on several threads, then either
+//! [`backward_sgd`] (one sweep that updates each tensor as it goes) or [`backward_data_par`]
+//! (column ranges) and [`super::sgd::apply_from_tapes`] (one product per tensor). faer computes
+//! every column of a product the same way in any range of at least 4 columns, so none of these
+//! results depends on the ranges, i.e. on the number of threads. The passes over a range of
+//! columns are in [`passes`].
+//!
 //! Backward equations (with $g^l = \partial E/\partial x^l$, sums over the batch):
 //! - FRN: $\partial a^l = \sum g^l$, $\partial V^l = g^l \phi(h^l)^\top$,
 //!   $\partial h^l = (V^{l\top} g^l) \odot \phi'(h^l)$, $\partial b^l = \sum \partial h^l$,
@@ -26,12 +34,13 @@
 //!   $\partial e = \sum g^0$.
 
 use super::loss::{check_labels, xent_rows, BatchLoss, LossError};
-use super::matmul;
 use super::model::{ModelSpec, Params};
-use super::scalar::{self, Kernel, Scalar};
-use super::sgd::bias_step;
+use super::scalar::{Kernel, Scalar};
 use crate::architecture::Architecture;
 use faer::Par;
+use passes::{Raw, SharedMut};
+
+mod passes;
 
 /// What a [`Tape`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,279 +362,263 @@ impl<T: Scalar> Tape<T> {
     }
 }
 
-/// The tape's geometry and the base pointers of its buffers: what a pass over a range of columns
-/// (samples) needs. Built from `&mut Tape` by [`Tape::raw`] and used only while that borrow lasts;
-/// passes running at the same time on several threads touch disjoint column ranges.
-#[derive(Clone, Copy)]
-struct Raw<T> {
-    arch: Architecture,
-    kernel: Kernel<T>,
-    n: usize,
-    depth: usize,
-    in_dim: usize,
-    embed: bool,
-    out_dim: Option<usize>,
-    mode: TapeMode,
-    keep_h: bool,
-    cap: usize,
-    par: Par,
-    input: *mut T,
-    xs: *mut T,
-    hs: *mut T,
-    phis: *mut T,
-    out: *mut T,
-    dout: *mut T,
-    dxs: *mut T,
-    dhs: *mut T,
-    tmp: *mut T,
+/// Backward pass and plain SGD step ($\theta \leftarrow \theta - \eta\,\partial_\theta E$) in one
+/// sweep over the layers, from the cotangent set by the loss: each tensor is updated right after
+/// the data path has used it, while its operands are still in cache, with the arithmetic of
+/// [`backward_data`] followed by [`super::sgd::apply_from_tapes`] (the same result, bit for bit),
+/// and only two gradient slots. The tape's gradients are not kept (in a `Full` tape,
+/// [`Tape::dx`] and [`Tape::dh`] are stale afterwards).
+pub fn backward_sgd<T: Scalar>(params: &mut Params<T>, tape: &mut Tape<T>, lr: f64) -> Result<(), TapeError> {
+    if tape.mode == TapeMode::Inference {
+        return Err(TapeError::Mode(tape.mode));
+    }
+    tape.check_layout(params)?;
+    let b = tape.batch;
+    let raw = tape.raw();
+    // SAFETY: one pass over all columns while `tape` is mutably borrowed; the layout matches.
+    unsafe { raw.backward_sgd(params, lr, b) };
+    Ok(())
 }
 
-// SAFETY: a `Raw` is only a set of pointers into buffers owned by a `Tape` that is mutably
-// borrowed while the `Raw` is in use; threads sharing it access disjoint column ranges.
-unsafe impl<T: Send> Send for Raw<T> {}
-// SAFETY: as for `Send`.
-unsafe impl<T: Sync> Sync for Raw<T> {}
+/// Smallest column range a batch is cut into for parallel passes: narrower products lose
+/// efficiency, and faer computes every column of a product the same way, bit for bit, only for
+/// ranges of at least 4 columns (below that it switches to other kernels).
+pub const MIN_RANGE: usize = 16;
 
-impl<T: Scalar> Raw<T> {
-    /// Columns `c0..c1` (samples) of slot `s` of the buffer at `base`, whose slots hold `cap`
-    /// columns of `feat` values.
-    ///
-    /// # Safety
-    /// The slot must exist in the buffer, `c1 <= cap`, the tape must be mutably borrowed for the
-    /// lifetime `'a`, and no other live reference may overlap the returned slice.
-    #[inline]
-    unsafe fn cols<'a>(&self, base: *mut T, feat: usize, s: usize, c0: usize, c1: usize) -> &'a mut [T] {
-        debug_assert!(c0 <= c1 && c1 <= self.cap);
-        // SAFETY: guaranteed by the caller.
-        unsafe { std::slice::from_raw_parts_mut(base.add((s * self.cap + c0) * feat), (c1 - c0) * feat) }
-    }
+/// How many column ranges a batch of `batch` samples is cut into for `threads` threads: at most
+/// one per thread, each at least [`MIN_RANGE`] wide (1 for small batches).
+pub fn ranges(batch: usize, threads: usize) -> usize {
+    threads.min(batch / MIN_RANGE).max(1)
+}
 
-    fn x_slot(&self, l: usize) -> usize {
-        if self.mode == TapeMode::Inference {
-            l % 2
+/// Columns `c0..c1` of range `i` of `nr` over `batch` columns (widths differ by at most one).
+fn range_bounds(batch: usize, nr: usize, i: usize) -> (usize, usize) {
+    (batch * i / nr, batch * (i + 1) / nr)
+}
+
+/// Runs `f(c0, c1)` for the `nr` ranges of `batch` columns, in parallel on the current rayon pool
+/// when `nr > 1` (by recursive halving: no allocation).
+fn for_ranges(batch: usize, nr: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    fn go(batch: usize, nr: usize, lo: usize, hi: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+        if hi - lo == 1 {
+            let (c0, c1) = range_bounds(batch, nr, lo);
+            f(c0, c1);
         } else {
-            l
+            let mid = (lo + hi) / 2;
+            rayon::join(|| go(batch, nr, lo, mid, f), || go(batch, nr, mid, hi, f));
         }
     }
-
-    fn hp_slot(&self, l: usize) -> usize {
-        if self.mode == TapeMode::Inference {
-            0
-        } else {
-            l - 1
-        }
-    }
-
-    fn dx_slot(&self, l: usize) -> usize {
-        if self.mode == TapeMode::Full {
-            l
-        } else {
-            l % 2
-        }
-    }
-
-    /// Forward pass of the samples `c0..c1`.
-    ///
-    /// # Safety
-    /// See [`Raw::cols`]: no other pass may run on an overlapping column range at the same time.
-    unsafe fn forward(&self, params: &Params<T>, c0: usize, c1: usize) {
-        let (n, b, par, k) = (self.n, c1 - c0, self.par, self.kernel);
-        // SAFETY (every `cols` below): slots in range, distinct slots or buffers for the slices
-        // alive together, columns c0..c1 owned by this call.
-        unsafe {
-            if let (Some(ew), Some(eb), Some(d)) = (params.embed_w(), params.embed_b(), params.layout().input_dim) {
-                let x0 = self.cols(self.xs, n, 0, c0, c1);
-                scalar::add_bias_columns(n, None, eb, x0);
-                matmul::forward(x0, true, ew, self.cols(self.input, d, 0, c0, c1), d, n, b, par);
-            }
-            for l in 1..=self.depth {
-                let blk = params.block(l - 1);
-                let xp: &[T] = self.cols(self.xs, n, self.x_slot(l - 1), c0, c1);
-                let xl = self.cols(self.xs, n, self.x_slot(l), c0, c1);
-                let s = self.hp_slot(l);
-                let phi = self.cols(self.phis, n, s, c0, c1);
-                match self.arch {
-                    Architecture::Full => {
-                        let h = if self.keep_h {
-                            self.cols(self.hs, n, s, c0, c1)
-                        } else {
-                            self.cols(self.tmp, n, 0, c0, c1)
-                        };
-                        matmul::forward(h, false, blk.w, xp, n, n, b, par);
-                        scalar::bias_act_forward(k, n, Some(blk.b), h, phi);
-                        scalar::add_bias_columns(n, Some(xp), blk.a, xl);
-                        matmul::forward(xl, true, blk.v, phi, n, n, b, par);
-                    }
-                    Architecture::Reduced => {
-                        scalar::act_forward(k, xp, phi);
-                        scalar::add_bias_columns(n, Some(xp), blk.b, xl);
-                        matmul::forward(xl, true, blk.w, phi, n, n, b, par);
-                    }
-                    Architecture::Vanilla => {
-                        scalar::act_forward(k, xp, phi);
-                        scalar::add_bias_columns(n, None, blk.b, xl);
-                        matmul::forward(xl, true, blk.w, phi, n, n, b, par);
-                    }
-                }
-            }
-            if let (Some(rw), Some(rb), Some(kk)) = (params.readout_w(), params.readout_b(), self.out_dim) {
-                let xl: &[T] = self.cols(self.xs, n, self.x_slot(self.depth), c0, c1);
-                let out = self.cols(self.out, kk, 0, c0, c1);
-                scalar::add_bias_columns(kk, None, rb, out);
-                matmul::forward(out, true, rw, xl, n, kk, b, par);
-            }
-        }
-    }
-
-    /// Backward pass of the samples `c0..c1` (see [`backward`]); parameter gradients (`grads`)
-    /// only when the range is the whole batch.
-    ///
-    /// # Safety
-    /// As [`Raw::forward`]; the tape is in mode `Train` or `Full`.
-    unsafe fn backward(
-        &self,
-        params: &Params<T>,
-        mut grads: Option<&mut Params<T>>,
-        from_output: bool,
-        c0: usize,
-        c1: usize,
-    ) {
-        let (n, b, par, k) = (self.n, c1 - c0, self.par, self.kernel);
-        let full_mode = self.mode == TapeMode::Full;
-        let depth = self.depth;
-        // SAFETY (every `cols` below): as in `forward`; g and gp are distinct slots in both modes.
-        unsafe {
-            if !from_output {
-                if let Some((gw, gb)) = grads.as_mut().and_then(|g| g.readout_mut()) {
-                    gw.fill(T::zero());
-                    gb.fill(T::zero());
-                }
-            } else if let (Some(rw), Some(kk)) = (params.readout_w(), self.out_dim) {
-                let xl: &[T] = self.cols(self.xs, n, depth, c0, c1);
-                let dout: &[T] = self.cols(self.dout, kk, 0, c0, c1);
-                if let Some((gw, gb)) = grads.as_mut().and_then(|g| g.readout_mut()) {
-                    matmul::backward_weight(gw, dout, xl, n, kk, b, par);
-                    scalar::sum_columns(kk, dout, gb);
-                }
-                let g = self.cols(self.dxs, n, self.dx_slot(depth), c0, c1);
-                matmul::backward_input(g, false, rw, dout, n, kk, b, par);
-            }
-            for l in (1..=depth).rev() {
-                let blk = params.block(l - 1);
-                let mut gblk = grads.as_mut().map(|g| g.block_mut(l - 1));
-                let xp: &[T] = self.cols(self.xs, n, l - 1, c0, c1);
-                let phi: &[T] = self.cols(self.phis, n, l - 1, c0, c1);
-                // g = dE/dx^l (read), gp = dE/dx^{l-1} (written).
-                let g: &[T] = self.cols(self.dxs, n, self.dx_slot(l), c0, c1);
-                let gp = self.cols(self.dxs, n, self.dx_slot(l - 1), c0, c1);
-                match self.arch {
-                    Architecture::Full => {
-                        // Without h^l, the derivative is taken from phi (passed as both).
-                        let h: &[T] = if self.keep_h { self.cols(self.hs, n, l - 1, c0, c1) } else { phi };
-                        let dh = if full_mode {
-                            self.cols(self.dhs, n, l - 1, c0, c1)
-                        } else {
-                            self.cols(self.tmp, n, 0, c0, c1)
-                        };
-                        if let Some(gb) = gblk.as_mut() {
-                            scalar::sum_columns(n, g, &mut gb.a[..]);
-                            matmul::backward_weight(&mut gb.v[..], g, phi, n, n, b, par);
-                        }
-                        matmul::backward_input(dh, false, blk.v, g, n, n, b, par);
-                        scalar::act_backward(k, n, h, phi, dh, gblk.as_mut().map(|gb| &mut gb.b[..]));
-                        if let Some(gb) = gblk.as_mut() {
-                            matmul::backward_weight(&mut gb.w[..], dh, xp, n, n, b, par);
-                        }
-                        matmul::backward_input(gp, false, blk.w, dh, n, n, b, par);
-                        scalar::add_assign(gp, g);
-                    }
-                    Architecture::Reduced | Architecture::Vanilla => {
-                        if let Some(gb) = gblk.as_mut() {
-                            scalar::sum_columns(n, g, &mut gb.b[..]);
-                            matmul::backward_weight(&mut gb.w[..], g, phi, n, n, b, par);
-                        }
-                        matmul::backward_input(gp, false, blk.w, g, n, n, b, par);
-                        scalar::act_backward(k, n, xp, phi, gp, None);
-                        if self.arch == Architecture::Reduced {
-                            scalar::add_assign(gp, g);
-                        }
-                    }
-                }
-            }
-            if let (Some(d), Some(grads)) = (params.layout().input_dim, grads) {
-                let g0: &[T] = self.cols(self.dxs, n, 0, c0, c1);
-                let u: &[T] = self.cols(self.input, d, 0, c0, c1);
-                let (gw, gb) = grads.embed_mut().expect("same layout");
-                matmul::backward_weight(gw, g0, u, d, n, b, par);
-                scalar::sum_columns(n, g0, gb);
-            }
-        }
+    if nr <= 1 {
+        f(0, batch);
+    } else {
+        go(batch, nr, 0, nr, f);
     }
 }
 
-impl<T: Scalar> Raw<T> {
-    /// Backward pass and plain SGD step of the whole batch `0..b` in one sweep (see
-    /// [`backward_sgd`]): every tensor is updated as soon as the data path has used it, with
-    /// $\partial E/\partial x$ in two slots used in turn and $\partial E/\partial h$ in the scratch.
-    ///
-    /// # Safety
-    /// As [`Raw::forward`]; the tape is in mode `Train` or `Full` (both have two gradient slots
-    /// and the scratch) and `params` has the tape's layout.
-    unsafe fn backward_sgd(&self, params: &mut Params<T>, lr: f64, b: usize) {
-        let (n, par, k) = (self.n, self.par, self.kernel);
-        let (neg, lr) = (T::of(-lr), T::of(lr));
-        let depth = self.depth;
-        // FRN: g^{l-1} = g^l + W^T dh accumulates in place (one slot); otherwise two in turn.
-        let full = self.arch == Architecture::Full;
-        let slot = |l: usize| if full { 0 } else { l % 2 };
-        // SAFETY (every `cols` below): slots in range; g and gp are distinct slots (or, for FRN,
-        // the same slot borrowed one use at a time), dh is the scratch; this call owns the tape.
-        unsafe {
-            if let (Some(kk), Some((rw, rb))) = (self.out_dim, params.readout_mut()) {
-                let xl: &[T] = self.cols(self.xs, n, depth, 0, b);
-                let dout: &[T] = self.cols(self.dout, kk, 0, 0, b);
-                let g = self.cols(self.dxs, n, slot(depth), 0, b);
-                matmul::backward_input(g, false, rw, dout, n, kk, b, par);
-                matmul::weight_update(rw, neg, dout, xl, n, kk, b, par);
-                bias_step(rb, lr, dout);
-            }
-            for l in (1..=depth).rev() {
-                let blk = params.block_mut(l - 1);
-                let xp: &[T] = self.cols(self.xs, n, l - 1, 0, b);
-                let phi: &[T] = self.cols(self.phis, n, l - 1, 0, b);
-                if full {
-                    let h: &[T] = if self.keep_h { self.cols(self.hs, n, l - 1, 0, b) } else { phi };
-                    let dh = self.cols(self.tmp, n, 0, 0, b);
-                    let g = self.cols(self.dxs, n, 0, 0, b);
-                    matmul::backward_input(dh, false, blk.v, g, n, n, b, par);
-                    matmul::weight_update(blk.v, neg, g, phi, n, n, b, par);
-                    bias_step(blk.a, lr, g);
-                    scalar::act_backward(k, n, h, phi, dh, None);
-                    // g <- g + W^T dh: the same rounding as W^T dh, then + g.
-                    matmul::backward_input(g, true, blk.w, dh, n, n, b, par);
-                    matmul::weight_update(blk.w, neg, dh, xp, n, n, b, par);
-                    bias_step(blk.b, lr, dh);
-                } else {
-                    let g: &[T] = self.cols(self.dxs, n, slot(l), 0, b);
-                    let gp = self.cols(self.dxs, n, slot(l - 1), 0, b);
-                    matmul::backward_input(gp, false, blk.w, g, n, n, b, par);
-                    scalar::act_backward(k, n, xp, phi, gp, None);
-                    if self.arch == Architecture::Reduced {
-                        scalar::add_assign(gp, g);
-                    }
-                    matmul::weight_update(blk.w, neg, g, phi, n, n, b, par);
-                    bias_step(blk.b, lr, g);
-                }
-            }
-            if let (Some(d), Some((ew, eb))) = (params.layout().input_dim, params.embed_mut()) {
-                let g0: &[T] = self.cols(self.dxs, n, 0, 0, b);
-                let u: &[T] = self.cols(self.input, d, 0, 0, b);
-                matmul::weight_update(ew, neg, g0, u, d, n, b, par);
-                bias_step(eb, lr, g0);
-            }
+impl<T: Scalar> Tape<T> {
+    fn raw(&mut self) -> Raw<T> {
+        Raw {
+            arch: self.arch,
+            kernel: self.kernel,
+            n: self.n,
+            depth: self.depth,
+            in_dim: self.in_dim,
+            embed: self.embed,
+            out_dim: self.out_dim,
+            mode: self.mode,
+            keep_h: self.keep_h,
+            cap: self.cap,
+            par: self.par,
+            input: self.input.as_mut_ptr(),
+            xs: self.xs.as_mut_ptr(),
+            hs: self.hs.as_mut_ptr(),
+            phis: self.phis.as_mut_ptr(),
+            out: self.out.as_mut_ptr(),
+            dout: self.dout.as_mut_ptr(),
+            dxs: self.dxs.as_mut_ptr(),
+            dhs: self.dhs.as_mut_ptr(),
+            tmp: self.tmp.as_mut_ptr(),
         }
+    }
+
+    fn check_layout(&self, params: &Params<T>) -> Result<(), TapeError> {
+        let layout = params.layout();
+        if layout.width != self.n
+            || layout.depth != self.depth
+            || layout.arch != self.arch
+            || layout.output_dim != self.out_dim
+            || layout.input_dim.is_some() != self.embed
+            || layout.input_dim.is_some_and(|d| d != self.in_dim)
+        {
+            return Err(TapeError::Layout);
+        }
+        Ok(())
     }
 }
 
-mod passes;
-pub use passes::*;
+/// Forward pass on the batch in [`Tape::input_mut`]: fills $x^l$, $h^l$, $\phi$ and the output.
+pub fn forward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>) -> Result<(), TapeError> {
+    tape.check_layout(params)?;
+    let b = tape.batch;
+    let raw = tape.raw();
+    // SAFETY: one pass over all columns while `tape` is mutably borrowed.
+    unsafe { raw.forward(params, 0, b) };
+    Ok(())
+}
+
+/// Forward pass and loss of a batch of `batch` samples in `threads` column ranges ([`ranges`])
+/// run in parallel on the current rayon pool: for each range, `fill(c0, c1, input)` writes the
+/// inputs of samples `c0..c1` (`(c1 - c0) x in_dim` values), then the forward pass and the
+/// softmax cross-entropy against `labels` run on it (with `grad_scale`, the cotangent is set as
+/// by [`softmax_xent`](super::loss::softmax_xent)). Every column is computed the same way in any
+/// range, and the per-sample losses are summed in sample order, so the result does not depend
+/// on `threads`.
+pub fn forward_loss<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    grad_scale: Option<f64>,
+    threads: usize,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+) -> Result<BatchLoss, LossError> {
+    forward_loss_impl(params, tape, batch, labels, grad_scale, threads, fill, false)
+}
+
+/// [`forward_loss`] followed, in each column range without waiting for the others, by the
+/// backward data path ([`backward_data_par`]; a `Full` tape, `grad_scale` set). The data path
+/// changes no parameter, so the caller can still decide from the loss whether to update (e.g.
+/// with [`super::sgd::apply_from_tapes`]); one synchronization of the threads less per step.
+pub fn forward_loss_data<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    grad_scale: f64,
+    threads: usize,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+) -> Result<BatchLoss, LossError> {
+    if tape.mode != TapeMode::Full {
+        return Err(TapeError::Mode(tape.mode).into());
+    }
+    forward_loss_impl(params, tape, batch, labels, Some(grad_scale), threads, fill, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_loss_impl<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    grad_scale: Option<f64>,
+    threads: usize,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+    data_path: bool,
+) -> Result<BatchLoss, LossError> {
+    tape.check_layout(params)?;
+    if batch == 0 || batch > tape.cap {
+        return Err(TapeError::Batch { batch, cap: tape.cap }.into());
+    }
+    let k = tape.out_dim.ok_or(TapeError::Layout)?;
+    if labels.len() != batch {
+        return Err(LossError::Count { labels: labels.len(), batch });
+    }
+    check_labels(labels, k)?;
+    if grad_scale.is_some() && tape.mode == TapeMode::Inference {
+        return Err(TapeError::Mode(tape.mode).into());
+    }
+    tape.batch = batch;
+    let raw = tape.raw();
+    let (losses, hits) = (SharedMut(tape.losses.as_mut_ptr()), SharedMut(tape.hits.as_mut_ptr()));
+    let nr = ranges(batch, threads);
+    for_ranges(batch, nr, &|c0, c1| {
+        // SAFETY: the ranges of `for_ranges` are disjoint and `tape` is mutably borrowed
+        // throughout; the input buffer has `cap` columns of `in_dim` values.
+        unsafe {
+            let input =
+                if raw.embed { raw.cols(raw.input, raw.in_dim, 0, c0, c1) } else { raw.cols(raw.xs, raw.n, 0, c0, c1) };
+            fill(c0, c1, input);
+            raw.forward(params, c0, c1);
+            let logits: &[T] = raw.cols(raw.out, k, 0, c0, c1);
+            let dout = grad_scale.map(|_| raw.cols(raw.dout, k, 0, c0, c1));
+            let (ls, hs) = (losses.slice(c0, c1), hits.slice(c0, c1));
+            let mut i = 0;
+            xent_rows(logits, dout, &labels[c0..c1], k, grad_scale, &mut |l, ok| {
+                ls[i] = l;
+                hs[i] = ok;
+                i += 1;
+            });
+            if data_path {
+                raw.backward(params, None, true, c0, c1);
+            }
+        }
+    });
+    let mut out = BatchLoss { count: batch, ..Default::default() };
+    for (&l, &ok) in tape.losses[..batch].iter().zip(&tape.hits[..batch]) {
+        out.loss_sum += l;
+        out.correct += ok as usize;
+    }
+    Ok(out)
+}
+
+/// Backward pass: propagates the cotangent in [`Tape::output_grad_mut`] (set by the loss, or by
+/// the caller) through the network of the last [`forward`], writing every parameter gradient into
+/// `grads` (overwritten, not accumulated) and $\partial E/\partial x^l$ into the tape.
+pub fn backward<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, grads: &mut Params<T>) -> Result<(), TapeError> {
+    backward_impl(params, tape, Some(grads), true, 1)
+}
+
+/// Backward pass from a cotangent at the top of the trunk, $\partial E/\partial x^L$, written by
+/// the caller into [`Tape::top_grad_mut`]: like [`backward`] but the readout (if any) is skipped
+/// and its gradient set to 0. For a trunk-only model this is the same as [`backward`].
+pub fn backward_from_top<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    grads: &mut Params<T>,
+) -> Result<(), TapeError> {
+    backward_impl(params, tape, Some(grads), false, 1)
+}
+
+fn backward_impl<T: Scalar>(
+    params: &Params<T>,
+    tape: &mut Tape<T>,
+    grads: Option<&mut Params<T>>,
+    from_output: bool,
+    threads: usize,
+) -> Result<(), TapeError> {
+    if tape.mode == TapeMode::Inference {
+        return Err(TapeError::Mode(tape.mode));
+    }
+    tape.check_layout(params)?;
+    if grads.as_ref().is_some_and(|g| g.layout() != params.layout()) {
+        return Err(TapeError::Layout);
+    }
+    let b = tape.batch;
+    let raw = tape.raw();
+    match grads {
+        // SAFETY: one pass over all columns while `tape` is mutably borrowed.
+        Some(g) => unsafe { raw.backward(params, Some(g), from_output, 0, b) },
+        None => for_ranges(b, ranges(b, threads), &|c0, c1| {
+            // SAFETY: disjoint ranges while `tape` is mutably borrowed.
+            unsafe { raw.backward(params, None, from_output, c0, c1) }
+        }),
+    }
+    Ok(())
+}
+
+/// Backward pass through the data path only: fills $\partial E/\partial x^l$ (and
+/// $\partial E/\partial h^l$ for FRN) of every layer in a `Full` tape, without the parameter
+/// gradients; [`super::sgd::apply_from_tapes`] then forms those and updates in one pass.
+pub fn backward_data<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>) -> Result<(), TapeError> {
+    backward_data_par(params, tape, 1)
+}
+
+/// [`backward_data`] in `threads` column ranges ([`ranges`]) run in parallel on the current
+/// rayon pool (the data path of each sample is independent of the others; the result does not
+/// depend on `threads`).
+pub fn backward_data_par<T: Scalar>(params: &Params<T>, tape: &mut Tape<T>, threads: usize) -> Result<(), TapeError> {
+    if tape.mode != TapeMode::Full {
+        return Err(TapeError::Mode(tape.mode));
+    }
+    backward_impl(params, tape, None, true, threads)
+}

@@ -8,8 +8,7 @@ use crate::error::UsageError;
 use crate::meanfield::{trajectory, MeanFieldError, Sampling, Spec, Variances};
 use crate::nn::matmul::probe_gflops;
 use crate::nn::mnist::{resolve_dir, Mnist};
-use crate::nn::sgd::apply_from_tapes;
-use crate::nn::tape::{backward_data_par, forward_loss};
+use crate::nn::sgd::sgd_step;
 use crate::nn::train::{train, TrainConfig};
 use crate::nn::{init, LossError, ModelError, Tape, TapeError};
 use crate::pipeline::{StageContext, StageError};
@@ -129,17 +128,11 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64,
     let d = spec.in_dim();
     let input: Vec<f32> = (0..tc.batch * d).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.4).collect();
     let labels: Vec<u8> = (0..tc.batch).map(|i| (i % 10) as u8).collect();
-    let scale = 1.0 / tc.batch as f64;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let fill = |c0: usize, c1: usize, x: &mut [f32]| x.copy_from_slice(&input[c0 * d..c1 * d]);
     let mut step = || -> Result<(), PerformanceError> {
-        pool.install(|| {
-            forward_loss(&params, &mut tape, tc.batch, &labels, Some(scale), threads, &|c0, c1, x| {
-                x.copy_from_slice(&input[c0 * d..c1 * d])
-            })?;
-            backward_data_par(&params, &mut tape, threads)?;
-            apply_from_tapes(&mut params, &[&tape], 0.0, threads > 1, Par::Seq);
-            Ok(())
-        })
+        pool.install(|| sgd_step(&mut params, &mut tape, tc.batch, &labels, 0.0, threads, Par::Seq, &fill, |_| true))?;
+        Ok(())
     };
     step()?;
     let mut t = Vec::with_capacity(reps);

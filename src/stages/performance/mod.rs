@@ -3,11 +3,16 @@
 //! - the mean-field engine: FRN tanh to depth 1e5 and FRN alpha-ReLU to depth 1e6 (issue targets
 //!   5 s and 2 s);
 //! - raw faer products: the training step's shape (128 x 128 times 128 x 128) and a large square
-//!   product (faer's own peak on this machine), in GFLOP/s;
+//!   product (faer's own peak on this machine) on one and on `threads` threads, in GFLOP/s;
+//! - the training loop's step (forward, loss, backward, update) of the reference network on one
+//!   and on `threads` threads, against those products;
 //! - the training loop on the reference configuration (FRN tanh, N = 128, L = 20, batch 128, f32,
 //!   10,000 images), side by side with the PyTorch peer `benches/peers/torch_resnet.py` when a
 //!   Python with torch is available: the two run alternately `repeats` times each and the medians
 //!   are compared (the machine is shared and noisy, so only ratios measured together mean much).
+//!
+//! Appendix B also shows the training grid's throughput as the training stage recorded it
+//! ([`crate::stages::training::Throughput`]: per grid and in total, against faer's product).
 //!
 //! Timings depend on the machine and its load; the artifact records when it was measured and the
 //! stage is recomputed only when its configuration changes or with `--force=performance`.
