@@ -46,8 +46,14 @@ pub struct Figure {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimStatus {
+    /// The pre-stated criterion holds.
     Reproduced,
+    /// The data contradict the claim by the pre-stated criterion.
     NotReproduced,
+    /// The data were measured but cannot decide (e.g. a confidence interval that straddles both the
+    /// claim's margin and its negation).
+    Inconclusive,
+    /// This profile has no data for the claim.
     NotTested,
 }
 

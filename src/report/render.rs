@@ -246,6 +246,7 @@ pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, Repor
         total => claims.len(),
         reproduced => count(ClaimStatus::Reproduced),
         not_reproduced => count(ClaimStatus::NotReproduced),
+        inconclusive => count(ClaimStatus::Inconclusive),
         not_tested => count(ClaimStatus::NotTested),
     };
     let ctx = context! {

@@ -224,6 +224,7 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
         "claims": claims,
         "n_reproduced": claims.iter().filter(|c| c.status == ClaimStatus::Reproduced).count(),
         "n_not_reproduced": claims.iter().filter(|c| c.status == ClaimStatus::NotReproduced).count(),
+        "n_inconclusive": claims.iter().filter(|c| c.status == ClaimStatus::Inconclusive).count(),
         "n_not_tested": claims.iter().filter(|c| c.status == ClaimStatus::NotTested).count(),
         "has_ridge_figure": a.groups.iter().any(|g| !g.study.ridge.is_empty()),
     })
