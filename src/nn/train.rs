@@ -226,6 +226,43 @@ pub struct EpochRow {
     pub steps: usize,
 }
 
+/// How a run ended (the failure taxonomy of the training chapter).
+///
+/// A large initial loss alone is not a failure: a run fails only by a non-finite forward pass
+/// before any update, by NaN/inf during training, or by a loss far above its own initial loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Trained to the end with finite losses and parameters.
+    Trained,
+    /// The forward pass of the initial network is not finite (float overflow before any update).
+    OverflowAtInit,
+    /// A loss or parameter became NaN/inf during training.
+    Nonfinite,
+    /// The batch loss exceeded a configured multiple of the run's own initial loss.
+    Blowup,
+}
+
+impl Outcome {
+    /// Every outcome, in display order.
+    pub const ALL: [Outcome; 4] = [Outcome::Trained, Outcome::OverflowAtInit, Outcome::Nonfinite, Outcome::Blowup];
+
+    /// The data value (`trained`, `overflow_at_init`, `nonfinite`, `blowup`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Trained => "trained",
+            Outcome::OverflowAtInit => "overflow_at_init",
+            Outcome::Nonfinite => "nonfinite",
+            Outcome::Blowup => "blowup",
+        }
+    }
+
+    /// Whether the run failed (any outcome but `trained`).
+    pub fn failed(self) -> bool {
+        self != Outcome::Trained
+    }
+}
+
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainResult {

@@ -93,6 +93,10 @@ fn point(act: ActName, depth: usize, sw2: f64, sv2: f64, seed: u64, acc: f64) ->
         diverged: false,
         diverged_step: None,
         diverged_reason: None,
+        outcome: crate::nn::train::Outcome::Trained,
+        outcome_step: None,
+        initial_loss: None,
+        log_pl_init: None,
     }
 }
 
@@ -127,6 +131,7 @@ fn synthetic_points() -> Vec<TrainingRow> {
                 // training fails where p^L exceeds e^7 (a stand-in for float overflow)
                 if m.log_p > 7.0 {
                     p.diverged = true;
+                    p.outcome = crate::nn::train::Outcome::Nonfinite;
                     p.test_acc = None;
                 }
                 pts.push(p);
@@ -256,6 +261,9 @@ fn divergence_boundary_is_the_start_of_the_all_diverged_tail() {
         for v in [0.5, 1.0, 2.0, 4.0, 8.0] {
             let mut p = point(ActName::Relu, l, 1.0, v, 0, 0.5 + 0.01 * v);
             p.diverged = div.contains(&v);
+            if p.diverged {
+                p.outcome = crate::nn::train::Outcome::Blowup;
+            }
             pts.push(p);
         }
     }
@@ -293,7 +301,8 @@ fn axis_detection() {
 fn reads_training_rows() {
     let row = json!({"arch": "full", "act": "alpha-relu", "alpha": 0.75, "width": 128, "depth": 10, "sw2": 1.0,
         "sv2": 0.5, "sb2": 0.0, "sa2": 0.0, "lr": 0.01, "batch": 64, "epochs": 2, "train_subset": 10000, "seed": 3,
-        "test_acc": null, "train_acc": null, "final_loss": null, "diverged": true, "diverged_step": 17});
+        "test_acc": null, "train_acc": null, "final_loss": null, "diverged": true, "diverged_step": 17,
+        "outcome": "blowup", "outcome_step": 17, "initial_loss": 2.4, "log_pl_init": null});
     let art = |rows: Vec<serde_json::Value>| Artifact {
         tables: vec![crate::pipeline::DataTable {
             name: "training".into(),

@@ -31,7 +31,7 @@ pub use row::TrainingRow;
 use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 2;
 

@@ -3,7 +3,7 @@
 
 use crate::activation::ActName;
 use crate::architecture::Architecture;
-use crate::nn::train::TrainResult;
+use crate::nn::train::{Outcome, TrainResult};
 use serde::{Deserialize, Serialize};
 
 /// One trained network: its settings and results, without the per-epoch log.
@@ -39,6 +39,14 @@ pub struct TrainingRow {
     /// 0-based global step at which a diverged run stopped.
     pub diverged_step: Option<usize>,
     pub diverged_reason: Option<String>,
+    /// How the run ended; `diverged` is `outcome != trained`.
+    pub outcome: Outcome,
+    /// 0-based global step at which a failed run stopped (`None` when trained).
+    pub outcome_step: Option<usize>,
+    /// Mean loss of the first batch before any update (`None` if not finite or not recorded).
+    pub initial_loss: Option<f64>,
+    /// $\log p^L$ of the network at init, measured on a batch (`None` if not finite or not recorded).
+    pub log_pl_init: Option<f64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -70,6 +78,16 @@ impl TrainingRow {
             diverged: r.diverged,
             diverged_step: r.diverged_step,
             diverged_reason: r.diverged_reason.clone(),
+            // Until the training loop records its outcome itself: non-finite reasons map to
+            // `nonfinite`, a loss above the threshold to `blowup`.
+            outcome: match r.diverged_reason.as_deref() {
+                None => Outcome::Trained,
+                Some(why) if why.contains("non-finite") => Outcome::Nonfinite,
+                Some(_) => Outcome::Blowup,
+            },
+            outcome_step: r.diverged_step,
+            initial_loss: None,
+            log_pl_init: None,
         }
     }
 }

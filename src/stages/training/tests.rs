@@ -154,6 +154,7 @@ fn training_row_keeps_the_table_format() {
         "epochs": r.epochs, "train_subset": r.train_subset, "seed": r.seed,
         "test_acc": r.test_acc, "train_acc": r.train_acc, "final_loss": r.final_loss,
         "diverged": r.diverged, "diverged_step": r.diverged_step, "diverged_reason": r.diverged_reason,
+        "outcome": "blowup", "outcome_step": r.diverged_step, "initial_loss": null, "log_pl_init": null,
     });
     assert_eq!(row, old);
     assert_eq!(row.to_string(), old.to_string());
