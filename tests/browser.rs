@@ -31,8 +31,12 @@ use serde_json::Value;
 const CHECKER: &str = include_str!("browser/check.js");
 const RESULT_OPEN: &str = "<script type=\"application/json\" id=\"eoc-browser-check\">";
 const WIDTH: u32 = 1200;
-/// Chromium's own limit on one run (loading, checking, dumping); a hung browser fails the test.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Chromium's limit on one check (loading, checking, dumping); a hung browser fails the test.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(90);
+/// The limit on the full-page screenshot (tens of megapixels rasterized in software).
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Browsers running at once in the checker's own test.
+const PARALLEL: usize = 4;
 
 /// Printed straight to the test's stderr, past libtest's output capture, so a skip or an artefact's
 /// path shows in a plain `cargo test`.
@@ -65,7 +69,7 @@ fn chromium(name: &str) -> Option<PathBuf> {
 
 /// Runs headless Chromium on `url` with `extra` arguments; returns its stdout and stderr. A fresh
 /// profile directory each run; no network, no background services.
-fn run_chromium(browser: &Path, work: &Path, url: &str, extra: &[String]) -> (String, String) {
+fn run_chromium(browser: &Path, work: &Path, url: &str, extra: &[String], timeout: Duration) -> (String, String) {
     let profile = tempfile::tempdir_in(work).unwrap();
     let (out_path, err_path) = (profile.path().join("stdout"), profile.path().join("stderr"));
     let user_data = profile.path().join("user-data");
@@ -98,10 +102,10 @@ fn run_chromium(browser: &Path, work: &Path, url: &str, extra: &[String]) -> (St
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        if start.elapsed() > BROWSER_TIMEOUT {
+        if start.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{} did not finish within {BROWSER_TIMEOUT:?} on {url}", browser.display());
+            panic!("{} did not finish within {timeout:?} on {url}", browser.display());
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -163,6 +167,7 @@ fn check_page(browser: &Path, dir: &Path, page: &str) -> Verdict {
         dir,
         &file_url(&checked),
         &[format!("--window-size={WIDTH},900"), "--virtual-time-budget=20000".into(), "--dump-dom".into()],
+        CHECK_TIMEOUT,
     );
     let _ = std::fs::remove_file(&checked);
     let json = dom
@@ -199,20 +204,22 @@ fn check_page(browser: &Path, dir: &Path, page: &str) -> Verdict {
             });
         }
     }
-    // Relative links to files: each must name a file beside the page.
-    for href in v["files"].as_array().unwrap().iter().filter_map(Value::as_str) {
-        let path = href.split(['#', '?']).next().unwrap_or_default();
-        if path.is_empty() {
-            continue;
-        }
-        let decoded = percent_decode(path);
-        if !dir.join(&decoded).exists() {
-            failures.push(Failure {
-                check: "link".into(),
-                element: format!("<a href=\"{href}\">"),
-                width: 0.0,
-                snippet: format!("names no file: {}", dir.join(&decoded).display()),
-            });
+    // Relative links to files, and resources named in CSS: each must name a file beside the page.
+    for (key, check, what) in [("files", "link", "a"), ("resources", "console", "url")] {
+        for href in v[key].as_array().unwrap().iter().filter_map(Value::as_str) {
+            let path = href.split(['#', '?']).next().unwrap_or_default();
+            if path.is_empty() {
+                continue;
+            }
+            let target = dir.join(percent_decode(path));
+            if !target.exists() {
+                failures.push(Failure {
+                    check: check.into(),
+                    element: format!("<{what} \"{href}\">"),
+                    width: 0.0,
+                    snippet: format!("names no file: {}", target.display()),
+                });
+            }
         }
     }
     Verdict {
@@ -255,6 +262,7 @@ fn screenshot(browser: &Path, dir: &Path, page: &str, height: u64, png: &Path) {
             "--virtual-time-budget=20000".into(),
             format!("--screenshot={}", png.display()),
         ],
+        SCREENSHOT_TIMEOUT,
     );
     assert!(png.is_file(), "no screenshot written to {}", png.display());
 }
@@ -374,6 +382,8 @@ fn checker_reports_each_class_of_problem() {
         ("missing file", "<a href=\"figures/none.svg\">fig</a>", "link", "none.svg", &[]),
         ("console error", "<script>console.error('deliberate')</script>", "console", "deliberate", &[]),
         ("exception", "<script>throw new Error('thrown on purpose')</script>", "console", "thrown on purpose", &[]),
+        ("missing css resource", "<div style=\"background:url('missing-bg.png')\">x</div>", "console", "missing-bg.png", &[]),
+        ("external css resource", "<div style=\"background:url(https://example.org/a.png)\">x</div>", "console", "external", &[]),
         ("missing image", "<img src=\"missing.png\" alt=\"x\" width=\"10\" height=\"10\">", "console", "missing.png", &["figure"]),
         ("empty math", "<math style=\"display:none\"><mi>z</mi></math>", "math", "empty box", &[]),
         ("math as text", "<math style=\"display:inline\"><mi>z</mi></math>", "math", "not laid out as MathML", &[]),
@@ -411,41 +421,47 @@ fn checker_reports_each_class_of_problem() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.csv"), "a\n1\n").unwrap();
     let mut problems = Vec::new();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = cases
-            .iter()
-            .enumerate()
-            .map(|(i, case)| {
-                let page = format!("case{i}.html");
-                std::fs::write(dir.path().join(&page), GOOD.replace("<!--DEFECT-->", case.1)).unwrap();
-                let (browser, dir) = (&browser, dir.path());
-                s.spawn(move || (case, check_page(browser, dir, &page)))
+    let pages: Vec<String> = (0..cases.len()).map(|i| format!("case{i}.html")).collect();
+    for (case, page) in cases.iter().zip(&pages) {
+        std::fs::write(dir.path().join(page), GOOD.replace("<!--DEFECT-->", case.1)).unwrap();
+    }
+    // PARALLEL browsers at a time, each thread taking every PARALLEL-th page.
+    let verdicts: Vec<(usize, Verdict)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..PARALLEL)
+            .map(|t| {
+                let (browser, dir, pages) = (&browser, dir.path(), &pages);
+                s.spawn(move || {
+                    (t..pages.len())
+                        .step_by(PARALLEL)
+                        .map(|i| (i, check_page(browser, dir, &pages[i])))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        for h in handles {
-            let ((name, _, check, needle, also), v) = h.join().unwrap();
-            if check.is_empty() {
-                if !v.failures.is_empty() {
-                    problems.push(format!("the correct page fails:\n{}", listing(&v.failures)));
-                }
-                // Its wide table scrolls in its box: allowed, and listed for reviewers.
-                if !(v.notes.len() == 1 && v.notes[0].contains("table-wrap") && v.notes[0].contains("scrolls sideways"))
-                {
-                    problems.push(format!("the correct page's scroll box is not listed once: {:?}", v.notes));
-                }
-                continue;
-            }
-            let hit = v.failures.iter().any(|f| f.check == *check && f.to_string().contains(needle));
-            let others: Vec<_> =
-                v.failures.iter().filter(|f| f.check != *check && !also.contains(&f.check.as_str())).cloned().collect();
-            if !hit {
-                problems
-                    .push(format!("{name}: no [{check}] failure holding {needle:?}; got:\n{}", listing(&v.failures)));
-            }
-            if !others.is_empty() {
-                problems.push(format!("{name}: reported by other checks too:\n{}", listing(&others)));
-            }
-        }
+        threads.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
+    assert_eq!(verdicts.len(), cases.len());
+    for (i, v) in verdicts {
+        let (name, _, check, needle, also) = cases[i];
+        if check.is_empty() {
+            if !v.failures.is_empty() {
+                problems.push(format!("the correct page fails:\n{}", listing(&v.failures)));
+            }
+            // Its wide table scrolls in its box: allowed, and listed for reviewers.
+            if !(v.notes.len() == 1 && v.notes[0].contains("table-wrap") && v.notes[0].contains("scrolls sideways")) {
+                problems.push(format!("the correct page's scroll box is not listed once: {:?}", v.notes));
+            }
+            continue;
+        }
+        let hit = v.failures.iter().any(|f| f.check == check && f.to_string().contains(needle));
+        let others: Vec<_> =
+            v.failures.iter().filter(|f| f.check != check && !also.contains(&f.check.as_str())).cloned().collect();
+        if !hit {
+            problems.push(format!("{name}: no [{check}] failure holding {needle:?}; got:\n{}", listing(&v.failures)));
+        }
+        if !others.is_empty() {
+            problems.push(format!("{name}: reported by other checks too:\n{}", listing(&others)));
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

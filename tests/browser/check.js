@@ -15,7 +15,8 @@
 //   clipped  no text is cut off by an ancestor that clips without scrolling (overflow hidden/clip, or a
 //            scroll box that cannot scroll, e.g. overflow-y: hidden on display math);
 //   link     every in-page link (href="#id") names an element that exists, once, and is rendered;
-//            relative links to files are returned (`files`) for the test to check on disk.
+//            relative links to files are returned (`files`) for the test to check on disk, and so are
+//            the local resources CSS names (`resources`, a console error if missing).
 (function () {
   'use strict';
   var RESULT_ID = 'eoc-browser-check';
@@ -86,8 +87,15 @@
       if (h === el || h.contains(el)) { under = null; break; }
       if (h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) under = h; else break;
     }
-    if (under) d += ' under "' + squash(under.textContent, 60) + '"';
+    if (under) d += ' under "' + squash(shown(under), 60) + '"';
     return d;
+  };
+  // An element's text as the reader sees it: without the TeX source kept in <annotation>.
+  var shown = function (el) {
+    if (!el.querySelector('annotation, annotation-xml')) return el.textContent;
+    var copy = el.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll('annotation, annotation-xml'), function (a) { a.remove(); });
+    return copy.textContent;
   };
   var snippet = function (el) {
     // The TeX source of a formula says more than its rendered characters.
@@ -95,7 +103,7 @@
       var ann = el.querySelector('annotation[encoding="application/x-tex"]');
       if (ann) return squash(ann.textContent, 100);
     }
-    return squash(el.textContent, 100);
+    return squash(shown(el), 100);
   };
   var style = function (el) { return getComputedStyle(el); };
   var rendered = function (el) { return el.getClientRects().length > 0 && style(el).visibility !== 'hidden'; };
@@ -207,19 +215,25 @@
         return NodeFilter.FILTER_ACCEPT;
       }
     });
-    var rawSeen = 0;
+    // One failure per element (a formula counts as one), at most 50.
+    var rawHosts = [];
+    var rawMore = 0;
     for (var n = walker.nextNode(); n; n = walker.nextNode()) {
       var m = rawPattern.exec(n.data);
       if (!m || !rendered(n.parentElement)) continue;
-      rawSeen++;
-      if (rawSeen > 50) continue;
-      var at = Math.max(0, m.index - 40);
       var host = n.parentElement.closest('math') || n.parentElement;
-      var ctx = host.tagName.toLowerCase() === 'math' ? ' in the formula ' + snippet(host) : '';
-      fail('raw-tex', host, host.getBoundingClientRect().width,
-        '"' + m[0] + '" in "' + squash(n.data.slice(at, m.index + 60), 110) + '"' + ctx);
+      var seen = rawHosts.filter(function (h) { return h.el === host; })[0];
+      if (seen) { seen.n++; continue; }
+      if (rawHosts.length >= 50) { rawMore++; continue; }
+      var at = Math.max(0, m.index - 40);
+      rawHosts.push({ el: host, n: 1, first: '"' + m[0] + '" in "' + squash(n.data.slice(at, m.index + 60), 110) + '"' });
     }
-    if (rawSeen > 50) fail('raw-tex', null, 0, (rawSeen - 50) + ' more text nodes with raw TeX');
+    rawHosts.forEach(function (h) {
+      var ctx = h.el.tagName.toLowerCase() === 'math' ? ' in the formula ' + snippet(h.el) : '';
+      var times = h.n > 1 ? ' (and ' + (h.n - 1) + ' more time(s) in this element)' : '';
+      fail('raw-tex', h.el, h.el.getBoundingClientRect().width, h.first + times + ctx);
+    });
+    if (rawMore > 0) fail('raw-tex', null, 0, rawMore + ' more elements with raw TeX');
 
     // figure: figures, images, outermost svgs
     var figs = Array.prototype.slice.call(document.querySelectorAll('figure, img, svg'))
@@ -227,7 +241,7 @@
     figs.forEach(function (el) {
       var r = el.getBoundingClientRect();
       var tag = el.tagName.toLowerCase();
-      var what = tag === 'figure' ? squash((el.querySelector('figcaption') || el).textContent, 80) : snippet(el) || tag;
+      var what = tag === 'figure' ? squash(shown(el.querySelector('figcaption') || el), 80) : snippet(el) || tag;
       if (!(r.width > 0 && r.height > 0)) {
         fail('figure', el, r.width, 'empty box (' + round(r.width) + ' x ' + round(r.height) + ' px): ' + what);
         return;
@@ -280,8 +294,29 @@
       var s = style(el);
       if ((s.overflowX === 'auto' || s.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
         notes.push(describe(el) + ' scrolls sideways: ' + el.scrollWidth + ' px of content in a ' + el.clientWidth + ' px box: ' +
-          squash(el.textContent, 80));
+          squash(shown(el), 80));
       }
+    });
+
+    // Figure text as rendered: font size times the figure's scale (issue 15 item 4 asks for at least
+    // 11 px; listed here, not a failure of this test).
+    var small = {};
+    Array.prototype.forEach.call(document.querySelectorAll('svg text'), function (t) {
+      if (!rendered(t) || !t.textContent.trim()) return;
+      var ctm = t.getScreenCTM();
+      if (!ctm) return;
+      var px = parseFloat(style(t).fontSize) * Math.sqrt(Math.abs(ctm.a * ctm.d - ctm.b * ctm.c));
+      if (px < 11) {
+        var fig = t.closest('figure') || t.closest('svg');
+        var key = describe(fig);
+        var k = small[key] || (small[key] = { n: 0, min: Infinity, cap: squash(shown(fig.querySelector('figcaption') || fig), 60) });
+        k.n++;
+        k.min = Math.min(k.min, px);
+      }
+    });
+    Object.keys(small).forEach(function (key) {
+      var k = small[key];
+      notes.push(key + ' has ' + k.n + ' text label(s) under 11 px (smallest ' + round(k.min) + ' px): ' + k.cap);
     });
 
     // clipped: text cut off by an ancestor that clips without scrolling (a scroll box along x only
@@ -351,11 +386,28 @@
         if (id === '' || id.toLowerCase() === 'top') return;
         var target = document.getElementById(id) || document.querySelector('a[name="' + CSS.escape(id) + '"]');
         var w = a.getBoundingClientRect().width;
-        if (!target) fail('link', a, w, 'href="' + href + '" names no element: "' + squash(a.textContent, 60) + '"');
+        if (!target) fail('link', a, w, 'href="' + href + '" names no element: "' + squash(shown(a), 60) + '"');
         else if (ids[id] > 1) fail('link', a, w, 'href="' + href + '" names ' + ids[id] + ' elements (duplicate id)');
         else if (!rendered(target)) fail('link', a, w, 'href="' + href + '" names an element that is not rendered');
       } else if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(href) && href.slice(0, 2) !== '//') {
         files.push(href);
+      }
+    });
+    // Resources named in CSS (url(...)) load no error event: local ones go to the test's file check,
+    // and anything from elsewhere cannot load in a self-contained page.
+    var resources = [];
+    var css = Array.prototype.map.call(document.querySelectorAll('style'), function (st) { return st.textContent; })
+      .concat(Array.prototype.map.call(document.querySelectorAll('[style]'), function (el) { return el.getAttribute('style'); }));
+    css.forEach(function (text) {
+      var re = /url\(\s*(['"]?)([^'")]*)\1\s*\)/g;
+      for (var u = re.exec(text); u; u = re.exec(text)) {
+        var url = u[2];
+        if (/^data:/i.test(url) || url.charAt(0) === '#') continue;
+        if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) || url.slice(0, 2) === '//') {
+          fail('console', null, 0, 'CSS loads an external resource: ' + url);
+        } else {
+          resources.push(url);
+        }
       }
     });
 
@@ -368,7 +420,8 @@
       counts: { math: maths.length, figures: document.querySelectorAll('figure').length, links: document.querySelectorAll('a[href]').length },
       failures: failures,
       notes: notes,
-      files: files
+      files: files,
+      resources: resources
     }).replace(/</g, '\\u003c');
     document.body.appendChild(out);
   };
