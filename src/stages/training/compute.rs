@@ -207,7 +207,7 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
     for t in &tasks {
         t.validate().map_err(|e| StageError::compute("invalid training point", e))?;
     }
-    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(&t.act), t);
+    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(t.act.as_str()), t);
     let todo: Vec<&TrainConfig> = tasks
         .iter()
         .enumerate()

@@ -267,7 +267,7 @@ impl Config {
                             gi,
                             TrainConfig {
                                 arch: g.arch,
-                                act: g.act.as_str().into(),
+                                act: g.act,
                                 alpha: g.alpha,
                                 width: self.width,
                                 depth,
@@ -284,7 +284,7 @@ impl Config {
                                 seed,
                                 threads: 1,
                                 matmul_threads: 1,
-                                loss_threshold: self.loss_threshold,
+                                blowup_factor: crate::nn::train::DEFAULT_BLOWUP_FACTOR,
                                 eval_every_epoch: true,
                             },
                         ));

@@ -102,15 +102,15 @@ fn points_cover_every_grid_depth_variance_and_seed() {
     let c = Config::default();
     let p = c.points();
     assert_eq!(p.len(), 3 * 4 * 8 * 2);
-    assert_eq!(p[0].1.act, "tanh");
-    assert_eq!(p.last().unwrap().1.act, "alpha-relu");
+    assert_eq!(p[0].1.act, ActName::Tanh);
+    assert_eq!(p.last().unwrap().1.act, ActName::AlphaRelu);
     assert_eq!(p.last().unwrap().1.alpha, Some(0.75));
 }
 
 fn result() -> TrainResult {
     TrainResult {
         arch: Architecture::Full,
-        act: "alpha-relu".into(),
+        act: ActName::AlphaRelu,
         alpha: Some(0.75),
         width: 8,
         depth: 3,
@@ -129,6 +129,10 @@ fn result() -> TrainResult {
         test_loss: None,
         train_acc: f64::NAN,
         final_loss: Some(2.5),
+        outcome: crate::nn::train::Outcome::Blowup,
+        outcome_step: Some(7),
+        initial_loss: None,
+        log_pl_init: None,
         diverged: true,
         diverged_step: Some(7),
         diverged_reason: Some("loss above threshold".into()),
