@@ -10,7 +10,7 @@ use crate::meanfield::laws;
 use crate::meanfield::recurrence::Layer;
 use crate::pipeline::{Figure, StageError};
 use crate::plot::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
-use crate::report::format::sci;
+use crate::report::format::tex_sci;
 
 /// What every figure reads: the configuration, the results, and a grid of 61 depths
 /// log-spaced in $[1, L]$ for the theory curves.
@@ -243,7 +243,7 @@ fn local_e_figure(ctx: &Ctx) -> Result<Figure, StageError> {
     plot = plot.hline(1.0, "theory").y_range(0.0, 5.0);
     Ok(Figure {
         name: "dynamics-local-e".into(),
-        caption: format!("Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to ${}$ (α-ReLU) and ${}$ (tanh with $e^* > 0$). FRNs only; the RRNs behave alike. The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $\\lvert e^l - e^*\\rvert$, which itself decays only like $l^{{-d}}$.", sci(ctx.cfg.continuum_depth, 0), sci(ctx.cfg.tanh_continuum_depth, 0)),
+        caption: format!("Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to ${}$ (α-ReLU) and ${}$ (tanh with $e^* > 0$). FRNs only; the RRNs behave alike. The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $\\lvert e^l - e^*\\rvert$, which itself decays only like $l^{{-d}}$.", tex_sci(ctx.cfg.continuum_depth, 1), tex_sci(ctx.cfg.tanh_continuum_depth, 1)),
         svg: plot.render().map_err(plot_err("dynamics-local-e"))?,
     })
 }

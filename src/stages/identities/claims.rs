@@ -38,7 +38,7 @@ fn claim(id: &str, claim: &str, criterion: String, measured: String, status: Cla
 fn c5a(rows: &Rows) -> Claim {
     claim(
         "C5a",
-        "Bessel representation of the alpha-ReLU kernel: $W_\\alpha(c) = \\frac{(1-c^2)^{\\alpha+1/2}}{2\\pi}\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$",
+        "Bessel representation of the $\\alpha$-ReLU kernel: $W_\\alpha(c) = \\frac{(1-c^2)^{\\alpha+1/2}}{2\\pi}\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$",
         format!("quadrature of the $K_0$ integral matches the closed form $W_\\alpha$ to relative error $\\le$ {TOL_QUAD:.0e} for $|c| \\le 0.999$"),
         rows.rel(&["I5a"]),
         rows.status(&["I5a"]),
