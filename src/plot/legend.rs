@@ -99,7 +99,8 @@ fn legend_size(entries: &[LegendEntry]) -> (i32, i32) {
 
 /// Upper-left corner of the boxed legend inside the plotting area with corners `pa` (upper
 /// left) and `pb` (lower right), and how many of the pixel `samples` of the data it covers: the
-/// corner `wanted`, or for [`LegendPos::Auto`] the corner covering the fewest samples.
+/// corner `wanted` if it covers none (or no other corner covers fewer), else (and for
+/// [`LegendPos::Auto`]) the corner covering the fewest samples.
 pub(super) fn legend_box_position(
     entries: &[LegendEntry],
     wanted: LegendPos,
@@ -125,8 +126,15 @@ pub(super) fn legend_box_position(
             corners.iter().map(|(_, p)| (covered(*p), *p)).min_by_key(|(n, _)| *n).unwrap_or((0, corners[0].1))
         }
         wanted => {
+            // The corner asked for, unless it covers data and another corner covers less.
             let p = corners.iter().find(|(k, _)| *k == wanted).map(|(_, p)| *p).unwrap_or(corners[0].1);
-            (covered(p), p)
+            let n = covered(p);
+            corners
+                .iter()
+                .map(|(_, q)| (covered(*q), *q))
+                .filter(|(m, _)| *m < n)
+                .min_by_key(|(m, _)| *m)
+                .unwrap_or((n, p))
         }
     };
     (p, if too_big { n.max(1) } else { n })
@@ -225,9 +233,15 @@ mod tests {
         let ((_, y), n) = legend_box_position(&e, LegendPos::Auto, &samples, pa, pb);
         assert!(y > 150, "{y}");
         assert_eq!(n, 0);
-        // An upper corner would cover the data, and says so.
+        // The corner asked for, if free; a lower corner when the upper one asked for covers the data.
+        let (p, n) = legend_box_position(&e, LegendPos::LowerLeft, &samples, pa, pb);
+        assert_eq!((p.0, n), (8, 0));
         let (p, n) = legend_box_position(&e, LegendPos::UpperLeft, &samples, pa, pb);
-        assert_eq!(p, (8, 8));
+        assert!(p.1 > 150 && n == 0, "{p:?}");
+        // Data everywhere: the count says so (the plot then puts the legend under the plot).
+        let everywhere: Vec<(i32, i32)> =
+            (0..400).step_by(5).flat_map(|x| (0..300).step_by(5).map(move |y| (x, y))).collect();
+        let (_, n) = legend_box_position(&e, LegendPos::UpperLeft, &everywhere, pa, pb);
         assert!(n > 0);
     }
 }

@@ -266,10 +266,21 @@ impl LinePlot {
             // Upper-left corners of the candidate boxes, in order of preference.
             let candidates: Vec<(i32, i32)> = if l.horizontal {
                 let (xl, xr, y) = (l.a.0.min(l.b.0) + 4, l.a.0.max(l.b.0) - 4 - w, l.a.1);
-                vec![(xr, y - 3 - h), (xr, y + 3), (xl, y - 3 - h), (xl, y + 3)]
+                let mut c = vec![(xr, y - 3 - h), (xr, y + 3), (xl, y - 3 - h), (xl, y + 3)];
+                // Then along the line, where the ends are crowded.
+                for k in 1..8 {
+                    let x = xl + (xr - xl) * k / 8;
+                    c.extend([(x, y - 3 - h), (x, y + 3)]);
+                }
+                c
             } else {
                 let (x, yt, yb) = (l.a.0, l.a.1.min(l.b.1) + 4, l.a.1.max(l.b.1) - 4 - h);
-                vec![(x + 4, yt), (x - 4 - w, yt), (x + 4, yb), (x - 4 - w, yb)]
+                let mut c = vec![(x + 4, yt), (x - 4 - w, yt), (x + 4, yb), (x - 4 - w, yb)];
+                for k in 1..8 {
+                    let y = yt + (yb - yt) * k / 8;
+                    c.extend([(x + 4, y), (x - 4 - w, y)]);
+                }
+                c
             };
             let inside = |c: &(i32, i32)| c.0 >= pa.0 && c.0 + w <= pb.0 && c.1 >= pa.1 && c.1 + h <= pb.1;
             let cost = |c: &(i32, i32)| {
@@ -314,7 +325,8 @@ impl LinePlot {
             if s.style.has_markers() {
                 for p in runs.iter().flatten().filter(|p| clip.contains(**p)) {
                     let c = px(*p);
-                    samples.push(c);
+                    // The marker's extent (radius 4 and its stroke), not just its centre.
+                    samples.extend([c, (c.0 - 5, c.1), (c.0 + 5, c.1), (c.0, c.1 - 5), (c.0, c.1 + 5)]);
                     draw_marker(root, series_shape(si), c, 4, color, Some(WHITE), 2)?;
                 }
             }

@@ -65,7 +65,7 @@ pub fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, Stag
 
 /// Length $p^l$ against depth (log-log), with the asymptotes $B\,l$ (tanh) and $(K_p l)^{1/(1-\alpha)}$ ($\alpha$-ReLU).
 fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "p^l").log_x().log_y().legend(LegendPos::UpperLeft);
+    let mut plot = LinePlot::new("", "depth l", "pˡ").log_x().log_y().legend(LegendPos::UpperLeft);
     let mut color = 0;
     let mut add = |plot: &mut LinePlot, label: String, data: Vec<(f64, f64)>, theory: Option<Vec<(f64, f64)>>| {
         plot.series.push(Series::new(label, data).color(color));
@@ -83,7 +83,7 @@ fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
             let kp = laws::alpha_p_slope(a, &r.case.spec.blocks())
                 .map_err(|e| StageError::compute("figure dynamics-p", e))?;
             let th = ctx.grid.iter().map(|&l| (l, (kp * l).powf(1.0 / (1.0 - a)))).collect();
-            add(&mut plot, format!("FRN α = {a}"), pts(r, Layer::p), Some(th));
+            add(&mut plot, format!("FRN α-ReLU, α = {a}"), pts(r, Layer::p), Some(th));
         }
     }
     if let Some(r) = ctx.by("vanilla tanh") {
@@ -98,7 +98,7 @@ fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 
 /// ReLU nets: $\ln p^l$ on linear axes, with $\ln p^0 + l\ln(\kappa + \sigma\alpha_q/2)$.
 fn relu_logp_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "ln p^l").legend(LegendPos::UpperLeft);
+    let mut plot = LinePlot::new("", "depth l", "ln pˡ").legend(LegendPos::UpperLeft);
     for (i, label) in ["FRN ReLU", "RRN ReLU", "vanilla ReLU"].iter().enumerate() {
         if let Some(r) = ctx.by(label) {
             let rate = laws::relu_rate(&r.case.spec.blocks());
