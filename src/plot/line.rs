@@ -257,9 +257,9 @@ impl LinePlot {
         samples: &[(i32, i32)],
         pa: (i32, i32),
         pb: (i32, i32),
-    ) -> Result<Vec<((i32, i32), (i32, i32))>, FigureError> {
+    ) -> Result<Vec<PixelBox>, FigureError> {
         let ref_text = TextStyle::from(font(LEGEND_PX)).color(&RGBColor(0x40, 0x40, 0x40));
-        let mut boxes: Vec<((i32, i32), (i32, i32))> = Vec::new();
+        let mut boxes: Vec<PixelBox> = Vec::new();
         for l in labels {
             let w = text_width(&l.text, LEGEND_PX).ceil() as i32;
             let h = LEGEND_PX.ceil() as i32;
@@ -337,6 +337,9 @@ impl LinePlot {
         Ok(DrawnSeries { samples, entries })
     }
 }
+
+/// A pixel rectangle: upper-left and lower-right corners.
+type PixelBox = ((i32, i32), (i32, i32));
 
 /// The label of a reference line and the pixel ends of the line.
 struct RefLabel {

@@ -1,6 +1,11 @@
 //! The claims as the report presents them: a compact summary up front (id, the claim in one line,
 //! a status badge, one headline figure, a link) and the full ledger (claim, criterion, every
-//! measurement) at the end. Everything here is derived from the [`Claim`]s the stages wrote; the
+//! measurement) at the end.
+//!
+//! Convention for the stages: `measured` is a list of measurements separated by `; ` (outside
+//! brackets and math), the decisive one first: the summary shows the first as the claim's headline,
+//! so for a claim that is not reproduced it should be the measurement that fails (or the count of
+//! checks that pass). Everything here is derived from the [`Claim`]s the stages wrote; the
 //! one-line claim and the headline are cut from the claim's and the measurement's own text at the
 //! first top-level break (outside math and brackets), so they can never say something the full
 //! entry does not.

@@ -413,6 +413,32 @@ pub fn escape(s: &str) -> String {
     o
 }
 
+/// Width in CSS pixels a figure gets in the report at a 1200 px wide window (the page's 72em
+/// maximum less its padding and a scroll bar; see `style.css`). Figures wider than this are scaled
+/// down to it.
+pub const FIGURE_COLUMN_PX: f64 = 1140.0;
+
+/// Smallest text in the report's figures, in CSS pixels at a 1200 px window.
+pub const MIN_FIGURE_TEXT_PX: f64 = 11.0;
+
+/// The size in CSS pixels of the smallest text of `svg` when it is shown `column_px` wide at most
+/// (the `font-size` attributes times the scale `min(1, column_px / width)`); `None` without text
+/// sizes or width.
+pub fn min_text_px(svg: &str, column_px: f64) -> Option<f64> {
+    let open_end = svg.find("<svg").and_then(|s| svg[s..].find('>').map(|e| s + e))?;
+    let open = &svg[svg.find("<svg")?..open_end];
+    let width: f64 = attr(open, "width")?.trim_end_matches("px").parse().ok()?;
+    let mut smallest: Option<f64> = None;
+    let mut rest = svg;
+    while let Some(p) = rest.find("font-size=\"") {
+        rest = &rest[p + 11..];
+        if let Some(v) = rest.split('"').next().and_then(|v| v.trim_end_matches("px").parse::<f64>().ok()) {
+            smallest = Some(smallest.map_or(v, |m: f64| m.min(v)));
+        }
+    }
+    Some(smallest? * (column_px / width).min(1.0))
+}
+
 /// Value of attribute `name` in an open tag's text (`name="..."`).
 fn attr<'s>(tag: &'s str, name: &str) -> Option<&'s str> {
     let pat = format!(" {name}=\"");
@@ -669,6 +695,19 @@ See [the paper](#1-introduction) and the list:
             assert_eq!(normalize_tex(tex), kept);
         }
         assert_eq!(normalize_tex("a + 1e40 + 2e-3"), "a + 1 \\times 10^{40} + 2 \\times 10^{-3}");
+    }
+
+    #[test]
+    fn figure_text_size_at_the_page_width() {
+        let svg = |w: u32, fs: &str| {
+            format!("<svg width=\"{w}\" height=\"10\"><text font-size=\"14\">a</text><text font-size=\"{fs}\">b</text></svg>")
+        };
+        // 12.5 px text in a 960 px figure stays 12.5 px in a 1140 px column ...
+        assert_eq!(min_text_px(&svg(960, "12.5"), 1140.0), Some(12.5));
+        // ... and shrinks to 12.5 * 782 / 960 = 10.18 px in a 782 px one (the old 46em column).
+        let s = min_text_px(&svg(960, "12.5"), 782.0).unwrap();
+        assert!((s - 12.5 * 782.0 / 960.0).abs() < 1e-12, "{s}");
+        assert_eq!(min_text_px("<svg width=\"10\"></svg>", 100.0), None);
     }
 
     #[test]

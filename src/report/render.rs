@@ -293,8 +293,21 @@ pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, Repor
         body => body,
         info => info,
     })?;
-    let figures = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
-    Ok(Rendered { markdown: md, html, figures, files: Vec::new(), warnings: converted.warnings })
+    let figures: Vec<Figure> = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
+    let mut warnings = converted.warnings;
+    for f in &figures {
+        if let Some(px) = markdown::min_text_px(&f.svg, markdown::FIGURE_COLUMN_PX) {
+            if px < markdown::MIN_FIGURE_TEXT_PX {
+                warnings.push(format!(
+                    "figure '{}' shows text at {px:.1} px in a {} px column (at least {} px wanted)",
+                    f.name,
+                    markdown::FIGURE_COLUMN_PX,
+                    markdown::MIN_FIGURE_TEXT_PX
+                ));
+            }
+        }
+    }
+    Ok(Rendered { markdown: md, html, figures, files: Vec::new(), warnings })
 }
 
 /// A section of the table of contents with its subsections.
