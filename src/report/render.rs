@@ -481,6 +481,67 @@ mod tests {
     }
 
     #[test]
+    fn claims_summary_links_to_the_ledger_and_contents_follow_the_abstract() {
+        use crate::pipeline::{Artifact, Chapter, StageRecord};
+        let claim = |id: &str, status| Claim {
+            id: id.into(),
+            chapter: "demo".into(),
+            claim: format!("Claim {id} holds: with detail $x^2$."),
+            criterion: "$|x| \\le 1$".into(),
+            measured: "3 of 4 pass; worst $x = 2$; third".into(),
+            status,
+        };
+        let artifact = Artifact {
+            summary: serde_json::json!({}),
+            tables: vec![],
+            figures: vec![],
+            claims: vec![claim("C9a", ClaimStatus::NotReproduced), claim("C9b", ClaimStatus::Inconclusive)],
+        };
+        let record = StageRecord {
+            name: "demo".into(),
+            version: 1,
+            key: "k".into(),
+            cached: false,
+            seconds: 0.0,
+            jobs: 1,
+            artifact: Arc::new(artifact),
+            chapter: Some(Chapter { title: "Demo", template: "## 2 Demo\n\nSee [C9a](#claim-c9a).\n" }),
+        };
+        let info = RunInfo {
+            program_version: "test".into(),
+            git_commit: None,
+            profile: "quick".into(),
+            profile_description: String::new(),
+            threads: 1,
+            generated_at: String::new(),
+        };
+        let r = render(&[record], &info).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let md = &r.markdown;
+        assert!(md.contains("| [C9a](#claim-c9a) | Claim C9a holds | 2 | <span class=\"status status-not_reproduced\">not reproduced</span> | 3 of 4 pass |"), "{md}");
+        assert!(md.contains("<span class=\"status status-inconclusive\">inconclusive</span>"), "{md}");
+        assert!(md.contains("## 3 The claims ledger") && md.contains("#### Claim C9b"), "{md}");
+        assert!(md.contains("- worst $x = 2$\n"), "the measurements are listed one per line: {md}");
+        let h = &r.html;
+        // Every in-page link has its target.
+        let mut from = 0;
+        let mut links = 0;
+        while let Some(p) = h[from..].find("href=\"#") {
+            let start = from + p + 7;
+            let id = &h[start..start + h[start..].find('"').unwrap()];
+            assert!(h.contains(&format!("id=\"{id}\"")), "no element with id {id}");
+            links += 1;
+            from = start;
+        }
+        assert!(links >= 6, "{links} links");
+        // Title, abstract, contents, then the first section.
+        let (abs, toc, first) =
+            (h.find("Abstract.").unwrap(), h.find("<nav class=\"toc\"").unwrap(), h.find("<h2").unwrap());
+        assert!(abs < toc && toc < first, "{abs} {toc} {first}");
+        assert!(h.contains("<ol class=\"toc-subsections\">") || !h.contains("<h3"));
+    }
+
+    #[test]
     fn contents_nest_subsections_under_sections() {
         let h = |level, id: &str| markdown::Heading { level, text: id.into(), html: id.into(), id: id.into() };
         let toc = toc_tree(&[h(1, "title"), h(3, "early"), h(2, "a"), h(3, "a1"), h(4, "deep"), h(3, "a2"), h(2, "b")]);
