@@ -75,7 +75,7 @@ pub(super) fn draw_contours(
     px: impl Fn((f64, f64)) -> (i32, i32),
     frame: ((i32, i32), (i32, i32)),
 ) -> Result<(), FigureError> {
-    let mut placed: Vec<(i32, i32)> = vec![];
+    let mut placed: Vec<((i32, i32), i32)> = vec![];
     for GriddedContours { set: c, x: cx, y: cy } in contours {
         let color = c.line_color();
         for (li, &level) in c.levels.iter().enumerate() {
@@ -88,20 +88,33 @@ pub(super) fn draw_contours(
                     pix_lines.push(p);
                 }
             }
-            if let Some(at) = label_position(&pix_lines, &placed, frame, li) {
-                placed.push(at);
-                draw_level_label(root, c.level_label(li), at, color)?;
+            let text = c.level_label(li);
+            let half = label_half_width(&text);
+            if let Some(at) = label_position(&pix_lines, &placed, half, frame, li) {
+                placed.push((at, half));
+                draw_level_label(root, text, at, color)?;
             }
         }
     }
     Ok(())
 }
 
+/// Half the width of the box of a level label.
+fn label_half_width(text: &str) -> i32 {
+    (text_width(text, TICK_PX).ceil() as i32 + 6 + 1) / 2
+}
+
+/// Half the height of the box of a level label.
+const LABEL_HALF_H: i32 = 9;
+
 /// `text` centred on `at` over a light box.
 fn draw_level_label(root: &Area, text: String, at: (i32, i32), color: RGBColor) -> Result<(), FigureError> {
-    let w = text_width(&text, TICK_PX).ceil() as i32 + 6;
-    root.draw(&Rectangle::new([(at.0 - w / 2, at.1 - 9), (at.0 + w / 2, at.1 + 9)], WHITE.mix(0.85).filled()))
-        .map_err(draw_err)?;
+    let w = 2 * label_half_width(&text);
+    root.draw(&Rectangle::new(
+        [(at.0 - w / 2, at.1 - LABEL_HALF_H), (at.0 + w / 2, at.1 + LABEL_HALF_H)],
+        WHITE.mix(0.85).filled(),
+    ))
+    .map_err(draw_err)?;
     root.draw(&Text::new(
         text,
         at,
@@ -137,37 +150,44 @@ fn point_along(l: &[(i32, i32)], total: f64, frac: f64) -> (i32, i32) {
     l[0]
 }
 
-/// Pick a label position on the longest contour pieces, away from earlier labels and the frame.
+/// Pick a label position on the longest contour pieces, inside the frame and clear of the boxes
+/// of earlier labels (`placed`: centre and half width; this label's half width is `half`). `None`
+/// when every candidate point would overlap a label: a label is left out rather than drawn over
+/// another.
 fn label_position(
     lines: &[Vec<(i32, i32)>],
-    placed: &[(i32, i32)],
+    placed: &[((i32, i32), i32)],
+    half: i32,
     frame: ((i32, i32), (i32, i32)),
     stagger: usize,
 ) -> Option<(i32, i32)> {
     let ((fx0, fy0), (fx1, fy1)) = frame;
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by(|a, b| pixel_length(&lines[*b]).total_cmp(&pixel_length(&lines[*a])));
-    let mut fallback = None;
+    let first = [0.5, 0.35, 0.65][stagger % 3];
+    let fracs: Vec<f64> =
+        [first, 0.5, 0.3, 0.7, 0.15, 0.85].into_iter().chain((1..20).map(|k| k as f64 * 0.05)).collect();
     for &i in &order {
         let l = &lines[i];
         let total = pixel_length(l);
         if total < 20.0 {
             continue;
         }
-        let first = [0.5, 0.35, 0.65][stagger % 3];
-        for frac in [first, 0.5, 0.3, 0.7, 0.15, 0.85] {
+        for &frac in &fracs {
             let at = point_along(l, total, frac);
-            let inside = at.0 > fx0 + 18 && at.0 < fx1 - 18 && at.1 > fy0 + 10 && at.1 < fy1 - 10;
-            let free = placed.iter().all(|p| (p.0 - at.0).abs() > 40 || (p.1 - at.1).abs() > 18);
+            let inside = at.0 - half > fx0 + 2
+                && at.0 + half < fx1 - 2
+                && at.1 - LABEL_HALF_H > fy0 + 1
+                && at.1 + LABEL_HALF_H < fy1 - 1;
+            let free = placed
+                .iter()
+                .all(|(p, h)| (p.0 - at.0).abs() >= half + h + 4 || (p.1 - at.1).abs() >= 2 * LABEL_HALF_H + 2);
             if inside && free {
                 return Some(at);
             }
-            if fallback.is_none() && inside {
-                fallback = Some(at);
-            }
         }
     }
-    fallback
+    None
 }
 
 #[cfg(test)]
@@ -180,13 +200,22 @@ mod tests {
         let long = vec![(0, 150), (400, 150)];
         let short = vec![(10, 10), (15, 10)];
         let lines = vec![short, long];
-        assert_eq!(label_position(&lines, &[], frame, 0), Some((200, 150)));
-        assert_eq!(label_position(&lines, &[], frame, 1), Some((140, 150)));
-        // Taken spot: the next fraction; everything taken: the first inside point.
-        assert_eq!(label_position(&lines, &[(200, 150)], frame, 0), Some((120, 150)));
-        let taken: Vec<(i32, i32)> = (0..=400).step_by(20).map(|x| (x, 150)).collect();
-        assert_eq!(label_position(&lines, &taken, frame, 0), Some((200, 150)));
-        assert_eq!(label_position(&lines[..1], &[], frame, 0), None);
+        assert_eq!(label_position(&lines, &[], 15, frame, 0), Some((200, 150)));
+        assert_eq!(label_position(&lines, &[], 15, frame, 1), Some((140, 150)));
+        // Taken spot: the next fraction far enough from it (boxes 30 px wide need 34 px between centres).
+        assert_eq!(label_position(&lines, &[((200, 150), 15)], 15, frame, 0), Some((120, 150)));
+        let p = label_position(&lines, &[((200, 150), 15)], 15, frame, 0).unwrap();
+        assert!((p.0 - 200).abs() >= 34);
+        // A wide earlier label pushes the next one further.
+        let p = label_position(&lines, &[((200, 150), 90)], 15, frame, 0).unwrap();
+        assert!((p.0 - 200).abs() >= 109, "{p:?}");
+        // Everything taken: no label rather than an overlapping one.
+        let taken: Vec<((i32, i32), i32)> = (0..=400).step_by(20).map(|x| ((x, 150), 10)).collect();
+        assert_eq!(label_position(&lines, &taken, 15, frame, 0), None);
+        assert_eq!(label_position(&lines[..1], &[], 15, frame, 0), None);
+        // A label box may not stick out of the frame.
+        let edge = vec![vec![(0, 5), (400, 5)]];
+        assert_eq!(label_position(&edge, &[], 15, frame, 0), None);
     }
 
     #[test]

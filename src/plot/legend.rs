@@ -98,15 +98,16 @@ fn legend_size(entries: &[LegendEntry]) -> (i32, i32) {
 }
 
 /// Upper-left corner of the boxed legend inside the plotting area with corners `pa` (upper
-/// left) and `pb` (lower right): the corner `wanted`, or for [`LegendPos::Auto`] the corner
-/// covering the fewest of the pixel `samples` of the data.
+/// left) and `pb` (lower right), and how many of the pixel `samples` of the data it covers: the
+/// corner `wanted` if it covers none (or no other corner covers fewer), else (and for
+/// [`LegendPos::Auto`]) the corner covering the fewest samples.
 pub(super) fn legend_box_position(
     entries: &[LegendEntry],
     wanted: LegendPos,
     samples: &[(i32, i32)],
     pa: (i32, i32),
     pb: (i32, i32),
-) -> (i32, i32) {
+) -> ((i32, i32), usize) {
     let (w, h) = legend_size(entries);
     let inset = 8;
     let corners = [
@@ -118,15 +119,25 @@ pub(super) fn legend_box_position(
     let covered = |(x, y): (i32, i32)| {
         samples.iter().filter(|p| p.0 >= x - 4 && p.0 <= x + w + 4 && p.1 >= y - 4 && p.1 <= y + h + 4).count()
     };
-    match wanted {
-        LegendPos::Auto => corners
-            .iter()
-            .map(|(_, p)| (covered(*p), *p))
-            .min_by_key(|(n, _)| *n)
-            .map(|(_, p)| p)
-            .unwrap_or(corners[0].1),
-        wanted => corners.iter().find(|(k, _)| *k == wanted).map(|(_, p)| *p).unwrap_or(corners[0].1),
-    }
+    // A legend taller or wider than the plotting area covers it whatever the corner.
+    let too_big = w + 2 * inset > pb.0 - pa.0 || h + 2 * inset > pb.1 - pa.1;
+    let (n, p) = match wanted {
+        LegendPos::Auto => {
+            corners.iter().map(|(_, p)| (covered(*p), *p)).min_by_key(|(n, _)| *n).unwrap_or((0, corners[0].1))
+        }
+        wanted => {
+            // The corner asked for, unless it covers data and another corner covers less.
+            let p = corners.iter().find(|(k, _)| *k == wanted).map(|(_, p)| *p).unwrap_or(corners[0].1);
+            let n = covered(p);
+            corners
+                .iter()
+                .map(|(_, q)| (covered(*q), *q))
+                .filter(|(m, _)| *m < n)
+                .min_by_key(|(m, _)| *m)
+                .unwrap_or((n, p))
+        }
+    };
+    (p, if too_big { n.max(1) } else { n })
 }
 
 /// Boxed legend with its upper-left corner at `pos`.
@@ -219,9 +230,18 @@ mod tests {
         let (pa, pb) = ((0, 0), (400, 300));
         // Data in the upper half: the legend goes to a lower corner.
         let samples: Vec<(i32, i32)> = (0..400).step_by(5).map(|x| (x, 30)).collect();
-        let (_, y) = legend_box_position(&e, LegendPos::Auto, &samples, pa, pb);
+        let ((_, y), n) = legend_box_position(&e, LegendPos::Auto, &samples, pa, pb);
         assert!(y > 150, "{y}");
-        let p = legend_box_position(&e, LegendPos::UpperLeft, &samples, pa, pb);
-        assert_eq!(p, (8, 8));
+        assert_eq!(n, 0);
+        // The corner asked for, if free; a lower corner when the upper one asked for covers the data.
+        let (p, n) = legend_box_position(&e, LegendPos::LowerLeft, &samples, pa, pb);
+        assert_eq!((p.0, n), (8, 0));
+        let (p, n) = legend_box_position(&e, LegendPos::UpperLeft, &samples, pa, pb);
+        assert!(p.1 > 150 && n == 0, "{p:?}");
+        // Data everywhere: the count says so (the plot then puts the legend under the plot).
+        let everywhere: Vec<(i32, i32)> =
+            (0..400).step_by(5).flat_map(|x| (0..300).step_by(5).map(move |y| (x, y))).collect();
+        let (_, n) = legend_box_position(&e, LegendPos::UpperLeft, &everywhere, pa, pb);
+        assert!(n > 0);
     }
 }

@@ -15,10 +15,10 @@ use super::frame::{
     axes_builders, build_chart, draw_frame, draw_mesh, draw_note, plot_corners, render_svg, Area, AxesSpec, Chart,
     Margins,
 };
-use super::legend::{draw_legend_box, legend_box_position, LegendEntry, LegendPos};
+use super::legend::{draw_legend_box, draw_legend_row, legend_box_position, legend_row_height, LegendEntry, LegendPos};
 use super::marker::draw_marker;
 use super::series::{series_shape, RefLine, Series, SeriesStyle};
-use super::style::{draw_err, font, FigureError, LEGEND_PX};
+use super::style::{draw_err, font, text_width, FigureError, LEGEND_PX};
 
 /// Curves on linear or log axes. Build with [`LinePlot::new`] and the builder methods, or fill
 /// the public fields; then [`LinePlot::render`].
@@ -89,24 +89,70 @@ impl LinePlot {
     }
 
     /// Render to an SVG document (`<svg ...>...</svg>`).
+    ///
+    /// The legend goes into the inside corner asked for ([`LegendPos::Auto`]: the corner covering
+    /// the fewest data points and labels); if that corner would cover any data point, curve sample,
+    /// band edge or label, the figure is drawn again with the legend in a row under the plot, so a
+    /// legend never hides data.
     pub fn render(&self) -> Result<String, FigureError> {
         let ext = self.extents()?;
+        let mut covers_data = false;
+        let svg = self.render_with(&ext, false, &mut covers_data)?;
+        if covers_data {
+            self.render_with(&ext, true, &mut covers_data)
+        } else {
+            Ok(svg)
+        }
+    }
+
+    /// Draws the figure with the legend inside (`below == false`, setting `covers_data` when the
+    /// chosen corner covers something) or in a row under the plotting area.
+    fn render_with(&self, ext: &Extents, below: bool, covers_data: &mut bool) -> Result<String, FigureError> {
         let clip = ext.clip;
-        render_svg(self.axes.width, self.axes.height, |root| {
-            let chart = self.layout(root, &clip)?;
+        let (width, height) = (self.axes.width, self.axes.height);
+        let labelled: Vec<LegendEntry> = self
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.label.is_empty())
+            .map(|(i, s)| LegendEntry { label: s.label.clone(), swatch: s.swatch(i) })
+            .collect();
+        let legend_h = if below && self.legend != LegendPos::None {
+            legend_row_height(&labelled, width as i32 - 40) as u32 + 4
+        } else {
+            0
+        };
+        render_svg(width, height, |root| {
+            let (body, legend_area) = root.split_vertically(height - legend_h);
+            let chart = self.layout(&body, &clip)?;
             let px = |p: (f64, f64)| chart.backend_coord(&p);
-            self.draw_bands(root, &clip, &px)?;
-            self.draw_ref_lines(root, &clip, &px)?;
-            let DrawnSeries { samples, entries } = self.draw_series(root, &clip, &px)?;
             let (pa, pb) = plot_corners(&chart);
+            let mut samples = self.draw_bands(root, &clip, &px)?;
+            let labels = self.draw_ref_lines(root, &clip, &px)?;
+            let DrawnSeries { samples: drawn, entries } = self.draw_series(root, &clip, &px)?;
+            samples.extend(drawn);
+            let label_boxes = self.draw_ref_labels(root, &labels, &samples, pa, pb)?;
+            for (a, b) in label_boxes {
+                for x in (a.0..=b.0).step_by(4) {
+                    for y in (a.1..=b.1).step_by(4) {
+                        samples.push((x, y));
+                    }
+                }
+            }
             draw_frame(root, pa, pb)?;
             if !ext.has_data {
                 let note = if self.series.is_empty() { "no data" } else { "no finite data to plot" };
                 draw_note(root, note, pa, pb)?;
             }
             if !entries.is_empty() && self.legend != LegendPos::None {
-                let pos = legend_box_position(&entries, self.legend, &samples, pa, pb);
-                draw_legend_box(root, &entries, pos)?;
+                if below {
+                    let (_, ly) = legend_area.get_base_pixel();
+                    draw_legend_row(root, &entries, 20, width as i32 - 20, ly)?;
+                } else {
+                    let (pos, covered) = legend_box_position(&entries, self.legend, &samples, pa, pb);
+                    *covers_data = covered > 0;
+                    draw_legend_box(root, &entries, pos)?;
+                }
             }
             Ok(())
         })
@@ -151,8 +197,9 @@ impl LinePlot {
         Ok(chart)
     }
 
-    /// Shaded bands, under everything else.
-    fn draw_bands(&self, root: &Area, clip: &Clip, px: &ToPixel) -> Result<(), FigureError> {
+    /// Shaded bands, under everything else; returns pixel samples of their edges.
+    fn draw_bands(&self, root: &Area, clip: &Clip, px: &ToPixel) -> Result<Vec<(i32, i32)>, FigureError> {
+        let mut samples = Vec::new();
         for (si, s) in self.series.iter().enumerate() {
             let color = s.line_color(si);
             for run in s.band_runs(self.axes.x_log, self.axes.y_log) {
@@ -164,39 +211,95 @@ impl LinePlot {
                 let poly = clip.polygon(&poly);
                 if poly.len() >= 3 {
                     let pix: Vec<(i32, i32)> = poly.iter().map(|p| px(*p)).collect();
+                    sample_polyline(&pix, &mut samples);
                     root.draw(&Polygon::new(pix, color.mix(0.2).filled())).map_err(draw_err)?;
                 }
             }
         }
-        Ok(())
+        Ok(samples)
     }
 
-    /// Dashed grey reference lines with their labels (those outside the ranges are left out).
-    fn draw_ref_lines(&self, root: &Area, clip: &Clip, px: &ToPixel) -> Result<(), FigureError> {
+    /// Dashed grey reference lines (those outside the ranges are left out); returns their labels
+    /// with the pixel ends of their lines, for [`Self::draw_ref_labels`].
+    fn draw_ref_lines(&self, root: &Area, clip: &Clip, px: &ToPixel) -> Result<Vec<RefLabel>, FigureError> {
         let Clip { x0, x1, y0, y1 } = *clip;
         let ref_style = RGBColor(0x55, 0x55, 0x55).stroke_width(1);
-        let ref_text = TextStyle::from(font(LEGEND_PX)).color(&RGBColor(0x40, 0x40, 0x40));
+        let mut labels = Vec::new();
         for r in &self.ref_lines {
-            let (a, b, label, at, pos) = match r {
+            let (a, b, label, horizontal) = match r {
                 RefLine::Horizontal { y, label } => {
                     let Some(t) = fwd(*y, self.axes.y_log).filter(|t| *t >= y0 && *t <= y1) else {
                         continue;
                     };
-                    let (a, b) = (px((x0, t)), px((x1, t)));
-                    (a, b, label, (b.0 - 4, b.1 - 3), Pos::new(HPos::Right, VPos::Bottom))
+                    (px((x0, t)), px((x1, t)), label, true)
                 }
                 RefLine::Vertical { x, label } => {
                     let Some(t) = fwd(*x, self.axes.x_log).filter(|t| *t >= x0 && *t <= x1) else {
                         continue;
                     };
-                    let (a, b) = (px((t, y0)), px((t, y1)));
-                    (a, b, label, (b.0 + 4, b.1 + 4), Pos::new(HPos::Left, VPos::Top))
+                    (px((t, y0)), px((t, y1)), label, false)
                 }
             };
             root.draw(&DashedPathElement::new(vec![a, b], 5, 4, ref_style)).map_err(draw_err)?;
-            root.draw(&Text::new(label.clone(), at, ref_text.pos(pos))).map_err(draw_err)?;
+            if !label.is_empty() {
+                labels.push(RefLabel { text: label.clone(), a, b, horizontal });
+            }
         }
-        Ok(())
+        Ok(labels)
+    }
+
+    /// The labels of the reference lines, each at the end of its line and the side of it where it
+    /// covers the fewest data `samples` (drawn on top, on a white ground); returns their boxes.
+    fn draw_ref_labels(
+        &self,
+        root: &Area,
+        labels: &[RefLabel],
+        samples: &[(i32, i32)],
+        pa: (i32, i32),
+        pb: (i32, i32),
+    ) -> Result<Vec<PixelBox>, FigureError> {
+        let ref_text = TextStyle::from(font(LEGEND_PX)).color(&RGBColor(0x40, 0x40, 0x40));
+        let mut boxes: Vec<PixelBox> = Vec::new();
+        for l in labels {
+            let w = text_width(&l.text, LEGEND_PX).ceil() as i32;
+            let h = LEGEND_PX.ceil() as i32;
+            // Upper-left corners of the candidate boxes, in order of preference.
+            let candidates: Vec<(i32, i32)> = if l.horizontal {
+                let (xl, xr, y) = (l.a.0.min(l.b.0) + 4, l.a.0.max(l.b.0) - 4 - w, l.a.1);
+                let mut c = vec![(xr, y - 3 - h), (xr, y + 3), (xl, y - 3 - h), (xl, y + 3)];
+                // Then along the line, where the ends are crowded.
+                for k in 1..8 {
+                    let x = xl + (xr - xl) * k / 8;
+                    c.extend([(x, y - 3 - h), (x, y + 3)]);
+                }
+                c
+            } else {
+                let (x, yt, yb) = (l.a.0, l.a.1.min(l.b.1) + 4, l.a.1.max(l.b.1) - 4 - h);
+                let mut c = vec![(x + 4, yt), (x - 4 - w, yt), (x + 4, yb), (x - 4 - w, yb)];
+                for k in 1..8 {
+                    let y = yt + (yb - yt) * k / 8;
+                    c.extend([(x + 4, y), (x - 4 - w, y)]);
+                }
+                c
+            };
+            let inside = |c: &(i32, i32)| c.0 >= pa.0 && c.0 + w <= pb.0 && c.1 >= pa.1 && c.1 + h <= pb.1;
+            let cost = |c: &(i32, i32)| {
+                let hits = samples
+                    .iter()
+                    .filter(|p| p.0 >= c.0 - 3 && p.0 <= c.0 + w + 3 && p.1 >= c.1 - 3 && p.1 <= c.1 + h + 3)
+                    .count();
+                let clash =
+                    boxes.iter().filter(|(a, b)| c.0 < b.0 && c.0 + w > a.0 && c.1 < b.1 && c.1 + h > a.1).count();
+                hits + 1000 * clash + if inside(c) { 0 } else { 100_000 }
+            };
+            let best = candidates.iter().copied().min_by_key(|c| cost(c)).unwrap_or(candidates[0]);
+            root.draw(&Rectangle::new([(best.0 - 2, best.1), (best.0 + w + 2, best.1 + h)], WHITE.mix(0.85).filled()))
+                .map_err(draw_err)?;
+            root.draw(&Text::new(l.text.clone(), best, ref_text.pos(Pos::new(HPos::Left, VPos::Top))))
+                .map_err(draw_err)?;
+            boxes.push((best, (best.0 + w, best.1 + h)));
+        }
+        Ok(boxes)
     }
 
     /// Curves and markers, and the legend entries.
@@ -222,7 +325,8 @@ impl LinePlot {
             if s.style.has_markers() {
                 for p in runs.iter().flatten().filter(|p| clip.contains(**p)) {
                     let c = px(*p);
-                    samples.push(c);
+                    // The marker's extent (radius 4 and its stroke), not just its centre.
+                    samples.extend([c, (c.0 - 5, c.1), (c.0 + 5, c.1), (c.0, c.1 - 5), (c.0, c.1 + 5)]);
                     draw_marker(root, series_shape(si), c, 4, color, Some(WHITE), 2)?;
                 }
             }
@@ -232,6 +336,17 @@ impl LinePlot {
         }
         Ok(DrawnSeries { samples, entries })
     }
+}
+
+/// A pixel rectangle: upper-left and lower-right corners.
+type PixelBox = ((i32, i32), (i32, i32));
+
+/// The label of a reference line and the pixel ends of the line.
+struct RefLabel {
+    text: String,
+    a: (i32, i32),
+    b: (i32, i32),
+    horizontal: bool,
 }
 
 /// Append points along the pixel polyline `pix` (four per segment and its end) to `samples`.

@@ -14,6 +14,23 @@ pub fn sci(x: f64, digits: usize) -> String {
     format!("{:.*e}", digits.saturating_sub(1), x)
 }
 
+/// Scientific notation as TeX for use inside `$...$`: `1.5 \times 10^{-3}`, and `10^{40}` for a
+/// mantissa of exactly 1 (`sci` writes `1.50e-3`, `1e40`, which math would set as letters).
+pub fn tex_sci(x: f64, digits: usize) -> String {
+    let s = sci(x, digits);
+    match s.split_once('e') {
+        Some((m, e)) => {
+            let e = e.trim_start_matches('+');
+            match m {
+                "1" | "1.0" | "1.00" => format!("10^{{{e}}}"),
+                "-1" | "-1.0" | "-1.00" => format!("-10^{{{e}}}"),
+                m => format!("{m} \\times 10^{{{e}}}"),
+            }
+        }
+        None => s.replace('∞', "\\infty").replace('−', "-"),
+    }
+}
+
 /// `digits` significant digits; plain notation for 1e-3 <= |x| < 1e6, scientific otherwise.
 pub fn num(x: f64, digits: usize) -> String {
     if let Some(s) = non_finite(x) {
@@ -76,5 +93,10 @@ mod tests {
         assert_eq!(pct(0.93421, 1), "93.4%");
         assert_eq!(num(f64::INFINITY, 3), "∞");
         assert_eq!(sci(f64::NAN, 3), "NaN");
+        assert_eq!(tex_sci(1e40, 1), "10^{40}");
+        assert_eq!(tex_sci(1e20, 0), "10^{20}");
+        assert_eq!(tex_sci(-2.5e-7, 2), "-2.5 \\times 10^{-7}");
+        assert_eq!(tex_sci(0.0, 2), "0");
+        assert_eq!(tex_sci(f64::NEG_INFINITY, 2), "-\\infty");
     }
 }

@@ -215,7 +215,9 @@ impl<'f> Ctx<'f> {
                     i += 1;
                 }
                 Event::DisplayMath(src) => {
-                    out.push(Event::InlineHtml(self.math(src, true).into()));
+                    // Its own scroll box: a formula wider than the column scrolls instead of clipping.
+                    let html = format!("<span class=\"math-block\">{}</span>", self.math(src, true));
+                    out.push(Event::InlineHtml(html.into()));
                     i += 1;
                 }
                 e => {
@@ -251,8 +253,9 @@ impl<'f> Ctx<'f> {
     /// MathML for a LaTeX source; on a LaTeX error, the escaped source in
     /// `<code class="math-error">` and a warning.
     fn math(&mut self, src: &str, display: bool) -> String {
+        let tex = normalize_tex(src);
         let storage = Storage::new();
-        let events: Vec<_> = pulldown_latex::Parser::new(src, &storage).collect();
+        let events: Vec<_> = pulldown_latex::Parser::new(&tex, &storage).collect();
         let error = events.iter().find_map(|e| e.as_ref().err().map(|e| e.to_string()));
         let fallback = |w: &mut Vec<String>, msg: String| {
             w.push(format!(
@@ -275,7 +278,7 @@ impl<'f> Ctx<'f> {
         };
         let mut out = String::new();
         match push_mathml(&mut out, events.into_iter(), config) {
-            Ok(()) if !out.contains("<merror") => out,
+            Ok(()) if !out.contains("<merror") => repair_mathml(&out),
             Ok(()) => fallback(&mut self.warnings, "the renderer reported an error".into()),
             Err(e) => fallback(&mut self.warnings, e.to_string()),
         }
@@ -292,6 +295,66 @@ impl<'f> Ctx<'f> {
         self.slugs.insert(candidate.clone(), 1);
         candidate
     }
+}
+
+/// Rewrites TeX the renderer would misread: a number in e-notation (`1e40`, `2.5e-7`, as the
+/// report's number formatting writes them) becomes `1 \times 10^{40}`; otherwise an `e` between
+/// digits would be set as the italic variable $e$.
+pub fn normalize_tex(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        // A number starts at a digit not preceded by a letter, a backslash or another digit/point.
+        let starts = b[i].is_ascii_digit()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'\\' | b'.' | b'_' | b'^')));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        let mantissa_end = j;
+        if j < b.len() && (b[j] == b'e' || b[j] == b'E') {
+            let mut k = j + 1;
+            if k < b.len() && (b[k] == b'-' || b[k] == b'+') {
+                k += 1;
+            }
+            let digits_start = k;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            let ends = k == b.len() || !(b[k].is_ascii_alphanumeric() || b[k] == b'.');
+            if k > digits_start && ends {
+                let exp = src[j + 1..k].trim_start_matches('+');
+                out.push_str(&src[copied..i]);
+                out.push_str(&format!("{} \\times 10^{{{exp}}}", &src[i..mantissa_end]));
+                copied = k;
+                i = k;
+                continue;
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out.push_str(&src[copied..]);
+    out
+}
+
+/// Repairs two defects of pulldown-latex 0.8's MathML: the control space `\ ` and `~` come out as
+/// the escaped text `&amp;nbsp;` (a visible "&nbsp;"), written here as a no-break space; and a
+/// sized delimiter (`\big`, `\Big`, ...) has no space between `stretchy="true"` and `minsize`,
+/// which leaves the attributes malformed.
+pub fn repair_mathml(mathml: &str) -> String {
+    mathml.replace(">&amp;nbsp;</mtext>", ">\u{a0}</mtext>").replace("\"minsize=", "\" minsize=")
 }
 
 fn heading_level(l: HeadingLevel) -> u8 {
@@ -348,6 +411,32 @@ pub fn escape(s: &str) -> String {
         }
     }
     o
+}
+
+/// Width in CSS pixels a figure gets in the report at a 1200 px wide window (the page's 72em
+/// maximum less its padding and a scroll bar; see `style.css`). Figures wider than this are scaled
+/// down to it.
+pub const FIGURE_COLUMN_PX: f64 = 1140.0;
+
+/// Smallest text in the report's figures, in CSS pixels at a 1200 px window.
+pub const MIN_FIGURE_TEXT_PX: f64 = 11.0;
+
+/// The size in CSS pixels of the smallest text of `svg` when it is shown `column_px` wide at most
+/// (the `font-size` attributes times the scale `min(1, column_px / width)`); `None` without text
+/// sizes or width.
+pub fn min_text_px(svg: &str, column_px: f64) -> Option<f64> {
+    let open_end = svg.find("<svg").and_then(|s| svg[s..].find('>').map(|e| s + e))?;
+    let open = &svg[svg.find("<svg")?..open_end];
+    let width: f64 = attr(open, "width")?.trim_end_matches("px").parse().ok()?;
+    let mut smallest: Option<f64> = None;
+    let mut rest = svg;
+    while let Some(p) = rest.find("font-size=\"") {
+        rest = &rest[p + 11..];
+        if let Some(v) = rest.split('"').next().and_then(|v| v.trim_end_matches("px").parse::<f64>().ok()) {
+            smallest = Some(smallest.map_or(v, |m: f64| m.min(v)));
+        }
+    }
+    Some(smallest? * (column_px / width).min(1.0))
 }
 
 /// Value of attribute `name` in an open tag's text (`name="..."`).
@@ -556,6 +645,78 @@ See [the paper](#1-introduction) and the list:
         // The LaTeX source is kept (escaped) as an annotation.
         let r = render("$a < b$");
         assert!(r.html.contains("<annotation encoding=\"application/x-tex\">a &lt; b</annotation>"), "{}", r.html);
+    }
+
+    #[test]
+    fn control_space_is_a_no_break_space_not_a_visible_entity() {
+        // `\ ` is TeX's control space: one inter-word space inside the formula.
+        let r = render("$a\\ b$ and $a~b$");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert!(!r.html.contains("&amp;nbsp;") && !r.html.contains("&nbsp;"), "{}", r.html);
+        assert!(r.html.contains("<mi>a</mi><mtext>\u{a0}</mtext><mi>b</mi>"), "{}", r.html);
+        assert_eq!(r.html.matches("<mtext>\u{a0}</mtext>").count(), 2, "{}", r.html);
+    }
+
+    #[test]
+    fn sized_delimiters_are_enlarged() {
+        // \big is 1.2em, \Big 1.8em (TeX's sizes, as pulldown-latex maps them), stretchy at that size.
+        let r = render("$\\Big[ x \\Big]$ $\\big( y \\big)$");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let h = &r.html;
+        assert!(
+            h.contains("<mo symmetric=\"true\" stretchy=\"true\" minsize=\"1.8em\" maxsize=\"1.8em\">[</mo>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<mo symmetric=\"true\" stretchy=\"true\" minsize=\"1.8em\" maxsize=\"1.8em\">]</mo>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<mo symmetric=\"true\" stretchy=\"true\" minsize=\"1.2em\" maxsize=\"1.2em\">(</mo>"),
+            "{h}"
+        );
+        assert!(!h.contains("\"minsize"), "attributes must be separated: {h}");
+    }
+
+    #[test]
+    fn e_notation_is_set_as_a_power_of_ten() {
+        let r = render("$1e40$, $2.5e-7$ and $L = 3E+2$");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let h = &r.html;
+        // The exponent is a braced group, hence the <mrow>; a leading minus in a group is an <mi>.
+        assert!(h.contains("<mn>1</mn><mo>×</mo><msup><mn>10</mn><mrow><mn>40</mn></mrow></msup>"), "{h}");
+        assert!(h.contains("<mn>2.5</mn><mo>×</mo><msup><mn>10</mn><mrow><mi>−</mi><mn>7</mn></mrow></msup>"), "{h}");
+        assert!(h.contains("<mn>3</mn><mo>×</mo><msup><mn>10</mn><mrow><mn>2</mn></mrow></msup>"), "{h}");
+        assert!(!h.contains("<mi>e</mi>") && !h.contains("<mi>E</mi>"), "{h}");
+        // Only numbers are rewritten: e as a variable, exponents, ids and subscripts stay.
+        for (tex, kept) in
+            [("2e^{x}", "2e^{x}"), ("x_2e3", "x_2e3"), ("C2e", "C2e"), ("1.5ex", "1.5ex"), ("e = 2", "e = 2")]
+        {
+            assert_eq!(normalize_tex(tex), kept);
+        }
+        assert_eq!(normalize_tex("a + 1e40 + 2e-3"), "a + 1 \\times 10^{40} + 2 \\times 10^{-3}");
+    }
+
+    #[test]
+    fn figure_text_size_at_the_page_width() {
+        let svg = |w: u32, fs: &str| {
+            format!("<svg width=\"{w}\" height=\"10\"><text font-size=\"14\">a</text><text font-size=\"{fs}\">b</text></svg>")
+        };
+        // 12.5 px text in a 960 px figure stays 12.5 px in a 1140 px column ...
+        assert_eq!(min_text_px(&svg(960, "12.5"), 1140.0), Some(12.5));
+        // ... and shrinks to 12.5 * 782 / 960 = 10.18 px in a 782 px one (the old 46em column).
+        let s = min_text_px(&svg(960, "12.5"), 782.0).unwrap();
+        assert!((s - 12.5 * 782.0 / 960.0).abs() < 1e-12, "{s}");
+        assert_eq!(min_text_px("<svg width=\"10\"></svg>", 100.0), None);
+    }
+
+    #[test]
+    fn display_math_scrolls_in_its_own_box() {
+        let r = render("Before\n$$x = 1$$\nafter.");
+        assert!(r.html.contains("<span class=\"math-block\"><math display=\"block\">"), "{}", r.html);
+        assert!(STYLE.contains(".math-block{display:block;overflow-x:auto"), "the box scrolls");
+        // Inline math is not boxed.
+        assert!(!render("$x$").html.contains("math-block"));
     }
 
     #[test]

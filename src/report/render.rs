@@ -2,6 +2,7 @@
 //! the stages' artifacts, then converted to a self-contained HTML page; figures and data tables
 //! are written beside it.
 
+use super::ledger::ClaimView;
 use super::outdir::{OutDirError, Staging};
 use super::{export, format, markdown};
 use crate::pipeline::{Claim, ClaimStatus, Figure, Progress, StageRecord, Verbosity};
@@ -147,6 +148,9 @@ fn environment(
     env.add_filter("sci", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
         Ok(f64_arg(&v, "sci")?.map_or_else(dash, |x| format::sci(x, digits.unwrap_or(3))))
     });
+    env.add_filter("texsci", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
+        Ok(f64_arg(&v, "texsci")?.map_or_else(|| "\\text{—}".into(), |x| format::tex_sci(x, digits.unwrap_or(3))))
+    });
     env.add_filter("num", |v: TplValue, digits: Option<usize>| -> Result<String, TplError> {
         Ok(f64_arg(&v, "num")?.map_or_else(dash, |x| format::num(x, digits.unwrap_or(4))))
     });
@@ -157,6 +161,13 @@ fn environment(
         // Inside a Markdown table cell a `|` ends the cell, even within math: escape it.
         v.replace('|', "\\|").replace(['\n', '\r'], " ")
     });
+    env.add_filter("text", |v: String| -> String {
+        // Plain text from the data (a message, a path) put into the Markdown: a `$` would start math
+        // on a code host (`$EOC_TORCH_PYTHON`), `*`, `_` and backticks would start emphasis or code.
+        escape_markdown_text(&v)
+    });
+    env.add_filter("arch_label", |v: String| -> String { arch_label(&v).to_string() });
+    env.add_filter("act_label", |v: String| -> String { act_label(&v).to_string() });
     env.add_filter("passfail", |v: TplValue| -> String {
         if v.is_true() {
             "pass".into()
@@ -249,32 +260,31 @@ pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, Repor
         inconclusive => count(ClaimStatus::Inconclusive),
         not_tested => count(ClaimStatus::NotTested),
     };
+    let claim_views: Vec<ClaimView> = claims
+        .iter()
+        .map(|c| ClaimView::new(c, |stage| chapters.iter().find(|ch| ch.name == stage).map(|ch| ch.number)))
+        .collect();
+    let ledger_number = chapters.iter().map(|c| c.number).max().unwrap_or(1) + 1;
     let ctx = context! {
         profile => context! { name => info.profile, description => info.profile_description },
         info => info,
         chapters => chapters,
         stages => stages,
         stage_info => stage_info,
-        claims => claims,
+        claims => claim_views,
         claim_counts => claim_counts,
+        ledger_number => ledger_number,
     };
     let md = env.get_template("report.md.j2")?.render(&ctx)?;
     let md = tidy_blank_lines(&md);
     let used: Vec<String> = numbers.lock().unwrap_or_else(|e| e.into_inner()).order.clone();
     let lookup = |name: &str| figs.get(name).map(|f| f.svg.clone());
     let converted = markdown::markdown_to_html(&md, &lookup)?;
-    let toc: Vec<_> = converted
-        .headings
-        .iter()
-        .filter(|h| (2..=3).contains(&h.level))
-        .map(|h| context! { level => h.level, html => h.html, id => h.id })
-        .collect();
-    // The table of contents goes right after the title.
-    let body = match converted.html.find("</h1>") {
-        Some(i) => {
-            let toc_html = env.get_template("toc.html.j2")?.render(context! { toc => toc })?;
-            format!("{}{}{}", &converted.html[..i + 5], toc_html, &converted.html[i + 5..])
-        }
+    let toc = toc_tree(&converted.headings);
+    // The table of contents goes after the title and the abstract, before the first section.
+    let toc_html = env.get_template("toc.html.j2")?.render(context! { toc => toc })?;
+    let body = match converted.html.find("<h2") {
+        Some(i) => format!("{}{}{}", &converted.html[..i], toc_html, &converted.html[i..]),
         None => converted.html.clone(),
     };
     let html = env.get_template("layout.html.j2")?.render(context! {
@@ -283,8 +293,94 @@ pub fn render(records: &[StageRecord], info: &RunInfo) -> Result<Rendered, Repor
         body => body,
         info => info,
     })?;
-    let figures = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
-    Ok(Rendered { markdown: md, html, figures, files: Vec::new(), warnings: converted.warnings })
+    let figures: Vec<Figure> = used.iter().filter_map(|n| figs.get(n).cloned()).collect();
+    let mut warnings = converted.warnings;
+    for f in &figures {
+        if let Some(px) = markdown::min_text_px(&f.svg, markdown::FIGURE_COLUMN_PX) {
+            if px < markdown::MIN_FIGURE_TEXT_PX {
+                warnings.push(format!(
+                    "figure '{}' shows text at {px:.1} px in a {} px column (at least {} px wanted)",
+                    f.name,
+                    markdown::FIGURE_COLUMN_PX,
+                    markdown::MIN_FIGURE_TEXT_PX
+                ));
+            }
+        }
+    }
+    Ok(Rendered { markdown: md, html, figures, files: Vec::new(), warnings })
+}
+
+/// A section of the table of contents with its subsections.
+#[derive(Debug, Serialize, PartialEq)]
+struct TocEntry {
+    html: String,
+    id: String,
+    children: Vec<TocEntry>,
+}
+
+/// Sections (`##`) with their subsections (`###`) nested under them; a subsection before the first
+/// section is listed as a section.
+fn toc_tree(headings: &[markdown::Heading]) -> Vec<TocEntry> {
+    let mut toc: Vec<TocEntry> = Vec::new();
+    for h in headings.iter().filter(|h| (2..=3).contains(&h.level)) {
+        let entry = TocEntry { html: h.html.clone(), id: h.id.clone(), children: Vec::new() };
+        match toc.last_mut() {
+            Some(parent) if h.level == 3 => parent.children.push(entry),
+            _ => toc.push(entry),
+        }
+    }
+    toc
+}
+
+/// Display name of an architecture's data value (`full` -> "FRN", `reduced` -> "RRN"); other
+/// values unchanged.
+pub fn arch_label(v: &str) -> &str {
+    match v {
+        "full" => "FRN",
+        "reduced" => "RRN",
+        other => other,
+    }
+}
+
+/// Display name of an activation's data value (`relu` -> "ReLU", `alpha-relu` -> "α-ReLU",
+/// `gelu` -> "GELU"); other values unchanged.
+pub fn act_label(v: &str) -> &str {
+    match v {
+        "relu" => "ReLU",
+        "alpha-relu" => "α-ReLU",
+        "gelu" => "GELU",
+        other => other,
+    }
+}
+
+/// Plain text as Markdown that shows it literally: an environment variable `$NAME` becomes the code
+/// span `` `$NAME` `` (code, and no code host starts math at its `$`); `\\`, `$`, `*`, `_` and
+/// `` ` `` elsewhere are backslash-escaped.
+pub fn escape_markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '$' {
+            let name_len = s[i + 1..]
+                .char_indices()
+                .take_while(|(k, ch)| ch.is_ascii_alphanumeric() && !(*k == 0 && ch.is_ascii_digit()) || *ch == '_')
+                .count();
+            if name_len > 0 {
+                out.push('`');
+                out.push_str(&s[i..i + 1 + name_len]);
+                out.push('`');
+                for _ in 0..name_len {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        if matches!(c, '\\' | '$' | '*' | '_' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Collapses runs of more than two blank lines left by template control blocks.
@@ -360,4 +456,101 @@ pub fn write_report_with(
 /// Pretty-printed JSON of a data file.
 fn pretty<T: Serialize + ?Sized>(what: &str, v: &T) -> Result<String, ReportError> {
     serde_json::to_string_pretty(v).map_err(|source| ReportError::Serialize { what: what.to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_with_dollars_stays_text() {
+        let note = "no Python found ($EOC_TORCH_PYTHON, .venv-torch/bin/python, python3); costs $5 *or* a_b";
+        let esc = escape_markdown_text(note);
+        assert_eq!(
+            esc,
+            r"no Python found (`$EOC_TORCH_PYTHON`, .venv-torch/bin/python, python3); costs \$5 \*or\* a\_b"
+        );
+        let html = markdown::markdown_to_html(&esc, &|_| None).unwrap().html;
+        assert!(!html.contains("<math") && !html.contains("<em>"), "{html}");
+        assert!(
+            html.contains("(<code>$EOC_TORCH_PYTHON</code>, .venv-torch/bin/python, python3); costs $5 *or* a_b"),
+            "{html}"
+        );
+        // Unescaped, the same text would have started math: the test can fail.
+        assert!(markdown::markdown_to_html("a $EOC b$ c", &|_| None).unwrap().html.contains("<math"));
+    }
+
+    #[test]
+    fn claims_summary_links_to_the_ledger_and_contents_follow_the_abstract() {
+        use crate::pipeline::{Artifact, Chapter, StageRecord};
+        let claim = |id: &str, status| Claim {
+            id: id.into(),
+            chapter: "demo".into(),
+            claim: format!("Claim {id} holds: with detail $x^2$."),
+            criterion: "$|x| \\le 1$".into(),
+            measured: "3 of 4 pass; worst $x = 2$; third".into(),
+            status,
+        };
+        let artifact = Artifact {
+            summary: serde_json::json!({}),
+            tables: vec![],
+            figures: vec![],
+            claims: vec![claim("C9a", ClaimStatus::NotReproduced), claim("C9b", ClaimStatus::Inconclusive)],
+        };
+        let record = StageRecord {
+            name: "demo".into(),
+            version: 1,
+            key: "k".into(),
+            cached: false,
+            seconds: 0.0,
+            jobs: 1,
+            artifact: Arc::new(artifact),
+            chapter: Some(Chapter { title: "Demo", template: "## 2 Demo\n\nSee [C9a](#claim-c9a).\n" }),
+        };
+        let info = RunInfo {
+            program_version: "test".into(),
+            git_commit: None,
+            profile: "quick".into(),
+            profile_description: String::new(),
+            threads: 1,
+            generated_at: String::new(),
+        };
+        let r = render(&[record], &info).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let md = &r.markdown;
+        assert!(md.contains("| [C9a](#claim-c9a) | Claim C9a holds | 2 | <span class=\"status status-not_reproduced\">not reproduced</span> | 3 of 4 pass |"), "{md}");
+        assert!(md.contains("<span class=\"status status-inconclusive\">inconclusive</span>"), "{md}");
+        assert!(md.contains("## 3 The claims ledger") && md.contains("#### Claim C9b"), "{md}");
+        assert!(md.contains("- worst $x = 2$\n"), "the measurements are listed one per line: {md}");
+        let h = &r.html;
+        // Every in-page link has its target.
+        let mut from = 0;
+        let mut links = 0;
+        while let Some(p) = h[from..].find("href=\"#") {
+            let start = from + p + 7;
+            let id = &h[start..start + h[start..].find('"').unwrap()];
+            assert!(h.contains(&format!("id=\"{id}\"")), "no element with id {id}");
+            links += 1;
+            from = start;
+        }
+        assert!(links >= 6, "{links} links");
+        // Title, abstract, contents, then the first section.
+        let (abs, toc, first) =
+            (h.find("Abstract.").unwrap(), h.find("<nav class=\"toc\"").unwrap(), h.find("<h2").unwrap());
+        assert!(abs < toc && toc < first, "{abs} {toc} {first}");
+        assert!(h.contains("<ol class=\"toc-subsections\">") || !h.contains("<h3"));
+    }
+
+    #[test]
+    fn contents_nest_subsections_under_sections() {
+        let h = |level, id: &str| markdown::Heading { level, text: id.into(), html: id.into(), id: id.into() };
+        let toc = toc_tree(&[h(1, "title"), h(3, "early"), h(2, "a"), h(3, "a1"), h(4, "deep"), h(3, "a2"), h(2, "b")]);
+        let shape: Vec<(String, Vec<String>)> =
+            toc.iter().map(|e| (e.id.clone(), e.children.iter().map(|c| c.id.clone()).collect())).collect();
+        let want = [("early", vec![]), ("a", vec!["a1", "a2"]), ("b", vec![])];
+        assert_eq!(
+            shape,
+            want.iter().map(|(p, c)| (p.to_string(), c.iter().map(|s| s.to_string()).collect())).collect::<Vec<_>>()
+        );
+    }
 }

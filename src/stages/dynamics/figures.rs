@@ -10,7 +10,7 @@ use crate::meanfield::laws;
 use crate::meanfield::recurrence::Layer;
 use crate::pipeline::{Figure, StageError};
 use crate::plot::{FigureError, LegendPos, LinePlot, Series, SeriesStyle};
-use crate::report::format::sci;
+use crate::report::format::tex_sci;
 
 /// What every figure reads: the configuration, the results, and a grid of 61 depths
 /// log-spaced in $[1, L]$ for the theory curves.
@@ -65,7 +65,7 @@ pub fn figures(cfg: &Config, results: &[CaseResult]) -> Result<Vec<Figure>, Stag
 
 /// Length $p^l$ against depth (log-log), with the asymptotes $B\,l$ (tanh) and $(K_p l)^{1/(1-\alpha)}$ ($\alpha$-ReLU).
 fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "p^l").log_x().log_y().legend(LegendPos::UpperLeft);
+    let mut plot = LinePlot::new("", "depth l", "pˡ").log_x().log_y().legend(LegendPos::UpperLeft);
     let mut color = 0;
     let mut add = |plot: &mut LinePlot, label: String, data: Vec<(f64, f64)>, theory: Option<Vec<(f64, f64)>>| {
         plot.series.push(Series::new(label, data).color(color));
@@ -83,7 +83,7 @@ fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
             let kp = laws::alpha_p_slope(a, &r.case.spec.blocks())
                 .map_err(|e| StageError::compute("figure dynamics-p", e))?;
             let th = ctx.grid.iter().map(|&l| (l, (kp * l).powf(1.0 / (1.0 - a)))).collect();
-            add(&mut plot, format!("FRN α = {a}"), pts(r, Layer::p), Some(th));
+            add(&mut plot, format!("FRN α-ReLU, α = {a}"), pts(r, Layer::p), Some(th));
         }
     }
     if let Some(r) = ctx.by("vanilla tanh") {
@@ -98,7 +98,7 @@ fn p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
 
 /// ReLU nets: $\ln p^l$ on linear axes, with $\ln p^0 + l\ln(\kappa + \sigma\alpha_q/2)$.
 fn relu_logp_figure(ctx: &Ctx) -> Result<Figure, StageError> {
-    let mut plot = LinePlot::new("", "depth l", "ln p^l").legend(LegendPos::UpperLeft);
+    let mut plot = LinePlot::new("", "depth l", "ln pˡ").legend(LegendPos::UpperLeft);
     for (i, label) in ["FRN ReLU", "RRN ReLU", "vanilla ReLU"].iter().enumerate() {
         if let Some(r) = ctx.by(label) {
             let rate = laws::relu_rate(&r.case.spec.blocks());
@@ -243,7 +243,7 @@ fn local_e_figure(ctx: &Ctx) -> Result<Figure, StageError> {
     plot = plot.hline(1.0, "theory").y_range(0.0, 5.0);
     Ok(Figure {
         name: "dynamics-local-e".into(),
-        caption: format!("Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to ${}$ (α-ReLU) and ${}$ (tanh with $e^* > 0$). FRNs only; the RRNs behave alike. The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $\\lvert e^l - e^*\\rvert$, which itself decays only like $l^{{-d}}$.", sci(ctx.cfg.continuum_depth, 0), sci(ctx.cfg.tanh_continuum_depth, 0)),
+        caption: format!("Local exponent of the cosine law divided by its theoretical value ($-d$, or $-2$ for $1 - e^l$ of ReLU) against depth. Solid: the discrete recurrence; dashed: its continuum limit in log-depth, started at the largest depth and carried to ${}$ (α-ReLU) and ${}$ (tanh with $e^* > 0$). FRNs only; the RRNs behave alike. The α-ReLU laws converge slowly: the local slope differs from $-d$ by a term proportional to $\\lvert e^l - e^*\\rvert$, which itself decays only like $l^{{-d}}$.", tex_sci(ctx.cfg.continuum_depth, 1), tex_sci(ctx.cfg.tanh_continuum_depth, 1)),
         svg: plot.render().map_err(plot_err("dynamics-local-e"))?,
     })
 }

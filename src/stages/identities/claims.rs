@@ -3,6 +3,7 @@
 
 use super::compute::{Row, TOL_FD, TOL_QUAD, TOL_SIGMA};
 use crate::pipeline::{Claim, ClaimStatus};
+use crate::report::format::tex_sci;
 
 /// The rows of the table, looked up by identity id.
 struct Rows<'a>(&'a [Row]);
@@ -24,7 +25,7 @@ impl Rows<'_> {
     /// `id: max rel. err. x` for each of `ids`.
     fn rel(&self, ids: &[&str]) -> String {
         ids.iter()
-            .filter_map(|id| self.get(id).map(|r| format!("{id}: max rel. err. {:.1e}", r.max_rel_err)))
+            .filter_map(|id| self.get(id).map(|r| format!("{id}: max rel. err. ${}$", tex_sci(r.max_rel_err, 2))))
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -38,8 +39,8 @@ fn claim(id: &str, claim: &str, criterion: String, measured: String, status: Cla
 fn c5a(rows: &Rows) -> Claim {
     claim(
         "C5a",
-        "Bessel representation of the alpha-ReLU kernel: $W_\\alpha(c) = \\frac{(1-c^2)^{\\alpha+1/2}}{2\\pi}\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$",
-        format!("quadrature of the $K_0$ integral matches the closed form $W_\\alpha$ to relative error $\\le$ {TOL_QUAD:.0e} for $|c| \\le 0.999$"),
+        "Bessel representation of the $\\alpha$-ReLU kernel: $W_\\alpha(c) = \\frac{(1-c^2)^{\\alpha+1/2}}{2\\pi}\\int_0^\\infty y^\\alpha e^{cy}K_0(y)dy$",
+        format!("quadrature of the $K_0$ integral matches the closed form $W_\\alpha$ to relative error $\\le {}$ for $|c| \\le 0.999$", tex_sci(TOL_QUAD, 1)),
         rows.rel(&["I5a"]),
         rows.status(&["I5a"]),
     )
@@ -50,7 +51,7 @@ fn c5b(rows: &Rows) -> Claim {
     claim(
         "C5b",
         "Closed forms of $\\int_0^\\infty y^n e^{cy}K_0(y)dy$ for $n = 0, 1, 2$ (and a hypergeometric one for real $\\alpha$), from the arc-cosine kernels",
-        format!("match quadrature to relative error $\\le$ {TOL_QUAD:.0e}"),
+        format!("match quadrature to relative error $\\le {}$", tex_sci(TOL_QUAD, 1)),
         rows.rel(&["I5b", "I5c"]),
         rows.status(&["I5b", "I5c"]),
     )
@@ -63,7 +64,10 @@ fn c5c(rows: &Rows) -> Claim {
     claim(
         "C5c",
         "Hypergeometric closed form of $W_\\alpha(c)$, reducing to the arc-cosine kernels for $\\alpha = 0, 1, 2$",
-        format!("matches 2-D quadrature to relative error $\\le$ {TOL_QUAD:.0e} and Monte Carlo within {TOL_SIGMA} standard errors"),
+        format!(
+            "matches 2-D quadrature to relative error $\\le {}$ and Monte Carlo within {TOL_SIGMA} standard errors",
+            tex_sci(TOL_QUAD, 1)
+        ),
         rows.rel(&["I2a", "I3a", "I3b"]) + &mc,
         rows.status(&["I2a", "I2c", "I3a", "I3b"]),
     )
@@ -74,7 +78,11 @@ fn c5d(rows: &Rows) -> Claim {
     claim(
         "C5d",
         "Derivative identity $\\frac{d}{dc}W_\\alpha = \\alpha^2 W_{\\alpha-1}$ ($\\alpha > 1/2$)",
-        format!("integrated form to relative error $\\le$ {TOL_QUAD:.0e}; finite differences to $\\le$ {TOL_FD:.0e}"),
+        format!(
+            "integrated form to relative error $\\le {}$; finite differences to $\\le {}$",
+            tex_sci(TOL_QUAD, 1),
+            tex_sci(TOL_FD, 1)
+        ),
         rows.rel(&["I4a", "I4b"]),
         rows.status(&["I4a", "I4b"]),
     )

@@ -26,7 +26,7 @@ pub use config::Config;
 use crate::pipeline::{Artifact, Chapter, DataTable, Stage, StageContext, StageError};
 
 /// Version of the stage's computation (part of its cache key).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Builds the artifact from the results: the table of rows, the $W_\alpha$ table, the figures and
 /// the claims.

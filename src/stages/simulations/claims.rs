@@ -4,7 +4,7 @@
 //! fluctuations around mean field shrink like $N^{-1/2}$). Their [`criteria`] were fixed before the
 //! first simulation was run.
 
-use super::compute::{exponents, student_t_tail, Row, SimulationError};
+use super::compute::{exponents, student_t_tail, Row, SimulationError, QUANTITIES};
 use super::config::Config;
 use crate::pipeline::{Claim, ClaimStatus};
 
@@ -137,6 +137,11 @@ pub(crate) fn label_of(cfg: &Config, name: &str) -> String {
     cfg.cases.iter().find(|c| c.name == name).map(|c| c.label()).unwrap_or_else(|| name.to_string())
 }
 
+/// The TeX of a quantity of the table (`p` -> `$p^l$`; the name itself if unknown).
+fn tex(q: &str) -> &str {
+    QUANTITIES.iter().find(|(name, _)| *name == q).map_or(q, |(_, t)| t)
+}
+
 /// "label quantity at l: rel. dev. (z s.e.)" of the rows outside the criterion.
 fn failures_text(cfg: &Config, rs: &[&Row]) -> String {
     let v: Vec<String> = rs
@@ -144,9 +149,9 @@ fn failures_text(cfg: &Config, rs: &[&Row]) -> String {
         .filter(|r| !r.pass)
         .map(|r| {
             format!(
-                "{} {} at l = {}: {} ({} s.e.)",
+                "{} {} at $l = {}$: {} ({} s.e.)",
                 label_of(cfg, &r.case),
-                r.quantity,
+                tex(&r.quantity),
                 r.depth,
                 pct(r.rel_dev),
                 fmt(r.z)
@@ -172,13 +177,13 @@ pub fn c2f(cfg: &Config, ch: &Checks) -> Claim {
     Claim {
         id: "C2f".into(),
         chapter: "simulations".into(),
-        claim: "The mean-field forward recurrences (p^l, e^l) describe finite-width random residual networks: they are the expectation over the weights of the per-network quantities.".into(),
+        claim: "The mean-field forward recurrences ($p^l$, $e^l$) describe finite-width random residual networks: they are the expectation over the weights of the per-network quantities.".into(),
         criterion: format!(
-            "at the largest width N = {n_max}, every configuration and table depth: |mean over seeds - mean field| <= max({}% of the mean field, {} standard errors), and for {strict_label} |rel. dev. of p| <= {}%",
+            "at the largest width $N = {n_max}$, for every configuration and table depth, the mean over seeds lies within the larger of {}% of the mean-field value and {} standard errors of it; for {strict_label}, the relative deviation of $p^l$ is at most {}% outright",
             criteria::REL_TOL * 100.0, criteria::SE_MULT, criteria::REL_TOL * 100.0
         ),
         measured: format!(
-            "{} of {} checks pass ({} seeds; {} exceedances expected by chance); largest |rel. dev.|: p {}, e {}; {strict_label} p: {}{}",
+            "{} of {} checks pass ({} seeds, {} exceedances expected by chance); largest relative deviation: $p^l$ {}, $e^l$ {}; {strict_label} $p^l$: {}{}",
             fwd.iter().filter(|r| r.pass).count(),
             fwd.len(),
             cfg.seeds,
@@ -201,13 +206,13 @@ pub fn c2g(cfg: &Config, ch: &Checks) -> Claim {
     Claim {
         id: "C2g".into(),
         chapter: "simulations".into(),
-        claim: "The mean-field gradient recurrences (which assume gradient independence) match finite-width backpropagation through the same weights: chi^0/chi^l and the weight-gradient moment chi_w^l.".into(),
+        claim: "The mean-field gradient recurrences (which assume gradient independence) match finite-width backpropagation through the same weights: $\\chi^0/\\chi^l$ and the weight-gradient moment $\\chi_w^l$.".into(),
         criterion: format!(
-            "at the largest width N = {n_max}: chi^0/chi^l and chi_w^l/chi^L within max({}%, {} standard errors) of mean field at every table depth, and for {strict_label} |rel. dev. of ln(chi^0/chi^l)| <= {}%",
+            "at the largest width $N = {n_max}$, $\\chi^0/\\chi^l$ and $\\chi_w^l/\\chi^L$ lie within the larger of {}% and {} standard errors of mean field at every table depth; for {strict_label}, the relative deviation of $\\ln(\\chi^0/\\chi^l)$ is at most {}% outright",
             criteria::REL_TOL * 100.0, criteria::SE_MULT, criteria::REL_TOL * 100.0
         ),
         measured: format!(
-            "{} of {} checks pass ({} seeds; {} exceedances expected by chance); largest |rel. dev.|: chi^0/chi^l {}, chi_w {}; {strict_label} ln(chi^0/chi^l): {}{}{}",
+            "{} of {} checks pass ({} seeds, {} exceedances expected by chance); largest relative deviation: $\\chi^0/\\chi^l$ {}, $\\chi_w^l/\\chi^L$ {}; {strict_label} $\\ln(\\chi^0/\\chi^l)$: {}{}{}",
             bwd.iter().filter(|r| r.pass).count(),
             bwd.len(),
             cfg.seeds,
@@ -218,7 +223,7 @@ pub fn c2g(cfg: &Config, ch: &Checks) -> Claim {
             if indep_rows.is_empty() {
                 String::new()
             } else {
-                format!("; independent-weights control: largest |rel. dev.| of chi^0/chi^l {}, mean {} s.e. vs {} s.e. through the same weights", pct(max_abs(indep_rows)), fmt(mean_z(indep_rows)), fmt(mean_z(same_rows)))
+                format!("; independent-weights control: largest relative deviation of $\\chi^0/\\chi^l$ {}, mean {} s.e. against {} s.e. through the same weights", pct(max_abs(indep_rows)), fmt(mean_z(indep_rows)), fmt(mean_z(same_rows)))
             },
             failures_text(cfg, bwd)
         ),
@@ -233,12 +238,17 @@ pub fn c2h(ch: &Checks) -> Claim {
     Claim {
         id: "C2h".into(),
         chapter: "simulations".into(),
-        claim: "Mean field is the infinite-width limit: the per-network fluctuations around it shrink like 1/sqrt(N).".into(),
+        claim: "Mean field is the infinite-width limit: the per-network fluctuations around it shrink like $N^{-1/2}$.".into(),
         criterion: format!(
-            "exponent of the seed-to-seed standard deviation against width between N = {n_min} and N = {n_max}, averaged over configurations, quantities (p, e, chi^0/chi^l, chi_w) and table depths, within {} of -1/2",
+            "the exponent $\\beta$ of the seed-to-seed standard deviation $\\propto N^\\beta$ between $N = {n_min}$ and $N = {n_max}$, averaged over configurations, quantities ($p^l$, $e^l$, $\\chi^0/\\chi^l$, $\\chi_w^l$) and table depths, lies within {} of $-1/2$",
             criteria::EXPONENT_TOL
         ),
-        measured: format!("mean exponent {} (sd {} over {} estimates)", fmt(ch.beta_mean), fmt(ch.beta_sd), ch.betas.len()),
+        measured: format!(
+            "mean exponent $\\beta = {}$ (sd {} over {} estimates)",
+            fmt(ch.beta_mean),
+            fmt(ch.beta_sd),
+            ch.betas.len()
+        ),
         status: if ch.betas.is_empty() {
             ClaimStatus::NotTested
         } else if ch.scaling_ok {

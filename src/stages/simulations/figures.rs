@@ -167,8 +167,7 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
     let mut plot = LinePlot::new(format!("({next}) spread at depth {l} against width"), "width N", "sd / mean field")
         .log_x()
         .log_y()
-        .size(PANEL_W, PANEL_H)
-        .legend(LegendPos::LowerLeft);
+        .size(PANEL_W, PANEL_H);
     let (lo, hi) =
         (cfg.widths.iter().copied().min().unwrap_or(1) as f64, cfg.widths.iter().copied().max().unwrap_or(1) as f64);
     let mut top: f64 = 0.0;
@@ -180,7 +179,7 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
                 .map(|r| (r.width as f64, r.rel_sd))
                 .collect();
             top = pts.iter().filter(|p| p.0 == lo).map(|p| p.1).fold(top, f64::max);
-            let label = if q == "p" { cr.case.name.clone() } else { String::new() };
+            let label = if q == "p" { cr.case.label() } else { String::new() };
             plot.series.push(Series::new(label, pts).style(style).color(i));
         }
     }
@@ -199,7 +198,7 @@ fn width_figure(cfg: &Config, cases: &[CaseRuns], rows: &[Row]) -> Result<Figure
         let dx = (i as f64 - (cases.len() as f64 - 1.0) / 2.0) * l as f64 / 80.0;
         let pts: Vec<(f64, f64)> =
             betas.iter().filter(|b| b.0 == cr.case.name).map(|b| (b.2 as f64 + dx, b.3)).collect();
-        plot.series.push(Series::new(cr.case.name.clone(), pts).style(SeriesStyle::Markers).color(i));
+        plot.series.push(Series::new(cr.case.label(), pts).style(SeriesStyle::Markers).color(i));
     }
     plot = plot.hline(-0.5, "−1/2");
     panels.push(plot.render().map_err(fig_err(name))?);

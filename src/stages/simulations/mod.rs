@@ -70,7 +70,7 @@ impl Simulations {
 }
 
 /// Version of the summary, tables and figures.
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 /// Version of one simulated network (salts the task keys).
 const RUN_VERSION: u32 = 1;
 
@@ -185,7 +185,7 @@ pub fn build_artifact(
             let get = |q: &str, w: usize| mine.iter().find(|r| r.quantity == q && r.width == w && r.depth == l).copied();
             let gia = |q: &str| get(q, n_max).map(|r| json!({"rel_dev": r.rel_dev, "z": r.z, "mean": r.simulated_mean, "sd": r.simulated_sd}));
             json!({
-                "name": c.name, "label": c.label(), "arch": c.arch.short(), "act": c.act, "alpha": c.alpha,
+                "name": c.name, "label": c.label(), "arch": c.arch.name(), "act": c.act, "alpha": c.alpha,
                 "sw2": c.sw2, "sv2": c.sv2, "sb2": c.sb2, "sa2": c.sa2,
                 "mf_at_l": {
                     "p": cr.mf.p[l], "e": cr.mf.e[l], "grad": cr.mf.grad[l], "ln_grad": cr.mf.grad[l].ln(),

@@ -138,7 +138,7 @@ fn make_row(c: &SimCase, width: usize, depth: usize, q: &str, mf: f64, s: Stat, 
     let pass = dev.abs() <= (criteria::REL_TOL * mf.abs()).max(criteria::SE_MULT * se);
     Row {
         case: c.name.clone(),
-        arch: c.arch.short().into(),
+        arch: c.arch.name().into(),
         act: c.act,
         alpha: c.alpha,
         width,
