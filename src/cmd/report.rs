@@ -73,7 +73,14 @@ fn writable(out: &Path) -> anyhow::Result<()> {
         other => cannot_write(out, other),
     })?;
     std::fs::create_dir_all(out).map_err(|e| cannot_write(out, e))?;
-    let probe = out.join(format!(".eoc-write-test-{}", std::process::id()));
+    // The report is staged beside `out` and renamed into place, so the parent must take new
+    // files. The probe carries the staging prefix (`.NAME.tmp-`): if this process is killed
+    // before removing it, the next report removes it with the other leftovers.
+    let abs = std::path::absolute(out).map_err(|e| cannot_write(out, e))?;
+    let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return Err(usage(format!("--out {} names no directory", out.display())));
+    };
+    let probe = parent.join(format!(".{}.tmp-probe-{}", name.to_string_lossy(), std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| cannot_write(out, e))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
