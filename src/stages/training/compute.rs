@@ -23,8 +23,10 @@ pub struct PointResult {
 /// Cost model for the estimate printed before a run: the FLOPs of every training step
 /// ([`crate::nn::ModelSpec::train_flops_per_sample`]) and of the evaluations, at `gflops` per
 /// thread. With $m = 784N + L\,kN^2 + 10N$ multiply-adds of a forward pass ($k = 2$ for FRNs),
-/// a run costs $2(3m - 784N)\,M\,E + 2m\,T\,E$ FLOPs ($M$ training and $T$ test images, $E$
-/// epochs). Points that diverge end early, so this is an upper bound on a grid with failure modes.
+/// a run costs $2(3m - 784N)\,M\,E + 2m\,(T\,E' + M)$ FLOPs ($M$ training and $T$ test images,
+/// $E$ epochs, $E'$ of them evaluated: $E$ with `eval_every_epoch`, else 1; the final evaluation
+/// on the $M$ training images). Points that fail end early, so this is an upper bound on a grid
+/// with failure modes.
 pub(crate) fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) -> f64 {
     let flops: f64 = cfgs
         .iter()
@@ -33,7 +35,10 @@ pub(crate) fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) 
             let per_layer = if c.arch == Architecture::Full { 2.0 * n * n } else { n * n };
             let macs = 784.0 * n + c.depth as f64 * per_layer + 10.0 * n;
             let train = 2.0 * (3.0 * macs - 784.0 * n) * (c.train_subset.unwrap_or(60_000) * c.epochs) as f64;
-            let eval = 2.0 * macs * c.test_subset.unwrap_or(10_000) as f64 * c.epochs as f64;
+            let evaluated = if c.eval_every_epoch { c.epochs } else { 1 };
+            let eval = 2.0
+                * macs
+                * (c.test_subset.unwrap_or(10_000) * evaluated + c.train_subset.unwrap_or(60_000)) as f64;
             train + eval
         })
         .sum();
@@ -47,6 +52,28 @@ fn calibrated_gflops(width: usize, batch: usize) -> f64 {
     let flops = 2.0 * (width * width * batch) as f64;
     let inner = ((2e7 / flops).ceil() as usize).clamp(1, 1000);
     0.5 * crate::nn::matmul::probe_gflops(width, width, batch, 3, inner, faer::Par::Seq)
+}
+
+/// Per-thread training throughput assumed by the estimate, measured: 16 SGD steps of the first
+/// grid's deepest network at its smallest variance, on MNIST, on one thread, as training FLOPs
+/// ([`crate::nn::ModelSpec::train_flops_per_sample`] times samples) over the loop's wall time.
+/// The deepest network runs the largest products, so shallower points may run somewhat slower
+/// per FLOP; the measurement takes well under a second at the paper's sizes. Falls back to
+/// [`calibrated_gflops`] if the run cannot be made.
+fn measured_gflops(cfg: &Config, data: &Data) -> f64 {
+    let fallback = || calibrated_gflops(cfg.width, cfg.batch);
+    let Some(g) = cfg.grids.first() else { return fallback() };
+    let mut t = cfg.train_config(g, *g.depths.last().unwrap_or(&1), g.weights_at(g.variances()[0]), 0, 1e-3);
+    t.train_subset = Some(16 * cfg.batch.min(60_000 / 16));
+    t.test_subset = Some(cfg.batch.min(10_000));
+    t.eval_every_epoch = false;
+    let (Ok(mnist), Ok(spec)) = (mnist(data), t.spec()) else { return fallback() };
+    match train_with(&t, mnist, Threads::Shared(&|| 1), &mut |_| {}) {
+        Ok(r) if r.seconds > 0.0 && r.samples > 0 => {
+            (r.samples * spec.train_flops_per_sample()) as f64 / r.seconds / 1e9
+        }
+        _ => fallback(),
+    }
 }
 
 pub(crate) fn human_duration(s: f64) -> String {
@@ -113,7 +140,7 @@ pub type Trained = (Vec<Option<PointResult>>, usize, Option<Throughput>);
 /// estimate, which then knows the rates and so the cache state of every point). The cost of a
 /// run does not depend on its rate, so the grid is estimated at a provisional rate, as if no point
 /// were cached.
-pub fn announce(cfg: &Config, ctx: &StageContext) {
+pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data) {
     let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(&t.act), t);
     let pilot: Vec<TrainConfig> =
         cfg.grids.iter().filter(|g| g.lr == super::config::Lr::Auto).flat_map(|g| cfg.pilot_runs(g)).collect();
@@ -130,10 +157,10 @@ pub fn announce(cfg: &Config, ctx: &StageContext) {
     }
     let mine: Vec<&TrainConfig> =
         grid.iter().enumerate().filter(|(i, _)| crate::pipeline::in_shard(*i, ctx.shard)).map(|(_, t)| t).collect();
-    let gflops = calibrated_gflops(cfg.width, cfg.batch);
+    let gflops = measured_gflops(cfg, data);
     ctx.progress.info(&format!(
         "    training: the learning-rate pilot trains {} run(s), about {}, then up to {} grid point(s), at most about {} \
-         if none is cached, on {} thread(s) (at {gflops:.0} GFLOP/s per thread; diverging points end early)",
+         if none is cached, on {} thread(s) (at {gflops:.0} GFLOP/s per thread, measured; diverging points end early)",
         todo.len(),
         human_duration(estimate_seconds(&todo, ctx.jobs, gflops)),
         mine.len(),
@@ -195,18 +222,18 @@ pub fn train_points(
         .collect();
     let mut probe = None;
     if !todo.is_empty() {
-        let gflops = calibrated_gflops(cfg.width, cfg.batch);
+        let gflops = measured_gflops(cfg, data);
         let est = estimate_seconds(&todo, ctx.jobs, gflops);
         ctx.progress.info(&format!(
             "    training: {} of {} points to train, at most about {} on {} thread(s) \
-             (at {gflops:.0} GFLOP/s per thread; diverging points end early)",
+             (at {gflops:.0} GFLOP/s per thread, measured; diverging points end early)",
             todo.len(),
             tasks.len(),
             human_duration(est),
             ctx.jobs
         ));
         let big = crate::nn::matmul::probe_gflops(PROBE_N, PROBE_N, PROBE_N, 3, 1, faer::Par::Seq);
-        probe = Some((big, 2.0 * gflops));
+        probe = Some((big, 2.0 * calibrated_gflops(cfg.width, cfg.batch)));
     }
     let whole = StageContext { shard: None, ..*ctx };
     let mut results: Vec<Option<PointResult>> = vec![None; points.len()];
@@ -315,6 +342,7 @@ pub fn train_points(
 
 #[cfg(test)]
 mod jobs_tests {
+    use super::super::config::GridSpec;
     use super::*;
     use crate::activation::ActName;
     use crate::pipeline::{Cache, Progress};
@@ -342,17 +370,22 @@ mod jobs_tests {
                 sv2_count: 1,
                 sb2: 0.0,
                 sa2: 0.0,
-                lr: 0.05,
+                lr: super::super::config::Lr::Fixed(0.05),
+                width: None,
+                epochs: None,
+                seeds: None,
+                inits: false,
+                control: false,
             }],
             ..Config::default()
         };
-        let points = cfg.points();
+        let points = cfg.points(&[0.05]);
         let run = |jobs: usize| {
             let dir = tempfile::tempdir().unwrap();
             let (inputs, cache, progress) = (BTreeMap::new(), Cache::new(dir.path()), Progress::silent());
             let ctx = StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs, shard: None };
             let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
-            let (res, computed, tp) = pool.install(|| train_points(&cfg, &points, &ctx)).unwrap();
+            let (res, computed, tp) = pool.install(|| train_points(&cfg, &points, &ctx, &super::super::pilot::Data::new())).unwrap();
             assert_eq!(computed, points.len());
             let tp = tp.expect("points were trained");
             assert_eq!((tp.threads, tp.total.points, tp.grids.len()), (jobs, points.len(), 1));

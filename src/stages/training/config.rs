@@ -89,10 +89,20 @@ pub struct GridSpec {
     /// Width of this grid's networks (default: the section's `width`).
     #[serde(default)]
     pub width: Option<usize>,
+    /// Epochs of this grid (default: the section's `epochs`).
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    /// Seeds of this grid (default: the section's `seeds`).
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
     /// Also train Xavier ($\sigma_w^2 = \sigma_v^2 = 1$) and He ($\sigma_w^2 = \sigma_v^2 = 2$) at
     /// every depth, at their true points (FRN grids only; default true).
     #[serde(default = "yes")]
     pub inits: bool,
+    /// Whether the pilot's control (`pilot.control_depths`) runs on this grid (default true; only
+    /// grids with `lr = "auto"`).
+    #[serde(default = "yes")]
+    pub control: bool,
 }
 
 fn one() -> f64 {
@@ -166,7 +176,10 @@ fn grid(name: &str, act: ActName, alpha: Option<f64>) -> GridSpec {
         sa2: 0.0,
         lr: Lr::Auto,
         width: None,
+        epochs: None,
+        seeds: None,
         inits: true,
+        control: true,
     }
 }
 
@@ -263,9 +276,24 @@ impl GridSpec {
         self.inits && !self.axis_is_sw2()
     }
 
+    /// Whether the pilot's control runs on this grid.
+    pub fn has_control(&self) -> bool {
+        self.control && self.lr == Lr::Auto
+    }
+
     /// Width of the grid's networks.
     pub fn width_or(&self, section: usize) -> usize {
         self.width.unwrap_or(section)
+    }
+
+    /// Epochs of the grid's runs.
+    pub fn epochs_or(&self, section: usize) -> usize {
+        self.epochs.unwrap_or(section)
+    }
+
+    /// Seeds of the grid.
+    pub fn seeds_or<'a>(&'a self, section: &'a [u64]) -> &'a [u64] {
+        self.seeds.as_deref().unwrap_or(section)
     }
 
     /// Whether `name` is usable in figure and file names: 1 to 64 ASCII letters, digits, `-`, `_`.
@@ -315,12 +343,7 @@ impl Config {
         s.int("epochs", self.epochs, 1, 1000)?;
         s.int("train_subset", self.train_subset, 1, 60_000)?;
         s.int("test_subset", self.test_subset, 1, 10_000)?;
-        s.len("seeds", self.seeds.len(), 1, 64)?;
-        for (i, seed) in self.seeds.iter().enumerate() {
-            if self.seeds[..i].contains(seed) {
-                return Err(s.error(format!("seeds[{i}]"), seed, "a seed not already in the list"));
-            }
-        }
+        check_seeds(s, "seeds", &self.seeds)?;
         s.real("blowup_factor", self.blowup_factor, 1.0, 1e9)?;
         self.check_pilot(s)?;
         s.len("grids", self.grids.len(), 1, 64)?;
@@ -356,11 +379,11 @@ impl Config {
         s.len("pilot.control_depths", p.control_depths.len(), 0, 8)?;
         for (j, &d) in p.control_depths.iter().enumerate() {
             s.int(format!("pilot.control_depths[{j}]"), d, 1, MAX_DEPTH)?;
-            if !self.grids.iter().any(|g| g.lr == Lr::Auto && g.depths.contains(&d)) {
+            if !self.grids.iter().any(|g| g.has_control() && g.depths.contains(&d)) {
                 return Err(s.error(
                     format!("pilot.control_depths[{j}]"),
                     d,
-                    "a depth of at least one grid with lr = \"auto\"",
+                    "a depth of at least one grid with lr = \"auto\" and control = true",
                 ));
             }
         }
@@ -410,9 +433,15 @@ impl Config {
         if let Some(w) = g.width {
             s.int(key("width"), w, 1, MAX_WIDTH)?;
         }
+        if let Some(e) = g.epochs {
+            s.int(key("epochs"), e, 1, 1000)?;
+        }
+        if let Some(seeds) = &g.seeds {
+            check_seeds(s, &key("seeds"), seeds)?;
+        }
         let width = g.width_or(self.width);
         let deepest = *g.depths.last().unwrap_or(&1);
-        let bytes = point_bytes(g.arch, width, deepest, self.batch, self.train_subset, self.epochs);
+        let bytes = point_bytes(g.arch, width, deepest, self.batch, self.train_subset, g.epochs_or(self.epochs));
         if bytes > MAX_POINT_BYTES {
             return Err(s.error(
                 key("depths"),
@@ -432,15 +461,15 @@ impl Config {
     /// the pilots and the controls, counted without building them (an upper bound: points that
     /// coincide are counted twice).
     pub fn count_points(&self) -> usize {
-        let seeds = self.seeds.len();
         self.grids
             .iter()
             .map(|g| {
+                let seeds = g.seeds_or(&self.seeds).len();
                 let inits = if g.has_inits() { 2 } else { 0 };
                 let grid = g.depths.len().saturating_mul(g.sv2_count.max(1) + inits).saturating_mul(seeds);
                 let auto = g.lr == Lr::Auto;
                 let pilot = if auto { self.pilot.rates.len() * seeds } else { 0 };
-                let control = if auto {
+                let control = if g.has_control() {
                     2 * g.sv2_count.max(1) * self.pilot.control_depths.iter().filter(|d| g.depths.contains(d)).count()
                 } else {
                     0
@@ -449,4 +478,15 @@ impl Config {
             })
             .fold(0usize, usize::saturating_add)
     }
+}
+
+/// A list of 1 to 64 distinct seeds.
+fn check_seeds(s: Section, key: &str, seeds: &[u64]) -> Result<(), ConfigError> {
+    s.len(key, seeds.len(), 1, 64)?;
+    for (i, seed) in seeds.iter().enumerate() {
+        if seeds[..i].contains(seed) {
+            return Err(s.error(format!("{key}[{i}]"), seed, "a seed not already in the list"));
+        }
+    }
+    Ok(())
 }

@@ -94,7 +94,7 @@ impl Stage for TrainingStage {
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
         let data = pilot::Data::new();
-        compute::announce(cfg, ctx);
+        compute::announce(cfg, ctx, &data);
         let pilots = pilot::run_pilots(cfg, ctx, &data)?;
         let lrs = pilot::rates(cfg, &pilots);
         let mut points = cfg.points(&lrs);

@@ -142,7 +142,7 @@ pub fn run_pilots(cfg: &Config, ctx: &StageContext, data: &Data) -> Result<Vec<O
             .into_iter()
             .map(|m| m.ok_or_else(|| StageError::compute("pilot", "a pilot run has no result")))
             .collect::<Result<_, _>>()?;
-        let seeds = cfg.seeds.len();
+        let seeds = g.seeds_or(&cfg.seeds).len();
         let runs_out: Vec<PilotRun> = runs
             .iter()
             .zip(measures)

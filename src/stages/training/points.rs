@@ -57,7 +57,7 @@ impl Config {
             lr,
             momentum: 0.0,
             batch: self.batch,
-            epochs: self.epochs,
+            epochs: g.epochs_or(self.epochs),
             train_subset: Some(self.train_subset),
             test_subset: Some(self.test_subset),
             seed,
@@ -90,7 +90,7 @@ impl Config {
         for (gi, g) in self.grids.iter().enumerate() {
             for &depth in &g.depths {
                 for w in self.weights_of(g) {
-                    for &seed in &self.seeds {
+                    for &seed in g.seeds_or(&self.seeds) {
                         out.push((gi, self.train_config(g, depth, w, seed, lrs[gi])));
                     }
                 }
@@ -106,7 +106,7 @@ impl Config {
         let w = g.weights_at(g.variances()[0]);
         let mut out = Vec::new();
         for &rate in &self.pilot.rates {
-            for &seed in &self.seeds {
+            for &seed in g.seeds_or(&self.seeds) {
                 let mut c = self.train_config(g, depth, w, seed, rate);
                 c.epochs = 1;
                 c.train_subset = Some(self.pilot.train_subset);
@@ -124,10 +124,13 @@ impl Config {
     pub fn control_runs(&self, gi: usize, lr: f64) -> Vec<(f64, TrainConfig)> {
         let g = &self.grids[gi];
         let mut out = Vec::new();
+        if !g.has_control() {
+            return out;
+        }
         for factor in [0.5, 2.0] {
             for &depth in self.pilot.control_depths.iter().filter(|d| g.depths.contains(d)) {
                 for v in g.variances() {
-                    out.push((factor, self.train_config(g, depth, g.weights_at(v), self.seeds[0], super::config::round12(lr * factor))));
+                    out.push((factor, self.train_config(g, depth, g.weights_at(v), g.seeds_or(&self.seeds)[0], super::config::round12(lr * factor))));
                 }
             }
         }

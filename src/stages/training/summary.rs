@@ -56,6 +56,8 @@ pub struct GridSummary {
     pub lr: f64,
     pub lr_auto: bool,
     pub width: usize,
+    pub epochs: usize,
+    pub seeds: usize,
     /// The section's `blowup_factor`.
     pub blowup_factor: f64,
     pub axis_label: String,
@@ -214,7 +216,7 @@ pub fn summarize_grid(cfg: &Config, spec: &GridSpec, lr: f64, pts: &[&TrainResul
         let accs = full.iter().map(|c| c.test_acc);
         accs.clone().fold(f64::NEG_INFINITY, f64::max) - accs.fold(f64::INFINITY, f64::min)
     });
-    let deepest_seed_sd = (full.len() >= 2 && cfg.seeds.len() > 1)
+    let deepest_seed_sd = (full.len() >= 2 && spec.seeds_or(&cfg.seeds).len() > 1)
         .then(|| full.iter().map(|c| c.test_acc_sd).sum::<f64>() / full.len() as f64);
     let outcomes: Vec<Outcome> = pts.iter().map(|p| outcome_of(p).0).collect();
     GridSummary {
@@ -222,6 +224,8 @@ pub fn summarize_grid(cfg: &Config, spec: &GridSpec, lr: f64, pts: &[&TrainResul
         lr,
         lr_auto: spec.lr == super::config::Lr::Auto,
         width: spec.width_or(cfg.width),
+        epochs: spec.epochs_or(cfg.epochs),
+        seeds: spec.seeds_or(&cfg.seeds).len(),
         blowup_factor: cfg.blowup_factor,
         axis_label: spec.axis_label().into(),
         variances,
@@ -267,8 +271,11 @@ pub fn summarize_control(
     control: &[(f64, &TrainResult)],
 ) -> Vec<ControlSummary> {
     let g = &cfg.grids[gi];
-    let seed = cfg.seeds[0];
+    let seed = g.seeds_or(&cfg.seeds)[0];
     let mut out = Vec::new();
+    if !g.has_control() {
+        return out;
+    }
     for &depth in cfg.pilot.control_depths.iter().filter(|d| g.depths.contains(d)) {
         let base: Vec<&TrainResult> = main.iter().filter(|r| r.depth == depth && r.seed == seed).copied().collect();
         let p0 = peak(g, &base);
