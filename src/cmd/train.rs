@@ -14,13 +14,21 @@ use std::path::PathBuf;
 /// `train --help`: what the defaults are.
 pub const LONG_ABOUT: &str = "Train one residual network on MNIST with the code of the training grids.
 
-The defaults are the reference configuration of torch_resnet.py and of the paper profile's frn-tanh grid: \
-FRN, tanh, width 128, depth 20, sw2 1, sv2 0.1, plain SGD at lr 0.05, batch 128, all 60000 training \
-images, but 1 epoch (the paper profile trains 10). The quick profile's grids use width 64 and batch 64.
+The defaults are the reference configuration (torch_resnet.py): FRN, tanh, width 128, depth 20, \
+sw2 1, sv2 0.1, sb2 0, sa2 0, plain SGD (momentum 0) at lr 0.05, batch 128, all 60000 training \
+images, 1 epoch, seed 0, blowup factor 10. They are not the settings of any profile's training \
+grid: the profiles set their own (e.g. the quick profile's grids use width 64 and batch 64).
 
-Per epoch it prints the training loss and accuracy as running averages over the epoch's batches \
-(each batch scored before its update) and the test accuracy after the epoch; the summary's train \
-accuracy is a final evaluation of the trained network on all the training images used.";
+Every run ends with an outcome: trained; overflow_at_init (the first batch's forward pass at init \
+is not finite, no update applied); nonfinite (NaN/inf loss or parameters during training, with \
+its step); blowup (a batch loss above the blowup factor times the run's own initial loss, with \
+its step). A large initial loss alone is not a failure. The summary also gives the initial loss \
+and ln p^L at init (p^L: mean squared activation of the last block's output on the first batch).
+
+Per epoch it prints the running train loss and running train acc: running averages (means) over \
+the epoch's batches, each batch scored before its update, and the test accuracy after the epoch. \
+The summary's final train accuracy is an evaluation of the final network on all the training \
+images used (final evaluation).";
 
 /// Arguments of `edge-of-chaos train`. Defaults: see [`LONG_ABOUT`].
 #[derive(clap::Args, Clone, Debug)]
@@ -70,6 +78,9 @@ pub struct TrainArgs {
     /// Seed of the initialization and the data order
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// A batch loss above this multiple of the run's initial loss ends it as a blowup (finite, > 1)
+    #[arg(long, default_value_t = edge_of_chaos::nn::train::DEFAULT_BLOWUP_FACTOR, allow_negative_numbers = true)]
+    blowup_factor: f64,
     /// Worker threads: batch shards run in parallel [default: all cores]
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs, alias = "threads")]
     jobs: Option<usize>,
@@ -87,7 +98,7 @@ impl TrainArgs {
         let act = activation(self.act, self.alpha)?;
         let cfg = TrainConfig {
             arch: self.arch,
-            act: act.kind().to_string(),
+            act: act.into(),
             alpha: match act {
                 Activation::AlphaRelu { alpha } => Some(alpha),
                 _ => None,
@@ -105,6 +116,7 @@ impl TrainArgs {
             train_subset: self.train_subset,
             test_subset: None,
             seed: self.seed,
+            blowup_factor: self.blowup_factor,
             threads: self.jobs.or(early_jobs).unwrap_or_else(super::cores),
             ..TrainConfig::default()
         };
@@ -124,17 +136,24 @@ fn print_result(r: &TrainResult, out: &mut dyn Write) -> std::io::Result<()> {
         "{} {} N={} L={} sw2={} sv2={} sb2={} sa2={} lr={} batch={} epochs={} train images={} seed={}",
         r.arch, r.act, r.width, r.depth, r.sw2, r.sv2, r.sb2, r.sa2, r.lr, r.batch, r.epochs, r.train_subset, r.seed
     )?;
-    if r.diverged {
-        writeln!(
+    match r.outcome_step {
+        Some(step) => writeln!(
             out,
-            "diverged at step {} ({})",
-            r.diverged_step.map_or_else(|| "?".into(), |s| s.to_string()),
+            "outcome: {} at step {step} ({})",
+            r.outcome.as_str(),
             r.diverged_reason.as_deref().unwrap_or("?")
-        )?;
+        )?,
+        None => writeln!(out, "outcome: {}", r.outcome.as_str())?,
     }
     writeln!(
         out,
-        "test accuracy {:.4}  train accuracy {:.4} (final evaluation on the {} training images)  last epoch's train loss {}",
+        "at init (first batch): initial loss {}  ln p^L {}",
+        fmt_opt(r.initial_loss),
+        fmt_opt(r.log_pl_init)
+    )?;
+    writeln!(
+        out,
+        "test accuracy {:.4}  final train accuracy {:.4} (evaluation of the final network: final evaluation on the {} training images)  last epoch's running train loss {}",
         r.test_acc,
         r.train_acc,
         r.train_subset,
@@ -155,20 +174,22 @@ pub fn run(ctx: &Context, args: &TrainArgs, out: &mut dyn Write) -> anyhow::Resu
     let progress = ctx.progress();
     let steps = steps_per_epoch(cfg.train_subset.unwrap_or(data.train.len()), cfg.batch) * cfg.epochs;
     let bar = progress.bar(steps as u64, "train");
-    progress.info("per epoch: train loss and train acc are running averages over the epoch's batches; test acc is evaluated after the epoch");
-    let result = train(&cfg, &data, &mut |ev| match ev {
+    progress.info("per epoch: running train loss and running train acc are running averages (means over the epoch's batches, each scored before its update); test acc is evaluated after the epoch");
+    let result = train(&cfg, &data, &mut |ev| {
+        match ev {
         TrainEvent::Step { loss, .. } => {
             bar.inc(1);
             bar.set_message(format!("loss {loss:.4}"));
         }
         TrainEvent::Epoch(row) => progress.info(&format!(
-            "epoch {:>3}: train loss {}  train acc {:.4}  test acc {}  ({:.2} s)",
+            "epoch {:>3}: running train loss {}  running train acc {:.4} (mean over the epoch's batches)  test acc {}  ({:.2} s)",
             row.epoch,
             fmt_opt(row.train_loss),
             row.train_acc,
             fmt_opt(row.test_acc),
             row.seconds
         )),
+    }
     })?;
     bar.finish();
     print_result(&result, out)?;
@@ -217,6 +238,9 @@ mod tests {
             (&["--lr", "nan"], "lr = NaN"),
             (&["--train-subset", "70000"], "train-subset = 70000"),
             (&["--epochs", "0"], "epochs = 0"),
+            (&["--blowup-factor", "1"], "blowup-factor = 1"),
+            (&["--blowup-factor=-2"], "blowup-factor = -2"),
+            (&["--blowup-factor", "inf"], "blowup-factor = inf"),
             (&["--width", "16384", "--depth", "1000"], "width = 16384, depth = 1000"),
         ];
         for (argv, needle) in cases {

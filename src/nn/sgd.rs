@@ -143,17 +143,34 @@ pub fn sgd_step<T: Scalar>(
     fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
     accept: impl FnOnce(&BatchLoss) -> bool,
 ) -> Result<(BatchLoss, bool), LossError> {
+    sgd_step_judged(params, tape, batch, labels, lr, threads, par, fill, |r, _| accept(r))
+}
+
+/// [`sgd_step`] whose check `accept` also sees the tape after the forward pass (every layer's
+/// forward quantities of the batch, e.g. $x^L$ = [`Tape::x`]`(L)`), before any update.
+#[allow(clippy::too_many_arguments)]
+pub fn sgd_step_judged<T: Scalar>(
+    params: &mut Params<T>,
+    tape: &mut Tape<T>,
+    batch: usize,
+    labels: &[u8],
+    lr: f64,
+    threads: usize,
+    par: Par,
+    fill: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+    accept: impl FnOnce(&BatchLoss, &Tape<T>) -> bool,
+) -> Result<(BatchLoss, bool), LossError> {
     let scale = 1.0 / batch.max(1) as f64;
     if ranges(batch, threads) == 1 {
         let r = forward_loss(params, tape, batch, labels, Some(scale), 1, fill)?;
-        if !accept(&r) {
+        if !accept(&r, tape) {
             return Ok((r, false));
         }
         backward_sgd(params, tape, lr)?;
         Ok((r, true))
     } else {
         let r = forward_loss_data(params, tape, batch, labels, scale, threads, fill)?;
-        if !accept(&r) {
+        if !accept(&r, tape) {
             return Ok((r, false));
         }
         apply_from_tapes(params, &[tape], lr, true, par);

@@ -9,9 +9,20 @@
 //! the mean softmax cross-entropy of the batch, in `f32`. Evaluation: the full 10,000-image test
 //! set, and the training subset at the end.
 //!
-//! Divergence: a step whose batch loss is NaN, infinite or above `loss_threshold` ends the run
-//! before the update; the run is then a result with `diverged = true` and `diverged_step` (the
-//! 0-based global step), not an error. Non-finite parameters at the end also count as divergence.
+//! Outcome ([`Outcome`], the failure taxonomy): every batch is judged after its forward pass and
+//! before its update, and a failed run is a result (with the 0-based global step where it
+//! stopped), not an error:
+//! - `overflow_at_init`: the first batch's forward pass at init is not finite (its loss or the
+//!   last block's output $x^L$ holds NaN/inf); no update is applied (step 0);
+//! - `nonfinite`: a later batch loss is NaN/inf (parameters that became non-finite show up in the
+//!   next loss; they are also checked at the end of every epoch, recorded at its last step);
+//! - `blowup`: a finite batch loss $\ell_s > \beta\,\ell_0$, with $\ell_0$ the initial loss and
+//!   $\beta$ = `blowup_factor` (a large $\ell_0$ alone is never a failure);
+//! - `trained` otherwise.
+//!
+//! At init the run also records, on the first batch, the initial loss $\ell_0$ and
+//! $\ln p^L$ with $p^L = \frac{1}{B}\sum_b \|x^L_b\|^2 / N$, the mean squared activation of the
+//! last residual block's output (the readout's input).
 //!
 //! Parallelism: one whole-batch tape; the forward pass, the loss and the backward data path run
 //! in column ranges (samples) on up to `threads` threads, then every weight gradient is one
@@ -27,9 +38,9 @@ use super::init::init;
 use super::loss::BatchLoss;
 use super::mnist::Mnist;
 use super::model::{ModelSpec, Params};
-use super::sgd::{grads_from_tape, sgd_step, Sgd};
+use super::sgd::{grads_from_tape, sgd_step_judged, Sgd};
 use super::tape::{backward_data_par, forward_loss, ranges, Tape, TapeMode};
-use crate::activation::Activation;
+use crate::activation::{ActName, Activation};
 use crate::architecture::Architecture;
 use crate::error::UsageError;
 use faer::Par;
@@ -43,6 +54,12 @@ use std::time::Instant;
 /// grids (width 128, depth 200, batch 128: about 0.1 GB) and below what a laptop has.
 pub const MAX_TRAIN_BYTES: f64 = 8e9;
 
+/// Default [`TrainConfig::blowup_factor`]: a loss 10 times its own initial value.
+pub const DEFAULT_BLOWUP_FACTOR: f64 = 10.0;
+
+/// Largest [`TrainConfig::blowup_factor`] accepted.
+pub const MAX_BLOWUP_FACTOR: f64 = 1e12;
+
 /// One training run's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -50,7 +67,7 @@ pub struct TrainConfig {
     /// `full` (FRN), `reduced` (RRN) or `vanilla`.
     pub arch: Architecture,
     /// `tanh`, `relu`, `alpha-relu`, `erf` or `gelu`.
-    pub act: String,
+    pub act: ActName,
     /// Exponent of `alpha-relu` (ignored otherwise).
     pub alpha: Option<f64>,
     pub width: usize,
@@ -75,8 +92,10 @@ pub struct TrainConfig {
     pub threads: usize,
     /// faer threads per matrix product (1: `Par::Seq`).
     pub matmul_threads: usize,
-    /// A finite batch loss above this ends the run as diverged (10 ln 10 ~ 23 is 10 times chance).
-    pub loss_threshold: f64,
+    /// Blowup factor $\beta$: a step whose finite batch loss exceeds $\beta\,\ell_0$ ($\ell_0$ the
+    /// mean cross-entropy of the first batch at init) ends the run as [`Outcome::Blowup`] before
+    /// its update. Finite and $> 1$; default 10.
+    pub blowup_factor: f64,
     /// Evaluate the test set after every epoch (otherwise only at the end).
     pub eval_every_epoch: bool,
 }
@@ -86,7 +105,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             arch: Architecture::Full,
-            act: "tanh".into(),
+            act: ActName::Tanh,
             alpha: None,
             width: 128,
             depth: 20,
@@ -103,7 +122,7 @@ impl Default for TrainConfig {
             seed: 0,
             threads: 1,
             matmul_threads: 1,
-            loss_threshold: 1e3,
+            blowup_factor: DEFAULT_BLOWUP_FACTOR,
             eval_every_epoch: true,
         }
     }
@@ -112,7 +131,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// The activation, or a usage error naming the bad value.
     pub fn activation(&self) -> Result<Activation, UsageError> {
-        Activation::parse(&self.act, self.alpha).map_err(|e| match e {
+        self.act.with_alpha(self.alpha).map_err(|e| match e {
             crate::activation::ActivationError::MissingAlpha => {
                 UsageError::new("--act alpha-relu needs --alpha A (valid: A > 0, finite)".to_string())
             }
@@ -159,10 +178,10 @@ impl TrainConfig {
                 gigabytes(MAX_TRAIN_BYTES)
             )));
         }
-        if self.loss_threshold.is_nan() || self.loss_threshold <= 0.0 {
+        let b = self.blowup_factor;
+        if !(b.is_finite() && b > 1.0 && b <= MAX_BLOWUP_FACTOR) {
             return Err(UsageError::new(format!(
-                "loss_threshold = {} is out of range (valid: > 0, may be inf)",
-                self.loss_threshold
+                "blowup-factor = {b} is out of range (valid: 1 < blowup-factor <= {MAX_BLOWUP_FACTOR:e}, finite)"
             )));
         }
         Ok(())
@@ -267,7 +286,7 @@ impl Outcome {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainResult {
     pub arch: Architecture,
-    pub act: String,
+    pub act: ActName,
     pub alpha: Option<f64>,
     pub width: usize,
     pub depth: usize,
@@ -291,10 +310,22 @@ pub struct TrainResult {
     pub train_acc: f64,
     /// Mean batch loss over the last epoch (`None` if not finite).
     pub final_loss: Option<f64>,
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// 0-based global step where a failed run stopped (`None` when trained).
+    pub outcome_step: Option<usize>,
+    /// Initial loss $\ell_0$: mean cross-entropy of the first batch before any update (`None` if
+    /// not finite).
+    pub initial_loss: Option<f64>,
+    /// $\ln p^L$ at init, $p^L = \frac{1}{B}\sum_b \|x^L_b\|^2 / N$ over the first training batch
+    /// ($x^L$ the last residual block's output, the readout's input); `None` if not finite.
+    pub log_pl_init: Option<f64>,
+    /// `outcome.failed()`.
     pub diverged: bool,
-    /// 0-based global step at which the run stopped.
+    /// = `outcome_step`.
     pub diverged_step: Option<usize>,
-    /// Why it diverged: `"non-finite loss"`, `"loss above threshold"`, `"non-finite parameters"`.
+    /// Why it failed, in words: `"non-finite forward pass at init"`, `"non-finite loss"`,
+    /// `"non-finite parameters"`, `"loss above 10 × initial loss"`.
     pub diverged_reason: Option<String>,
     /// Steps taken (updates applied).
     pub steps: usize,
@@ -332,6 +363,31 @@ pub enum Threads<'a> {
 
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
+}
+
+/// Mean of the squares, $\frac{1}{n}\sum_i x_i^2$, summed in `f64` (for $x^L$ of a batch of $B$
+/// samples of width $N$, $n = BN$, this is $p^L = \frac{1}{B}\sum_b \|x^L_b\|^2/N$); NaN/inf if an
+/// element is.
+fn mean_square(x: &[f32]) -> f64 {
+    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64
+}
+
+/// The verdict on a batch after its forward pass, before its update (`None`: take the step).
+/// `pl` is $p^L$ of the first batch (`Some` only at the first step): a non-finite loss or $p^L$
+/// there is an overflow at init. Later, with the initial loss $\ell_0$ = `initial`: a
+/// non-finite loss is `nonfinite`, a loss above $\beta\,\ell_0$ a blowup.
+fn verdict(loss: f64, pl: Option<f64>, initial: Option<f64>, blowup_factor: f64) -> Option<(Outcome, String)> {
+    match (pl, initial) {
+        (Some(p), _) if !(loss.is_finite() && p.is_finite()) => {
+            Some((Outcome::OverflowAtInit, "non-finite forward pass at init".into()))
+        }
+        (Some(_), _) => None,
+        _ if !loss.is_finite() => Some((Outcome::Nonfinite, "non-finite loss".into())),
+        (None, Some(l0)) if loss > blowup_factor * l0 => {
+            Some((Outcome::Blowup, format!("loss {loss:.4} above {blowup_factor} × initial loss {l0:.4}")))
+        }
+        _ => None,
+    }
 }
 
 /// The run's threads: where passes run and how many column ranges a batch is cut into.
@@ -435,7 +491,10 @@ pub fn train_with(
     let mut samples = 0usize;
     let mut train_seconds = 0.0;
     let mut eval_seconds = 0.0;
-    let mut diverged: Option<(usize, &'static str)> = None;
+    // How the run stopped: outcome, step, reason.
+    let mut stop: Option<(Outcome, usize, String)> = None;
+    let mut initial_loss: Option<f64> = None;
+    let mut log_pl_init: Option<f64> = None;
     let mut final_loss = None;
     let mut step_times: Vec<f64> = Vec::with_capacity(total_steps);
 
@@ -451,26 +510,22 @@ pub fn train_with(
             labels.extend(batch_idx.iter().map(|&i| data.train.labels[i]));
             let threads = team.now();
             let fill = |c0: usize, c1: usize, input: &mut [f32]| data.gather(&data.train, &batch_idx[c0..c1], input);
-            // A step whose batch loss is not finite or above the threshold is not taken.
-            let check = |r: &BatchLoss| {
-                let loss = r.loss_sum * scale;
-                if !loss.is_finite() {
-                    Some("non-finite loss")
-                } else if loss > cfg.loss_threshold {
-                    Some("loss above threshold")
-                } else {
-                    None
+            // The first batch also measures p^L on the tape (x^L of the whole batch).
+            let first = step == 0;
+            let mut pl = None;
+            let mut accept = |r: &BatchLoss, t: &Tape<f32>| {
+                if first {
+                    pl = Some(mean_square(t.x(t.depth())));
                 }
+                verdict(r.loss_sum * scale, pl, initial_loss, cfg.blowup_factor).is_none()
             };
             let (r, _) = team
                 .run(|| match grads.as_mut() {
-                    None => sgd_step(&mut params, &mut tape, bs, &labels, cfg.lr, threads, par, &fill, |r| {
-                        check(r).is_none()
-                    }),
+                    None => sgd_step_judged(&mut params, &mut tape, bs, &labels, cfg.lr, threads, par, &fill, accept),
                     Some(g) => {
                         let parallel = ranges(bs, threads) > 1;
                         let r = forward_loss(&params, &mut tape, bs, &labels, Some(scale), threads, &fill)?;
-                        if check(&r).is_some() {
+                        if !accept(&r, &tape) {
                             return Ok((r, false));
                         }
                         backward_data_par(&params, &mut tape, threads)?;
@@ -481,8 +536,12 @@ pub fn train_with(
                 })
                 .expect("tape matches the model, labels are 0..9");
             let loss = r.loss_sum * scale;
-            if let Some(why) = check(&r) {
-                diverged = Some((step, why));
+            if first {
+                initial_loss = finite(loss);
+                log_pl_init = pl.filter(|p| *p > 0.0).and_then(|p| finite(p.ln()));
+            }
+            if let Some(v) = verdict(loss, pl, if first { None } else { initial_loss }, cfg.blowup_factor) {
+                stop = Some((v.0, step, v.1));
                 break;
             }
             loss_sum += r.loss_sum;
@@ -498,9 +557,12 @@ pub fn train_with(
         }
         let seconds = t0.elapsed().as_secs_f64();
         train_seconds += seconds;
+        if stop.is_none() && !params.all_finite() {
+            stop = Some((Outcome::Nonfinite, step.saturating_sub(1), "non-finite parameters".into()));
+        }
         let train_loss = if count > 0 { finite(loss_sum / count as f64) } else { None };
         final_loss = train_loss;
-        let evaluated = diverged.is_none() && (cfg.eval_every_epoch || epoch == cfg.epochs);
+        let evaluated = stop.is_none() && (cfg.eval_every_epoch || epoch == cfg.epochs);
         let (test_acc, test_loss) = if evaluated {
             let t1 = Instant::now();
             let r = evaluate(&params, data, &data.test, n_test, &mut eval_tape, &team);
@@ -519,16 +581,13 @@ pub fn train_with(
             steps,
         });
         progress(TrainEvent::Epoch(log.last().expect("pushed")));
-        if diverged.is_some() {
+        if stop.is_some() {
             break;
         }
     }
-    if diverged.is_none() && !params.all_finite() {
-        diverged = Some((step.saturating_sub(1), "non-finite parameters"));
-    }
     let t1 = Instant::now();
     let (test_acc, test_loss) = match log.last() {
-        Some(EpochRow { test_acc: Some(acc), test_loss, .. }) if diverged.is_none() => (*acc, *test_loss),
+        Some(EpochRow { test_acc: Some(acc), test_loss, .. }) if stop.is_none() => (*acc, *test_loss),
         _ => {
             let r = evaluate(&params, data, &data.test, n_test, &mut eval_tape, &team);
             (r.correct as f64 / r.count as f64, finite(r.loss_sum / r.count as f64))
@@ -536,9 +595,11 @@ pub fn train_with(
     };
     let train_eval = evaluate(&params, data, &data.train, m, &mut eval_tape, &team);
     eval_seconds += t1.elapsed().as_secs_f64();
+    let outcome = stop.as_ref().map_or(Outcome::Trained, |s| s.0);
+    let outcome_step = stop.as_ref().map(|s| s.1);
     Ok(TrainResult {
         arch: cfg.arch,
-        act: cfg.act.clone(),
+        act: cfg.act,
         alpha: cfg.alpha,
         width: cfg.width,
         depth: cfg.depth,
@@ -557,9 +618,13 @@ pub fn train_with(
         test_loss,
         train_acc: train_eval.correct as f64 / train_eval.count.max(1) as f64,
         final_loss,
-        diverged: diverged.is_some(),
-        diverged_step: diverged.map(|d| d.0),
-        diverged_reason: diverged.map(|d| d.1.to_string()),
+        outcome,
+        outcome_step,
+        initial_loss,
+        log_pl_init,
+        diverged: outcome.failed(),
+        diverged_step: outcome_step,
+        diverged_reason: stop.map(|s| s.2),
         steps: step,
         samples,
         seconds: train_seconds,
@@ -656,6 +721,7 @@ mod tests {
     /// The numbers of a result (timings aside).
     fn numbers(r: &TrainResult) -> Vec<Option<f64>> {
         let mut v = vec![Some(r.test_acc), r.test_loss, Some(r.train_acc), r.final_loss, Some(r.steps as f64)];
+        v.extend([r.initial_loss, r.log_pl_init]);
         v.extend(r.epochs_log.iter().flat_map(|e| [e.train_loss, Some(e.train_acc), e.test_acc, e.test_loss]));
         v
     }
@@ -732,29 +798,147 @@ mod tests {
         }
     }
 
+    /// The first batch of a run of `cfg` and the initial network, rebuilt independently of the
+    /// loop: the same seeded shuffle, then the model's own [`super::super::tape::forward`] on a
+    /// plain tape. Returns (naive $p^L$, mean loss of the batch).
+    fn init_reference(cfg: &TrainConfig) -> (f64, f64) {
+        let data = test_data();
+        let m = cfg.train_subset.unwrap_or(data.train.len());
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        rng.set_stream(1);
+        let mut perm: Vec<usize> = (0..m).collect();
+        perm.shuffle(&mut rng);
+        let idx = &perm[..cfg.batch.min(m)];
+        let spec = cfg.spec().unwrap();
+        let params = init::<f32>(&spec, cfg.seed).unwrap();
+        let mut tape = Tape::<f32>::new(&spec, idx.len(), TapeMode::Train, Par::Seq);
+        data.gather(&data.train, idx, tape.input_mut(idx.len()).unwrap());
+        crate::nn::forward(&params, &mut tape).unwrap();
+        let (n, b) = (cfg.width, idx.len());
+        let x = tape.x(cfg.depth);
+        let mut pl = 0.0f64;
+        for s in 0..b {
+            let mut norm2 = 0.0f64;
+            for i in 0..n {
+                norm2 += (x[s * n + i] as f64).powi(2);
+            }
+            pl += norm2 / n as f64;
+        }
+        let labels: Vec<u8> = idx.iter().map(|&i| data.train.labels[i]).collect();
+        let loss = crate::nn::softmax_xent(&mut tape, &labels, None).unwrap().loss_sum / b as f64;
+        (pl / b as f64, loss)
+    }
+
     #[test]
-    fn divergence_is_a_result() {
-        // A deep ReLU FRN with sv2 sw2 = 400: p^L grows like (1 + 200)^L and overflows f32.
+    fn initial_loss_and_log_pl_match_an_independent_forward_pass() {
+        for (cfg, threads) in [
+            (TrainConfig { epochs: 1, train_subset: Some(256), test_subset: Some(64), ..small(1) }, 1),
+            (TrainConfig { act: ActName::Relu, sv2: 1.5, seed: 3, epochs: 1, train_subset: Some(256), ..small(1) }, 2),
+        ] {
+            let r = train(&TrainConfig { threads, test_subset: Some(64), ..cfg.clone() }, test_data(), &mut |_| {})
+                .unwrap();
+            let (pl, loss) = init_reference(&cfg);
+            let (l0, lpl) = (r.initial_loss.unwrap(), r.log_pl_init.unwrap());
+            assert!((l0 - loss).abs() < 1e-5 * loss, "initial loss {l0} vs {loss}");
+            assert!((lpl - pl.ln()).abs() < 1e-5, "ln p^L {lpl} vs {}", pl.ln());
+            assert!(pl.is_finite() && pl > 0.0 && loss.is_finite(), "p^L {pl}, loss {loss}");
+        }
+    }
+
+    #[test]
+    fn overflow_at_init_stops_before_any_update() {
+        // A deep ReLU FRN with sv2 sw2 = 400: p^L grows like (1 + 200)^L and overflows f32
+        // (ln p^L ~ 40 ln 201 ~ 212 > ln(f32::MAX^2) ~ 177).
         let cfg = TrainConfig {
-            act: "relu".into(),
+            act: ActName::Relu,
             sw2: 20.0,
             sv2: 20.0,
-            depth: 30,
+            depth: 40,
             epochs: 1,
             train_subset: Some(256),
             test_subset: Some(256),
             ..small(1)
         };
-        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
-        assert!(r.diverged);
-        assert_eq!(r.diverged_step, Some(0));
-        assert_eq!(r.steps, 0);
-        assert!(r.diverged_reason.is_some());
-        // A finite but huge loss (threshold 1e-3 is below any real loss) also stops the run.
-        let cfg = TrainConfig { loss_threshold: 1e-3, ..small(1) };
-        let r = train(&TrainConfig { train_subset: Some(64), test_subset: Some(64), ..cfg }, test_data(), &mut |_| {})
+        // Independently: the model's own forward pass on the first batch is not finite.
+        let (pl, loss) = init_reference(&cfg);
+        assert!(!pl.is_finite() && !loss.is_finite(), "p^L {pl}, loss {loss}");
+        let mut steps = 0;
+        let r = train(&cfg, test_data(), &mut |e| steps += matches!(e, TrainEvent::Step { .. }) as usize).unwrap();
+        assert_eq!((r.outcome, r.outcome_step, r.steps, steps), (Outcome::OverflowAtInit, Some(0), 0, 0));
+        assert_eq!((r.initial_loss, r.log_pl_init), (None, None));
+        assert!(r.diverged && r.diverged_step == Some(0));
+        assert_eq!(r.diverged_reason.as_deref(), Some("non-finite forward pass at init"));
+        // No update was applied: the final network is the initial one, whose test loss is not finite.
+        assert_eq!(r.test_loss, None);
+    }
+
+    #[test]
+    fn a_huge_learning_rate_fails_later_with_its_step() {
+        // One step at lr 50 (tanh) or 1e4 (ReLU) throws the network far away: the next batch's
+        // loss is far above 10 times the initial loss, or not finite.
+        for (act, lr) in [(ActName::Tanh, 50.0), (ActName::Relu, 1e4)] {
+            let cfg = TrainConfig { act, lr, epochs: 2, train_subset: Some(512), test_subset: Some(64), ..small(1) };
+            let mut losses = Vec::new();
+            let r = train(&cfg, test_data(), &mut |e| {
+                if let TrainEvent::Step { step, loss, .. } = e {
+                    losses.push((step, loss));
+                }
+            })
             .unwrap();
-        assert_eq!(r.diverged_reason.as_deref(), Some("loss above threshold"));
+            let l0 = r.initial_loss.unwrap();
+            assert!(r.log_pl_init.is_some());
+            assert!(matches!(r.outcome, Outcome::Blowup | Outcome::Nonfinite), "{act}: {:?}", r.outcome);
+            let at = r.outcome_step.unwrap();
+            // Steps 0..at were taken (each with a finite loss within 10 l0), the step `at` not.
+            assert!(at >= 1, "{act}: stopped at {at}");
+            assert_eq!((r.steps, losses.len(), r.diverged_step), (at, at, Some(at)));
+            assert_eq!(losses[0], (0, l0));
+            assert!(losses.iter().all(|&(_, l)| l.is_finite() && l <= 10.0 * l0), "{act}: {losses:?}");
+            let why = r.diverged_reason.unwrap();
+            match r.outcome {
+                Outcome::Blowup => {
+                    // The reason carries the rejected loss: above 10 l0.
+                    let rejected: f64 = why.split_whitespace().nth(1).unwrap().parse().unwrap();
+                    assert!(rejected > 10.0 * l0, "{act}: {why}");
+                }
+                _ => assert_eq!(why, "non-finite loss"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_initial_loss_alone_is_not_a_failure() {
+        // A ReLU FRN with sv2 sw2 = 9 (p^L ~ 5.5^L): an initial loss far above chance (ln 10),
+        // trained at a small rate.
+        let cfg = TrainConfig {
+            act: ActName::Relu,
+            sw2: 3.0,
+            sv2: 3.0,
+            lr: 1e-4,
+            depth: 4,
+            epochs: 1,
+            train_subset: Some(512),
+            test_subset: Some(64),
+            ..small(1)
+        };
+        let r = train(&cfg, test_data(), &mut |_| {}).unwrap();
+        let (_, loss) = init_reference(&cfg);
+        assert!(r.initial_loss.unwrap() > 10.0 * 10f64.ln() && loss > 10.0 * 10f64.ln(), "{:?}", r.initial_loss);
+        assert_eq!((r.outcome, r.outcome_step, r.diverged), (Outcome::Trained, None, false));
+    }
+
+    #[test]
+    fn blowup_factor_is_validated() {
+        for b in [1.0, 0.5, -3.0, f64::NAN, f64::INFINITY, 1e13] {
+            let e = TrainConfig { blowup_factor: b, ..TrainConfig::default() }.validate().unwrap_err();
+            assert!(
+                e.0.contains(&format!("blowup-factor = {b}")) && e.0.contains("valid: 1 < blowup-factor"),
+                "{}",
+                e.0
+            );
+        }
+        assert!(TrainConfig { blowup_factor: 1.5, ..TrainConfig::default() }.validate().is_ok());
+        assert_eq!(TrainConfig::default().blowup_factor, 10.0);
     }
 
     #[test]
@@ -780,6 +964,10 @@ mod tests {
             "test_acc",
             "train_acc",
             "final_loss",
+            "outcome",
+            "outcome_step",
+            "initial_loss",
+            "log_pl_init",
             "diverged",
             "diverged_step",
             "seconds",

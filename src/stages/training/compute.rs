@@ -141,7 +141,7 @@ pub type Trained = (Vec<Option<PointResult>>, usize, Option<Throughput>);
 /// run does not depend on its rate, so the grid is estimated at a provisional rate, as if no point
 /// were cached.
 pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data) {
-    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(&t.act), t);
+    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(t.act.as_str()), t);
     let pilot: Vec<TrainConfig> =
         cfg.grids.iter().filter(|g| g.lr == super::config::Lr::Auto).flat_map(|g| cfg.pilot_runs(g)).collect();
     let todo: Vec<&TrainConfig> = pilot.iter().filter(|t| !ctx.cache.contains("training/pilot", &key(t))).collect();
@@ -213,7 +213,7 @@ pub fn train_points(
     for t in &tasks {
         t.validate().map_err(|e| StageError::compute("invalid training point", e))?;
     }
-    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(&t.act), t);
+    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(t.act.as_str()), t);
     let todo: Vec<&TrainConfig> = tasks
         .iter()
         .enumerate()

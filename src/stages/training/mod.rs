@@ -38,7 +38,7 @@ use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, Sta
 /// Version of the stage's summary, tables and figures (bump when they change).
 const VERSION: u32 = 7;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
-const POINT_VERSION: u32 = 2;
+const POINT_VERSION: u32 = 3;
 
 /// Version of the points of one activation whose own kernel changed results (the others keep
 /// their cached points): 3 for alpha-ReLU, whose `f32` power became a vectorized polynomial
@@ -149,7 +149,7 @@ impl Stage for TrainingStage {
             .iter()
             .map(|(gi, p, t)| {
                 let g = &cfg.grids[*gi];
-                serde_json::to_value(TrainingRecord::new(&g.name, t, &p.result, g.act, cfg.blowup_factor))
+                serde_json::to_value(TrainingRecord::new(&g.name, t, &p.result, g.act))
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StageError::compute("table training", e))?;

@@ -100,7 +100,7 @@ pub fn measure(t: &TrainConfig, mnist: &Mnist) -> Result<PilotMeasure, StageErro
     Ok(PilotMeasure {
         outcome,
         outcome_step,
-        initial_loss: losses.first().copied().and_then(finite),
+        initial_loss: r.initial_loss.or(losses.first().copied()).and_then(finite),
         final_loss,
         steps: r.steps,
     })

@@ -46,7 +46,7 @@ impl Config {
     pub fn train_config(&self, g: &GridSpec, depth: usize, (sw2, sv2): (f64, f64), seed: u64, lr: f64) -> TrainConfig {
         TrainConfig {
             arch: g.arch,
-            act: g.act.as_str().into(),
+            act: g.act,
             alpha: g.alpha,
             width: g.width_or(self.width),
             depth,
@@ -63,7 +63,7 @@ impl Config {
             seed,
             threads: 1,
             matmul_threads: 1,
-            loss_threshold: 1e3,
+            blowup_factor: self.blowup_factor,
             eval_every_epoch: true,
         }
     }

@@ -81,22 +81,15 @@ impl TrainingRow {
             diverged_reason: r.diverged_reason.clone(),
             outcome: outcome_of(r).0,
             outcome_step: outcome_of(r).1,
-            initial_loss: None,
-            log_pl_init: None,
+            initial_loss: r.initial_loss.and_then(finite),
+            log_pl_init: r.log_pl_init.and_then(finite),
         }
     }
 }
 
 /// How a run ended and at which step.
 pub fn outcome_of(r: &TrainResult) -> (Outcome, Option<usize>) {
-    // Until the training loop records its outcome itself: non-finite reasons map to
-    // `nonfinite`, a loss above the threshold to `blowup`.
-    let o = match r.diverged_reason.as_deref() {
-        None => Outcome::Trained,
-        Some(why) if why.contains("non-finite") => Outcome::Nonfinite,
-        Some(_) => Outcome::Blowup,
-    };
-    (o, r.diverged_step)
+    (r.outcome, r.outcome_step)
 }
 
 /// One row of the exported table `training`: the [`TrainingRow`] (which the prediction stage
@@ -123,7 +116,7 @@ pub struct TrainingRecord {
 
 impl TrainingRecord {
     /// The record of the run `t` (its configuration) with result `r` in grid `grid`.
-    pub fn new(grid: &str, t: &TrainConfig, r: &TrainResult, act: ActName, blowup_factor: f64) -> Self {
+    pub fn new(grid: &str, t: &TrainConfig, r: &TrainResult, act: ActName) -> Self {
         let mut acc: Vec<Option<f64>> = vec![None; t.epochs];
         for e in &r.epochs_log {
             if let Some(slot) = e.epoch.checked_sub(1).and_then(|i| acc.get_mut(i)) {
@@ -135,7 +128,7 @@ impl TrainingRecord {
             row: TrainingRow::new(r, act),
             momentum: t.momentum,
             test_subset: t.test_subset.unwrap_or(10_000),
-            blowup_factor,
+            blowup_factor: t.blowup_factor,
             eval_every_epoch: t.eval_every_epoch,
             init: Init::of(t.arch, t.sw2, t.sv2),
             test_acc_epochs: acc,

@@ -162,8 +162,8 @@ fn points_cover_every_grid_depth_variance_seed_and_init() {
     let c = Config::default();
     let p = c.points(&[0.01, 0.02, 0.03]);
     assert_eq!(p.len(), 3 * 5 * (16 + 1) * 2);
-    assert_eq!(p[0].1.act, "tanh");
-    assert_eq!(p.last().unwrap().1.act, "alpha-relu");
+    assert_eq!(p[0].1.act, ActName::Tanh);
+    assert_eq!(p.last().unwrap().1.act, ActName::AlphaRelu);
     assert_eq!(p.last().unwrap().1.alpha, Some(0.75));
     assert_eq!(p.last().unwrap().1.lr, 0.03);
     for (init, (w, v)) in [(Init::Xavier, (1.0, 1.0)), (Init::He, (2.0, 2.0))] {
@@ -235,7 +235,7 @@ fn pilot_on_a_tiny_grid_skips_a_rate_that_fails() {
 fn result() -> TrainResult {
     TrainResult {
         arch: Architecture::Full,
-        act: "alpha-relu".into(),
+        act: ActName::AlphaRelu,
         alpha: Some(0.75),
         width: 8,
         depth: 3,
@@ -254,6 +254,10 @@ fn result() -> TrainResult {
         test_loss: None,
         train_acc: f64::NAN,
         final_loss: Some(2.5),
+        outcome: Outcome::Blowup,
+        outcome_step: Some(7),
+        initial_loss: None,
+        log_pl_init: None,
         diverged: true,
         diverged_step: Some(7),
         diverged_reason: Some("loss above threshold".into()),
@@ -323,12 +327,12 @@ fn training_record_rebuilds_the_train_config() {
     let c = Config::default();
     let (gi, t) = c.points(&[0.01; 3]).into_iter().find(|(_, t)| t.sw2 == 2.0).unwrap();
     let r = result();
-    let rec = TrainingRecord::new(&c.grids[gi].name, &t, &r, c.grids[gi].act, c.blowup_factor);
+    let rec = TrainingRecord::new(&c.grids[gi].name, &t, &r, c.grids[gi].act);
     let row = serde_json::to_value(&rec).unwrap();
     let names = serde_json::to_value(&t).unwrap();
     let mut picked = serde_json::Map::new();
     for (k, _) in names.as_object().unwrap() {
-        if matches!(k.as_str(), "threads" | "matmul_threads" | "loss_threshold") {
+        if matches!(k.as_str(), "threads" | "matmul_threads") {
             continue;
         }
         let v = row.get(k).unwrap_or_else(|| panic!("row lacks TrainConfig key {k}: {row}"));
@@ -340,7 +344,7 @@ fn training_record_rebuilds_the_train_config() {
     // The fake result holds its own settings; rebuild from a record of a result that matches `t`.
     let r2 = TrainResult {
         arch: t.arch,
-        act: t.act.clone(),
+        act: t.act,
         alpha: t.alpha,
         width: t.width,
         depth: t.depth,
@@ -355,7 +359,7 @@ fn training_record_rebuilds_the_train_config() {
         seed: t.seed,
         ..r
     };
-    let row = serde_json::to_value(TrainingRecord::new("frn-tanh", &t, &r2, ActName::Tanh, c.blowup_factor)).unwrap();
+    let row = serde_json::to_value(TrainingRecord::new("frn-tanh", &t, &r2, ActName::Tanh)).unwrap();
     let mut keep = serde_json::Map::new();
     for (k, _) in names.as_object().unwrap() {
         if let Some(v) = row.get(k) {
@@ -363,5 +367,5 @@ fn training_record_rebuilds_the_train_config() {
         }
     }
     let rebuilt: crate::nn::train::TrainConfig = serde_json::from_value(serde_json::Value::Object(keep)).unwrap();
-    assert_eq!(crate::nn::train::TrainConfig { loss_threshold: t.loss_threshold, ..rebuilt }, t);
+    assert_eq!(rebuilt, t);
 }
