@@ -113,12 +113,24 @@ fn yes() -> bool {
     true
 }
 
+/// How the pilot chooses among the rates at which every seed trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PilotRule {
+    /// The rate with the lowest mean final loss (a learning-rate range test: larger steps that no
+    /// longer lower the pilot network's loss are past its optimum and only add noise).
+    #[default]
+    LowestLoss,
+    /// The largest rate.
+    Largest,
+}
+
 /// The learning-rate pilot (profile table `[training.pilot]`): before a grid with `lr = "auto"`
 /// trains, its deepest network at its smallest variance trains for every seed at every rate of
-/// `rates` for one short epoch of `train_subset` images; the grid uses the largest rate at which
-/// every seed *trains*: the run ends `trained` and the mean batch loss of its last tenth of steps
-/// is below `fraction` times its first batch loss. If no rate trains, the grid uses the smallest
-/// rate and the chapter says so.
+/// `rates` for one short epoch of `train_subset` images. A run *trains* if it ends `trained` and
+/// the mean batch loss of its last tenth of steps is below `fraction` times its first batch loss;
+/// among the rates at which every seed trains, `rule` picks the grid's rate ([`PilotRule`]). If no
+/// rate trains, the grid uses the smallest rate and the chapter says so.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pilot {
@@ -128,6 +140,8 @@ pub struct Pilot {
     pub train_subset: usize,
     /// A run trains if its final loss is below this fraction of its initial loss.
     pub fraction: f64,
+    /// `lowest_loss` or `largest`.
+    pub rule: PilotRule,
     /// Depths (of every grid with `lr = "auto"` that has them) at which a control trains every
     /// variance with the first seed at half and at twice the chosen rate (empty: no control).
     pub control_depths: Vec<usize>,
@@ -135,7 +149,13 @@ pub struct Pilot {
 
 impl Default for Pilot {
     fn default() -> Self {
-        Self { rates: vec![0.002, 0.005, 0.01, 0.02, 0.05], train_subset: 6400, fraction: 0.5, control_depths: vec![] }
+        Self {
+            rates: vec![0.002, 0.005, 0.01, 0.02, 0.05],
+            train_subset: 6400,
+            fraction: 0.5,
+            rule: PilotRule::LowestLoss,
+            control_depths: vec![],
+        }
     }
 }
 

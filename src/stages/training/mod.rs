@@ -28,7 +28,7 @@ pub mod summary;
 mod tests;
 
 pub use compute::{GridThroughput, PointResult, Throughput};
-pub use config::{Config, GridSpec, Lr, Pilot};
+pub use config::{Config, GridSpec, Lr, Pilot, PilotRule};
 pub use row::{TrainingRecord, TrainingRow};
 pub use summary::{Cell, DepthRow, GridSummary, Summary};
 

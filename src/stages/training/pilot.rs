@@ -1,6 +1,8 @@
 //! The learning-rate pilot: for every grid with `lr = "auto"`, its deepest network at its
 //! smallest axis variance trains for every seed at every rate of the ladder, for one short epoch
-//! ([`super::config::Pilot`]); the grid then uses the largest rate at which every seed trains.
+//! ([`super::config::Pilot`]); the grid then uses, among the rates at which every seed trains,
+//! the one with the lowest mean final loss (rule `lowest_loss`, the default) or the largest
+//! (rule `largest`, the rule first proposed in issue 13).
 //!
 //! A pilot run *trains* when it ends `trained` and its final loss (the mean batch loss over the
 //! last tenth of its steps, at least one step) is below `fraction` times its initial loss (the
@@ -13,7 +15,7 @@
 //! before its share of the grid, so all shards choose the same rate (training is deterministic);
 //! the cache makes it run once per cache, and shards' pilot entries merge without conflict.
 
-use super::config::{Config, Lr};
+use super::config::{Config, Lr, PilotRule};
 use super::row::outcome_of;
 use super::salt;
 use crate::nn::mnist::{Mnist, MnistError};
@@ -60,6 +62,9 @@ pub struct PilotRun {
 /// The pilot of one grid.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PilotSummary {
+    pub rule: PilotRule,
+    /// Per rate: the mean final loss over the seeds (infinite where a seed failed).
+    pub mean_final: Vec<f64>,
     pub grid: String,
     pub depth: usize,
     pub width: usize,
@@ -114,11 +119,21 @@ pub fn trains(m: &PilotMeasure, fraction: f64) -> bool {
     }
 }
 
-/// The choice from the measured runs of one grid (`runs` rate-major, `seeds` per rate): the
-/// largest rate at which every seed trains, or the smallest rate as a fallback.
-pub fn choose(rates: &[f64], all_train: &[bool]) -> (f64, bool) {
-    match rates.iter().zip(all_train).filter(|(_, &ok)| ok).map(|(r, _)| *r).last() {
-        Some(r) => (r, false),
+/// The choice among the rates at which every seed trains (`all_train`, one per rate): by
+/// [`PilotRule::Largest`] the largest of them, by [`PilotRule::LowestLoss`] the one with the lowest
+/// mean final loss over the seeds (`mean_final`, one per rate; ties go to the larger rate). If no
+/// rate trains every seed, the smallest rate, as a fallback (`true`).
+pub fn choose(rule: PilotRule, rates: &[f64], all_train: &[bool], mean_final: &[f64]) -> (f64, bool) {
+    let ok = (0..rates.len()).filter(|&i| all_train[i]);
+    let pick = match rule {
+        PilotRule::Largest => ok.last(),
+        PilotRule::LowestLoss => ok.fold(None, |best: Option<usize>, i| match best {
+            Some(b) if mean_final[b] < mean_final[i] => Some(b),
+            _ => Some(i),
+        }),
+    };
+    match pick {
+        Some(i) => (rates[i], false),
         None => (rates[0], true),
     }
 }
@@ -149,10 +164,20 @@ pub fn run_pilots(cfg: &Config, ctx: &StageContext, data: &Data) -> Result<Vec<O
             .map(|(t, m)| PilotRun { lr: t.lr, seed: t.seed, trains: trains(&m, cfg.pilot.fraction), measure: m })
             .collect();
         let all_train: Vec<bool> = runs_out.chunks(seeds).map(|c| c.iter().all(|r| r.trains)).collect();
-        let (chosen, fallback) = choose(&cfg.pilot.rates, &all_train);
+        let mean_final: Vec<f64> = runs_out
+            .chunks(seeds)
+            .map(|c| c.iter().map(|r| r.measure.final_loss.unwrap_or(f64::INFINITY)).sum::<f64>() / seeds as f64)
+            .collect();
+        let (chosen, fallback) = choose(cfg.pilot.rule, &cfg.pilot.rates, &all_train, &mean_final);
         let reason = if fallback {
             format!(
                 "no rate of the ladder trains every seed, so the grid falls back to the smallest rate, {chosen}"
+            )
+        } else if cfg.pilot.rule == PilotRule::LowestLoss {
+            let i = cfg.pilot.rates.iter().position(|&r| r == chosen).unwrap_or(0);
+            format!(
+                "among the rates at which every seed trains, {chosen} reaches the lowest mean final loss, {:.3}",
+                mean_final[i]
             )
         } else if chosen == *cfg.pilot.rates.last().unwrap_or(&chosen) {
             format!("{chosen} is the largest rate of the ladder, and every seed trains at it")
@@ -172,6 +197,8 @@ pub fn run_pilots(cfg: &Config, ctx: &StageContext, data: &Data) -> Result<Vec<O
         };
         let t0 = &runs[0];
         out.push(Some(PilotSummary {
+            rule: cfg.pilot.rule,
+            mean_final,
             grid: g.name.clone(),
             depth: t0.depth,
             width: t0.width,

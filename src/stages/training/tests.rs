@@ -183,10 +183,19 @@ fn points_cover_every_grid_depth_variance_seed_and_init() {
 #[test]
 fn pilot_chooses_the_largest_rate_where_every_seed_trains() {
     let rates = [0.002, 0.005, 0.01, 0.02, 0.05];
-    assert_eq!(pilot::choose(&rates, &[true, true, true, true, false]), (0.02, false));
-    assert_eq!(pilot::choose(&rates, &[true, true, true, true, true]), (0.05, false));
-    assert_eq!(pilot::choose(&rates, &[true, false, true, false, false]), (0.01, false));
-    assert_eq!(pilot::choose(&rates, &[false; 5]), (0.002, true));
+    let loss = [0.76, 0.5, 0.42, 0.4, 0.46];
+    let largest = |ok: &[bool]| pilot::choose(PilotRule::Largest, &rates, ok, &loss);
+    let lowest = |ok: &[bool]| pilot::choose(PilotRule::LowestLoss, &rates, ok, &loss);
+    assert_eq!(largest(&[true, true, true, true, false]), (0.02, false));
+    assert_eq!(largest(&[true, true, true, true, true]), (0.05, false));
+    assert_eq!(largest(&[true, false, true, false, false]), (0.01, false));
+    assert_eq!(largest(&[false; 5]), (0.002, true));
+    // the lowest loss (0.4 at 0.02) beats a larger rate that trains but ends higher (0.46 at 0.05)
+    assert_eq!(lowest(&[true; 5]), (0.02, false));
+    assert_eq!(lowest(&[true, true, true, false, true]), (0.01, false));
+    assert_eq!(lowest(&[true, false, false, false, false]), (0.002, false));
+    assert_eq!(lowest(&[false; 5]), (0.002, true));
+    assert_eq!(pilot::choose(PilotRule::LowestLoss, &[0.1, 0.2], &[true, true], &[0.5, 0.5]), (0.2, false), "ties: larger");
     let m = |outcome, l0: Option<f64>, l1: Option<f64>| pilot::PilotMeasure {
         outcome,
         outcome_step: None,
@@ -210,7 +219,13 @@ fn pilot_on_a_tiny_grid_skips_a_rate_that_fails() {
         train_subset: 640,
         test_subset: 200,
         seeds: vec![0, 1],
-        pilot: Pilot { rates: vec![0.1, 1000.0], train_subset: 1920, fraction: 0.8, control_depths: vec![] },
+        pilot: Pilot {
+            rates: vec![0.1, 1000.0],
+            train_subset: 1920,
+            fraction: 0.8,
+            rule: PilotRule::Largest,
+            control_depths: vec![],
+        },
         grids: vec![GridSpec { depths: vec![2, 3], sv2_count: 2, sv2_min: 0.1, sv2_max: 1.0, ..Config::default().grids[0].clone() }],
         ..Config::default()
     };
@@ -368,4 +383,66 @@ fn training_record_rebuilds_the_train_config() {
     }
     let rebuilt: crate::nn::train::TrainConfig = serde_json::from_value(serde_json::Value::Object(keep)).unwrap();
     assert_eq!(rebuilt, t);
+}
+
+/// Cells average the seeds that trained and name the failure of the others; the heatmap marks a
+/// cell where every seed failed with its kind, and its legend names each kind once.
+#[test]
+fn failure_kinds_are_counted_and_drawn() {
+    let spec = GridSpec {
+        depths: vec![2, 4],
+        sv2_min: 0.1,
+        sv2_max: 10.0,
+        sv2_count: 3,
+        inits: false,
+        ..Config::default().grids[0].clone()
+    };
+    let cfg = Config { seeds: vec![0, 1], grids: vec![spec.clone()], ..Config::default() };
+    let run = |depth: usize, sv2: f64, seed: u64, outcome: Outcome, acc: f64| TrainResult {
+        act: ActName::Tanh,
+        alpha: None,
+        depth,
+        sw2: 1.0,
+        sv2,
+        seed,
+        test_acc: acc,
+        outcome,
+        outcome_step: outcome.failed().then_some(3),
+        diverged: outcome.failed(),
+        ..result()
+    };
+    let t = Outcome::Trained;
+    let runs = vec![
+        run(2, 0.1, 0, t, 0.9),
+        run(2, 0.1, 1, t, 0.8),
+        run(2, 1.0, 0, t, 0.7),
+        run(2, 1.0, 1, Outcome::Blowup, 0.1),
+        run(2, 10.0, 0, Outcome::Nonfinite, 0.0),
+        run(2, 10.0, 1, Outcome::Nonfinite, 0.0),
+        run(4, 0.1, 0, t, 0.6),
+        run(4, 0.1, 1, t, 0.6),
+        run(4, 1.0, 0, Outcome::Blowup, 0.1),
+        run(4, 1.0, 1, Outcome::Blowup, 0.1),
+        run(4, 10.0, 0, Outcome::OverflowAtInit, 0.0),
+        run(4, 10.0, 1, Outcome::OverflowAtInit, 0.0),
+    ];
+    let refs: Vec<&TrainResult> = runs.iter().collect();
+    let g = summary::summarize_grid(&cfg, &spec, 0.01, &refs);
+    let c = |d: usize, v: f64| g.cells.iter().find(|c| c.depth == d && c.sv2 == v).unwrap();
+    // two seeds 0.9 and 0.8: mean 0.85, sample sd 0.05 * sqrt(2)
+    assert!((c(2, 0.1).test_acc - 0.85).abs() < 1e-12 && (c(2, 0.1).test_acc_sd - 0.05 * 2f64.sqrt()).abs() < 1e-12);
+    assert_eq!((c(2, 1.0).test_acc, c(2, 1.0).diverged, c(2, 1.0).failure), (0.7, 1, Some(Outcome::Blowup)));
+    assert!(c(2, 10.0).all_failed() && c(2, 10.0).test_acc.is_nan());
+    assert_eq!(c(4, 10.0).failure, Some(Outcome::OverflowAtInit));
+    assert_eq!(
+        g.failures,
+        vec![(Outcome::OverflowAtInit, 2), (Outcome::Nonfinite, 2), (Outcome::Blowup, 3)]
+    );
+    assert_eq!(g.rows[1].best.as_ref().unwrap().sv2, 0.1, "failed cells are never the best");
+    // deepest depth: one cell where every seed trained, so no spread
+    assert_eq!(g.deepest_spread, None);
+    let svg = figures::heatmap(&g).unwrap().svg;
+    for label in ["failed: overflow at init", "failed: non-finite in training", "failed: loss blow-up"] {
+        assert_eq!(svg.matches(label).count(), 1, "{label} once in the legend");
+    }
 }
