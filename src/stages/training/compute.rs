@@ -36,9 +36,8 @@ pub(crate) fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) 
             let macs = 784.0 * n + c.depth as f64 * per_layer + 10.0 * n;
             let train = 2.0 * (3.0 * macs - 784.0 * n) * (c.train_subset.unwrap_or(60_000) * c.epochs) as f64;
             let evaluated = if c.eval_every_epoch { c.epochs } else { 1 };
-            let eval = 2.0
-                * macs
-                * (c.test_subset.unwrap_or(10_000) * evaluated + c.train_subset.unwrap_or(60_000)) as f64;
+            let eval =
+                2.0 * macs * (c.test_subset.unwrap_or(10_000) * evaluated + c.train_subset.unwrap_or(60_000)) as f64;
             train + eval
         })
         .sum();
@@ -54,25 +53,59 @@ fn calibrated_gflops(width: usize, batch: usize) -> f64 {
     0.5 * crate::nn::matmul::probe_gflops(width, width, batch, 3, inner, faer::Par::Seq)
 }
 
-/// Per-thread training throughput assumed by the estimate, measured: 16 SGD steps of the first
-/// grid's deepest network at its smallest variance, on MNIST, on one thread, as training FLOPs
-/// ([`crate::nn::ModelSpec::train_flops_per_sample`] times samples) over the loop's wall time.
-/// The deepest network runs the largest products, so shallower points may run somewhat slower
-/// per FLOP; the measurement takes well under a second at the paper's sizes. Falls back to
-/// [`calibrated_gflops`] if the run cannot be made.
-fn measured_gflops(cfg: &Config, data: &Data) -> f64 {
-    let fallback = || calibrated_gflops(cfg.width, cfg.batch);
-    let Some(g) = cfg.grids.first() else { return fallback() };
-    let mut t = cfg.train_config(g, *g.depths.last().unwrap_or(&1), g.weights_at(g.variances()[0]), 0, 1e-3);
-    t.train_subset = Some(16 * cfg.batch.min(60_000 / 16));
-    t.test_subset = Some(cfg.batch.min(10_000));
-    t.eval_every_epoch = false;
-    let (Ok(mnist), Ok(spec)) = (mnist(data), t.spec()) else { return fallback() };
-    match train_with(&t, mnist, Threads::Shared(&|| 1), &mut |_| {}) {
-        Ok(r) if r.seconds > 0.0 && r.samples > 0 => {
-            (r.samples * spec.train_flops_per_sample()) as f64 / r.seconds / 1e9
+/// Training speeds measured for the estimate, per network shape (architecture, activation,
+/// width, depth, batch), each once per stage run.
+#[derive(Default)]
+pub struct Speeds(Mutex<std::collections::BTreeMap<String, f64>>);
+
+impl Speeds {
+    /// Per-thread training throughput of the shape of `c`, GFLOP/s, measured: 16 SGD steps of a
+    /// network of that shape (at the benign $\sigma_w^2 = 1$, $\sigma_v^2 = 0.01$, so that it
+    /// trains), on MNIST, on one thread, as training FLOPs
+    /// ([`crate::nn::ModelSpec::train_flops_per_sample`] times samples) over the loop's wall time.
+    /// Falls back to [`calibrated_gflops`] if the run cannot be made.
+    fn gflops(&self, c: &TrainConfig, data: &Data) -> f64 {
+        let shape = format!("{:?} {:?} {:?} {} {} {}", c.arch, c.act, c.alpha, c.width, c.depth, c.batch);
+        if let Some(&g) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&shape) {
+            return g;
         }
-        _ => fallback(),
+        let fallback = || calibrated_gflops(c.width, c.batch);
+        let mut t = c.clone();
+        (t.sw2, t.sv2, t.lr, t.epochs, t.eval_every_epoch) = (1.0, 0.01, 1e-3, 1, false);
+        t.train_subset = Some(16 * c.batch.min(60_000 / 16));
+        t.test_subset = Some(c.batch.min(10_000));
+        let g = match (mnist(data), t.spec()) {
+            (Ok(mnist), Ok(spec)) => match train_with(&t, mnist, Threads::Shared(&|| 1), &mut |_| {}) {
+                Ok(r) if r.seconds > 0.0 && r.samples > 0 => {
+                    (r.samples * spec.train_flops_per_sample()) as f64 / r.seconds / 1e9
+                }
+                _ => fallback(),
+            },
+            _ => fallback(),
+        };
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(shape, g);
+        g
+    }
+
+    /// The estimate of `cfgs` on `jobs` threads, each run at the measured speed of its shape
+    /// ([`estimate_seconds`] per run), and the slowest and fastest speed used.
+    pub fn estimate(&self, cfgs: &[&TrainConfig], jobs: usize, data: &Data) -> (f64, f64, f64) {
+        let (mut s, mut lo, mut hi) = (0.0, f64::INFINITY, 0.0f64);
+        for c in cfgs {
+            let g = self.gflops(c, data);
+            s += estimate_seconds(&[c], 1, g);
+            (lo, hi) = (lo.min(g), hi.max(g));
+        }
+        (s / jobs.max(1) as f64, lo, hi)
+    }
+}
+
+/// "at 40-110 GFLOP/s per thread".
+fn speed_range(lo: f64, hi: f64) -> String {
+    if (hi - lo).abs() < 0.5 || !lo.is_finite() {
+        format!("{hi:.0}")
+    } else {
+        format!("{lo:.0}-{hi:.0}")
     }
 }
 
@@ -140,7 +173,7 @@ pub type Trained = (Vec<Option<PointResult>>, usize, Option<Throughput>);
 /// estimate, which then knows the rates and so the cache state of every point). The cost of a
 /// run does not depend on its rate, so the grid is estimated at a provisional rate, as if no point
 /// were cached.
-pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data) {
+pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data, speeds: &Speeds) {
     let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(t.act.as_str()), t);
     let pilot: Vec<TrainConfig> =
         cfg.grids.iter().filter(|g| g.lr == super::config::Lr::Auto).flat_map(|g| cfg.pilot_runs(g)).collect();
@@ -157,15 +190,18 @@ pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data) {
     }
     let mine: Vec<&TrainConfig> =
         grid.iter().enumerate().filter(|(i, _)| crate::pipeline::in_shard(*i, ctx.shard)).map(|(_, t)| t).collect();
-    let gflops = measured_gflops(cfg, data);
+    let (pilot_s, a, b) = speeds.estimate(&todo, ctx.jobs, data);
+    let (grid_s, c, d) = speeds.estimate(&mine, ctx.jobs, data);
     ctx.progress.info(&format!(
         "    training: the learning-rate pilot trains {} run(s), about {}, then up to {} grid point(s), at most about {} \
-         if none is cached, on {} thread(s) (at {gflops:.0} GFLOP/s per thread, measured; diverging points end early)",
+         if none is cached, on {} thread(s) (at {} GFLOP/s per thread, measured per network shape; failing points end \
+         early)",
         todo.len(),
-        human_duration(estimate_seconds(&todo, ctx.jobs, gflops)),
+        human_duration(pilot_s),
         mine.len(),
-        human_duration(estimate_seconds(&mine, ctx.jobs, gflops)),
-        ctx.jobs
+        human_duration(grid_s),
+        ctx.jobs,
+        speed_range(a.min(c), b.max(d)),
     ));
 }
 
@@ -208,6 +244,7 @@ pub fn train_points(
     points: &[(usize, TrainConfig)],
     ctx: &StageContext,
     data: &Data,
+    speeds: &Speeds,
 ) -> Result<Trained, StageError> {
     let tasks: Vec<&TrainConfig> = points.iter().map(|(_, c)| c).collect();
     for t in &tasks {
@@ -222,15 +259,15 @@ pub fn train_points(
         .collect();
     let mut probe = None;
     if !todo.is_empty() {
-        let gflops = measured_gflops(cfg, data);
-        let est = estimate_seconds(&todo, ctx.jobs, gflops);
+        let (est, lo, hi) = speeds.estimate(&todo, ctx.jobs, data);
         ctx.progress.info(&format!(
             "    training: {} of {} points to train, at most about {} on {} thread(s) \
-             (at {gflops:.0} GFLOP/s per thread, measured; diverging points end early)",
+             (at {} GFLOP/s per thread, measured per network shape; failing points end early)",
             todo.len(),
             tasks.len(),
             human_duration(est),
-            ctx.jobs
+            ctx.jobs,
+            speed_range(lo, hi),
         ));
         let big = crate::nn::matmul::probe_gflops(PROBE_N, PROBE_N, PROBE_N, 3, 1, faer::Par::Seq);
         probe = Some((big, 2.0 * calibrated_gflops(cfg.width, cfg.batch)));
@@ -385,7 +422,9 @@ mod jobs_tests {
             let (inputs, cache, progress) = (BTreeMap::new(), Cache::new(dir.path()), Progress::silent());
             let ctx = StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs, shard: None };
             let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
-            let (res, computed, tp) = pool.install(|| train_points(&cfg, &points, &ctx, &super::super::pilot::Data::new())).unwrap();
+            let (res, computed, tp) = pool
+                .install(|| train_points(&cfg, &points, &ctx, &super::super::pilot::Data::new(), &Speeds::default()))
+                .unwrap();
             assert_eq!(computed, points.len());
             let tp = tp.expect("points were trained");
             assert_eq!((tp.threads, tp.total.points, tp.grids.len()), (jobs, points.len(), 1));

@@ -9,9 +9,10 @@ use crate::pipeline::{ConfigError, Section};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The learning rate of a grid: a number, or `"auto"` (chosen by the pilot, [`super::pilot`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Lr {
     /// Chosen by the pilot before the grid trains.
+    #[default]
     Auto,
     /// This rate.
     Fixed(f64),
@@ -45,12 +46,6 @@ impl<'de> Deserialize<'de> for Lr {
                 "lr = {t:?} is invalid (valid: a number with 0 < lr <= 1000, or \"auto\" for the pilot's choice)"
             ))),
         }
-    }
-}
-
-impl Default for Lr {
-    fn default() -> Self {
-        Lr::Auto
     }
 }
 

@@ -43,13 +43,12 @@ pub fn heatmap(g: &GridSummary) -> Result<Figure, StageError> {
         "sigma_w^2" => "σ_w²",
         _ => "σ_v² σ_w²",
     };
-    let mut h =
-        Heatmap::new(format!("{}: test accuracy", display_name(&g.spec)), label, "depth L", x, y, values)
-            .log_x()
-            .log_y()
-            .y_ticks_at_cells()
-            .colorbar("test accuracy")
-            .color_range(0.0, 1.0);
+    let mut h = Heatmap::new(format!("{}: test accuracy", display_name(&g.spec)), label, "depth L", x, y, values)
+        .log_x()
+        .log_y()
+        .y_ticks_at_cells()
+        .colorbar("test accuracy")
+        .color_range(0.0, 1.0);
     let mut labelled = Vec::new();
     for &d in &g.spec.depths {
         for &v in &g.variances {
@@ -106,9 +105,10 @@ pub fn curves(gi: usize, g: &GridSummary, points: &[(usize, &PointResult)]) -> R
         "sigma_w^2" => "σ_w²",
         _ => "σ_v² σ_w²",
     };
-    let mut plot = LinePlot::new(format!("{}: training loss at L = {deep}", display_name(&g.spec)), "step", "batch loss")
-        .log_x()
-        .log_y();
+    let mut plot =
+        LinePlot::new(format!("{}: training loss at L = {deep}", display_name(&g.spec)), "step", "batch loss")
+            .log_x()
+            .log_y();
     let mut stops = Vec::new();
     let mut chosen: Vec<(String, (f64, f64))> = Vec::new();
     if let Some(best) = g.best.iter().find(|c| c.depth == deep) {

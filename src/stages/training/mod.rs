@@ -94,7 +94,8 @@ impl Stage for TrainingStage {
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
         let data = pilot::Data::new();
-        compute::announce(cfg, ctx, &data);
+        let speeds = compute::Speeds::default();
+        compute::announce(cfg, ctx, &data, &speeds);
         let pilots = pilot::run_pilots(cfg, ctx, &data)?;
         let lrs = pilot::rates(cfg, &pilots);
         let mut points = cfg.points(&lrs);
@@ -109,12 +110,9 @@ impl Stage for TrainingStage {
                 }
             }
         }
-        let (results, computed, throughput) = compute::train_points(cfg, &points, ctx, &data)?;
-        let have: Vec<(usize, &PointResult, &TrainConfig)> = results[..n_main]
-            .iter()
-            .zip(&points)
-            .filter_map(|(r, (gi, t))| r.as_ref().map(|r| (*gi, r, t)))
-            .collect();
+        let (results, computed, throughput) = compute::train_points(cfg, &points, ctx, &data, &speeds)?;
+        let have: Vec<(usize, &PointResult, &TrainConfig)> =
+            results[..n_main].iter().zip(&points).filter_map(|(r, (gi, t))| r.as_ref().map(|r| (*gi, r, t))).collect();
         if ctx.shard.is_some() {
             ctx.progress.info(&format!("    training: this shard holds {} of {} points", have.len(), n_main));
         }
@@ -133,8 +131,15 @@ impl Stage for TrainingStage {
             controls.extend(summary::summarize_control(cfg, gi, lrs[gi], &main, &ctl));
         }
         let pairs: Vec<(usize, &PointResult)> = have.iter().map(|h| (h.0, h.1)).collect();
-        let summary =
-            summary::summarize(cfg, &pairs, &lrs, pilots.into_iter().flatten().collect(), controls, computed, throughput);
+        let summary = summary::summarize(
+            cfg,
+            &pairs,
+            &lrs,
+            pilots.into_iter().flatten().collect(),
+            controls,
+            computed,
+            throughput,
+        );
 
         let mut figs = Vec::new();
         if ctx.shard.is_none() {
@@ -184,7 +189,12 @@ impl Stage for TrainingStage {
             summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("summary", e))?,
             tables: vec![
                 DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
-                DataTable { name: "training_pilot".into(), rows: pilot_rows, json_key: None, extra: Default::default() },
+                DataTable {
+                    name: "training_pilot".into(),
+                    rows: pilot_rows,
+                    json_key: None,
+                    extra: Default::default(),
+                },
                 DataTable {
                     name: "training_epochs".into(),
                     rows: curves_rows,

@@ -124,9 +124,9 @@ pub fn trains(m: &PilotMeasure, fraction: f64) -> bool {
 /// mean final loss over the seeds (`mean_final`, one per rate; ties go to the larger rate). If no
 /// rate trains every seed, the smallest rate, as a fallback (`true`).
 pub fn choose(rule: PilotRule, rates: &[f64], all_train: &[bool], mean_final: &[f64]) -> (f64, bool) {
-    let ok = (0..rates.len()).filter(|&i| all_train[i]);
+    let mut ok = (0..rates.len()).filter(|&i| all_train[i]);
     let pick = match rule {
-        PilotRule::Largest => ok.last(),
+        PilotRule::Largest => ok.next_back(),
         PilotRule::LowestLoss => ok.fold(None, |best: Option<usize>, i| match best {
             Some(b) if mean_final[b] < mean_final[i] => Some(b),
             _ => Some(i),
@@ -149,9 +149,10 @@ pub fn run_pilots(cfg: &Config, ctx: &StageContext, data: &Data) -> Result<Vec<O
             continue;
         }
         let runs = cfg.pilot_runs(g);
-        let res = run_tasks(&whole, "training/pilot", &salt(g.act.as_str()), &format!("pilot {}", g.name), &runs, |t| {
-            measure(t, mnist(data)?)
-        })?;
+        let res =
+            run_tasks(&whole, "training/pilot", &salt(g.act.as_str()), &format!("pilot {}", g.name), &runs, |t| {
+                measure(t, mnist(data)?)
+            })?;
         let measures: Vec<PilotMeasure> = res
             .results
             .into_iter()
@@ -170,9 +171,7 @@ pub fn run_pilots(cfg: &Config, ctx: &StageContext, data: &Data) -> Result<Vec<O
             .collect();
         let (chosen, fallback) = choose(cfg.pilot.rule, &cfg.pilot.rates, &all_train, &mean_final);
         let reason = if fallback {
-            format!(
-                "no rate of the ladder trains every seed, so the grid falls back to the smallest rate, {chosen}"
-            )
+            format!("no rate of the ladder trains every seed, so the grid falls back to the smallest rate, {chosen}")
         } else if cfg.pilot.rule == PilotRule::LowestLoss {
             let i = cfg.pilot.rates.iter().position(|&r| r == chosen).unwrap_or(0);
             format!(

@@ -130,7 +130,16 @@ impl Config {
         for factor in [0.5, 2.0] {
             for &depth in self.pilot.control_depths.iter().filter(|d| g.depths.contains(d)) {
                 for v in g.variances() {
-                    out.push((factor, self.train_config(g, depth, g.weights_at(v), g.seeds_or(&self.seeds)[0], super::config::round12(lr * factor))));
+                    out.push((
+                        factor,
+                        self.train_config(
+                            g,
+                            depth,
+                            g.weights_at(v),
+                            g.seeds_or(&self.seeds)[0],
+                            super::config::round12(lr * factor),
+                        ),
+                    ));
                 }
             }
         }

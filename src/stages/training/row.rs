@@ -1,9 +1,9 @@
 //! [`TrainingRow`]: one row of the training stage's table `training` (`data/training.json`,
 //! `data/training.csv`), the typed record the prediction stage reads back.
 
+use super::points::Init;
 use crate::activation::ActName;
 use crate::architecture::Architecture;
-use super::points::Init;
 use crate::nn::train::{Outcome, TrainConfig, TrainResult};
 use serde::{Deserialize, Serialize};
 

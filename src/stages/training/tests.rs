@@ -83,7 +83,10 @@ fn check_rejects_bad_pilot_values() {
         f(&mut c.pilot);
         err(&c)
     };
-    assert_eq!(with(&|p| p.rates = vec![]), "[training] pilot.rates = a list of 0 value(s) is invalid (valid: a list of 1 to 32 values)");
+    assert_eq!(
+        with(&|p| p.rates = vec![]),
+        "[training] pilot.rates = a list of 0 value(s) is invalid (valid: a list of 1 to 32 values)"
+    );
     assert!(with(&|p| p.rates = vec![0.01, -1.0]).starts_with("[training] pilot.rates[1] = -1 is invalid"));
     assert!(with(&|p| p.rates = vec![0.01, f64::NAN]).contains("pilot.rates[1] = NaN"));
     assert_eq!(
@@ -141,7 +144,9 @@ fn variances_are_exact_decimals() {
     let g = &Config::default().grids[0];
     let v = g.variances();
     assert_eq!(v.len(), 16);
-    for (i, want) in [(0, "0.001"), (1, "0.00215443469003"), (2, "0.00464158883361"), (3, "0.01"), (9, "1"), (15, "100")] {
+    for (i, want) in
+        [(0, "0.001"), (1, "0.00215443469003"), (2, "0.00464158883361"), (3, "0.01"), (9, "1"), (15, "100")]
+    {
         assert_eq!(v[i], want.parse::<f64>().unwrap(), "v[{i}]");
         assert_eq!(format!("{}", v[i]), want, "v[{i}] prints as written");
     }
@@ -195,7 +200,11 @@ fn pilot_chooses_the_largest_rate_where_every_seed_trains() {
     assert_eq!(lowest(&[true, true, true, false, true]), (0.01, false));
     assert_eq!(lowest(&[true, false, false, false, false]), (0.002, false));
     assert_eq!(lowest(&[false; 5]), (0.002, true));
-    assert_eq!(pilot::choose(PilotRule::LowestLoss, &[0.1, 0.2], &[true, true], &[0.5, 0.5]), (0.2, false), "ties: larger");
+    assert_eq!(
+        pilot::choose(PilotRule::LowestLoss, &[0.1, 0.2], &[true, true], &[0.5, 0.5]),
+        (0.2, false),
+        "ties: larger"
+    );
     let m = |outcome, l0: Option<f64>, l1: Option<f64>| pilot::PilotMeasure {
         outcome,
         outcome_step: None,
@@ -226,14 +235,29 @@ fn pilot_on_a_tiny_grid_skips_a_rate_that_fails() {
             rule: PilotRule::Largest,
             control_depths: vec![],
         },
-        grids: vec![GridSpec { depths: vec![2, 3], sv2_count: 2, sv2_min: 0.1, sv2_max: 1.0, ..Config::default().grids[0].clone() }],
+        grids: vec![GridSpec {
+            depths: vec![2, 3],
+            sv2_count: 2,
+            sv2_min: 0.1,
+            sv2_max: 1.0,
+            ..Config::default().grids[0].clone()
+        }],
         ..Config::default()
     };
     cfg.check().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (inputs, cache, progress) =
-        (std::collections::BTreeMap::new(), crate::pipeline::Cache::new(dir.path()), crate::pipeline::Progress::silent());
-    let ctx = crate::pipeline::StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs: 1, shard: Some((2, 3)) };
+    let (inputs, cache, progress) = (
+        std::collections::BTreeMap::new(),
+        crate::pipeline::Cache::new(dir.path()),
+        crate::pipeline::Progress::silent(),
+    );
+    let ctx = crate::pipeline::StageContext {
+        inputs: &inputs,
+        cache: &cache,
+        progress: &progress,
+        jobs: 1,
+        shard: Some((2, 3)),
+    };
     let data = pilot::Data::new();
     let p = pilot::run_pilots(&cfg, &ctx, &data).unwrap();
     let p = p[0].as_ref().unwrap();
@@ -244,7 +268,11 @@ fn pilot_on_a_tiny_grid_skips_a_rate_that_fails() {
     assert_eq!(pilot::rates(&cfg, &[Some(p.clone())]), vec![0.1]);
     let again = pilot::run_pilots(&cfg, &ctx, &data).unwrap();
     assert_eq!(again[0].as_ref().unwrap(), p, "cached");
-    assert_eq!(std::fs::read_dir(dir.path().join("training/pilot")).unwrap().count(), 4, "every run cached, shard or not");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("training/pilot")).unwrap().count(),
+        4,
+        "every run cached, shard or not"
+    );
 }
 
 fn result() -> TrainResult {
@@ -434,10 +462,7 @@ fn failure_kinds_are_counted_and_drawn() {
     assert_eq!((c(2, 1.0).test_acc, c(2, 1.0).diverged, c(2, 1.0).failure), (0.7, 1, Some(Outcome::Blowup)));
     assert!(c(2, 10.0).all_failed() && c(2, 10.0).test_acc.is_nan());
     assert_eq!(c(4, 10.0).failure, Some(Outcome::OverflowAtInit));
-    assert_eq!(
-        g.failures,
-        vec![(Outcome::OverflowAtInit, 2), (Outcome::Nonfinite, 2), (Outcome::Blowup, 3)]
-    );
+    assert_eq!(g.failures, vec![(Outcome::OverflowAtInit, 2), (Outcome::Nonfinite, 2), (Outcome::Blowup, 3)]);
     assert_eq!(g.rows[1].best.as_ref().unwrap().sv2, 0.1, "failed cells are never the best");
     // deepest depth: one cell where every seed trained, so no spread
     assert_eq!(g.deepest_spread, None);
