@@ -1,5 +1,5 @@
 //! The command line: the parser, one module per command (`report`, `run`, `list`, `clean`,
-//! `cache`, `train`, `meanfield`, `init`) that turns its options into library calls and prints
+//! `cache`, `train`, `verify`, `meanfield`, `init`) that turns its options into library calls and prints
 //! the result, and the one place that decides the exit status ([`exit_code`]).
 //!
 //! Options belong to the commands that use them: the pipeline commands take `--profile` and
@@ -18,6 +18,7 @@ mod meanfield;
 mod report;
 mod run;
 mod train;
+mod verify;
 
 use clap::{Args, Parser, Subcommand};
 use edge_of_chaos::activation::{ActName, Activation, ActivationError};
@@ -74,6 +75,9 @@ enum Command {
     /// Train one residual network on MNIST (the training grid's code; defaults: see --help).
     #[command(long_about = train::LONG_ABOUT)]
     Train(train::TrainArgs),
+    /// Re-train a random sample of the published training points and compare (exit 1 if one differs).
+    #[command(long_about = verify::LONG_ABOUT)]
+    Verify(verify::VerifyArgs),
     /// Mean-field theory calculator: iterate the recurrences of one network and print its layers.
     Meanfield(meanfield::MeanfieldArgs),
     /// Recommend a depth-aware initialization variance (and compare Xavier and He).
@@ -294,6 +298,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             ctx.refuse_early("train", &["--jobs"])?;
             train::run(&ctx, &a, out)
         }
+        Command::Verify(a) => {
+            ctx.refuse_early("verify", &["--profile", "--jobs"])?;
+            verify::run(&ctx, &a, out)
+        }
         Command::Meanfield(a) => {
             ctx.refuse_early("meanfield", &[])?;
             meanfield::run(&a, out)
@@ -320,11 +328,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Whether the error (or one of its causes) is invalid input: a [`UsageError`], a profile that
 /// does not exist, does not parse or holds an invalid value, an unknown stage, or a value out
-/// of the domain of a mean-field computation.
+/// of the domain of a mean-field computation, a training table `verify` cannot read.
 pub fn is_invalid_input(e: &anyhow::Error) -> bool {
     use edge_of_chaos::meanfield::MeanFieldError;
     e.chain().any(|c| {
         c.is::<UsageError>()
+            || c.is::<verify::VerifyError>()
             || c.is::<ProfileError>()
             || c.is::<ConfigError>()
             || matches!(c.downcast_ref::<RunError>(), Some(RunError::UnknownStage { .. }))

@@ -5,9 +5,11 @@
 //! - [`model`], [`init`]: model description, parameter storage and seeded initialization;
 //! - [`tape`]: batched forward/backward passes over a reusable workspace with per-layer access;
 //! - [`loss`]: softmax cross-entropy; [`sgd`]: the optimizer;
+//! - [`cpu`]: the SIMD features that select the kernels (bit-identity across machines);
 //! - [`mnist`]: the verified MNIST loader; [`train`]: one training run (the `train` command and
 //!   each point of the training grids).
 
+pub mod cpu;
 pub mod init;
 pub mod loss;
 pub mod matmul;

@@ -325,7 +325,7 @@ pub struct TrainResult {
     /// = `outcome_step`.
     pub diverged_step: Option<usize>,
     /// Why it failed, in words: `"non-finite forward pass at init"`, `"non-finite loss"`,
-    /// `"non-finite parameters"`, `"loss above 10 × initial loss"`.
+    /// `"non-finite parameters"`, `"loss 31.2000 above 10 × initial loss 2.3026"`.
     pub diverged_reason: Option<String>,
     /// Steps taken (updates applied).
     pub steps: usize,
