@@ -188,7 +188,14 @@ impl Stage for TrainingStage {
         Ok(Artifact {
             summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("summary", e))?,
             tables: vec![
-                DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
+                DataTable {
+                    name: "training".into(),
+                    rows,
+                    json_key: Some("points".into()),
+                    extra: [("cpu_features".to_string(), serde_json::json!(summary.cpu_features))]
+                        .into_iter()
+                        .collect(),
+                },
                 DataTable {
                     name: "training_pilot".into(),
                     rows: pilot_rows,

@@ -126,6 +126,13 @@ pub struct Summary {
     /// Throughput of the points this run trained (`None` when it trained none).
     #[serde(default)]
     pub throughput: Option<Throughput>,
+    /// The SIMD features of the CPU that built this artifact ([`crate::nn::cpu::features`]): matrix
+    /// kernels pick their code paths by them, so results are bit-identical only across machines
+    /// with the same. They are those of the machine that trained the points only when this run
+    /// trained all of them (`cpu_features_trained_all`); points from a cache (other shards) may
+    /// come from other machines.
+    pub cpu_features: Vec<String>,
+    pub cpu_features_trained_all: bool,
 }
 
 /// Mean and sample standard deviation ($n - 1$ in the denominator; 0 for one value).
@@ -339,6 +346,8 @@ pub fn summarize(
     let mut sps: Vec<f64> = all.iter().filter(|r| !r.diverged).map(|r| r.samples_per_sec).collect();
     sps.sort_by(f64::total_cmp);
     Summary {
+        cpu_features: crate::nn::cpu::features(),
+        cpu_features_trained_all: computed == have.len(),
         config: cfg.clone(),
         n_points: all.len(),
         n_computed: computed,
