@@ -471,3 +471,61 @@ fn failure_kinds_are_counted_and_drawn() {
         assert_eq!(svg.matches(label).count(), 1, "{label} once in the legend");
     }
 }
+
+/// The control compares the accuracy peak (first seed) at the chosen rate with the peaks at half
+/// and twice the rate, in grid steps; a shift of more than one step "moves".
+#[test]
+fn control_reports_peak_shifts_in_grid_steps() {
+    let spec = GridSpec {
+        depths: vec![4, 8],
+        sv2_min: 0.01,
+        sv2_max: 100.0,
+        sv2_count: 5,
+        ..Config::default().grids[0].clone()
+    };
+    let cfg = Config {
+        seeds: vec![3, 4],
+        pilot: Pilot { control_depths: vec![8], ..Pilot::default() },
+        grids: vec![spec.clone()],
+        ..Config::default()
+    };
+    cfg.check().unwrap();
+    let v = spec.variances(); // 0.01, 0.1, 1, 10, 100
+    let run = |sv2: f64, seed: u64, acc: f64| TrainResult {
+        act: ActName::Tanh,
+        alpha: None,
+        depth: 8,
+        sw2: 1.0,
+        sv2,
+        seed,
+        test_acc: acc,
+        outcome: Outcome::Trained,
+        outcome_step: None,
+        diverged: false,
+        ..result()
+    };
+    // chosen rate: peak at v[1] for seed 3 (seed 4 peaks elsewhere and is ignored)
+    let main: Vec<TrainResult> = v
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &s)| [run(s, 3, if i == 1 { 0.9 } else { 0.5 }), run(s, 4, if i == 4 { 0.95 } else { 0.5 })])
+        .collect();
+    // half the rate: peak at v[2] (1 step); twice: peak at v[4] (3 steps)
+    let half: Vec<TrainResult> =
+        v.iter().enumerate().map(|(i, &s)| run(s, 3, if i == 2 { 0.8 } else { 0.4 })).collect();
+    let twice: Vec<TrainResult> =
+        v.iter().enumerate().map(|(i, &s)| run(s, 3, if i == 4 { 0.8 } else { 0.4 })).collect();
+    let ctl: Vec<(f64, &TrainResult)> = half.iter().map(|r| (0.5, r)).chain(twice.iter().map(|r| (2.0, r))).collect();
+    let main_refs: Vec<&TrainResult> = main.iter().collect();
+    let c = summary::summarize_control(&cfg, 0, 0.02, &main_refs, &ctl);
+    assert_eq!(c.len(), 1);
+    let c = &c[0];
+    assert_eq!((c.depth, c.seed, c.peak_axis, c.peak_acc), (8, 3, Some(0.1), Some(0.9)));
+    let shifts: Vec<(f64, Option<i64>)> = c.factors.iter().map(|f| (f.lr, f.shift)).collect();
+    assert_eq!(shifts, vec![(0.01, Some(1)), (0.04, Some(3))]);
+    assert!(c.moves);
+    let only_half: Vec<(f64, &TrainResult)> = half.iter().map(|r| (0.5, r)).collect();
+    let c = summary::summarize_control(&cfg, 0, 0.02, &main_refs, &only_half);
+    assert!(!c[0].moves, "one step and a missing factor do not move the peak");
+    assert_eq!(c[0].factors[1].shift, None);
+}
