@@ -15,8 +15,12 @@ fn tiny() -> PathBuf {
 }
 
 fn eoc(cache: &Path, args: &[&str]) -> String {
+    eoc_with(&tiny(), cache, args)
+}
+
+fn eoc_with(profile: &Path, cache: &Path, args: &[&str]) -> String {
     let o = Command::new(bin())
-        .args(["--profile", tiny().to_str().unwrap(), "--jobs", "2", "--cache-dir", cache.to_str().unwrap()])
+        .args(["--profile", profile.to_str().unwrap(), "--jobs", "2", "--cache-dir", cache.to_str().unwrap()])
         .args(args)
         .output()
         .unwrap();
@@ -27,7 +31,12 @@ fn eoc(cache: &Path, args: &[&str]) -> String {
 
 /// Every cached training point: key -> result JSON without wall-clock fields.
 fn points(cache: &Path) -> BTreeMap<String, serde_json::Value> {
-    let dir = cache.join("training/points");
+    entries(cache, "training/points")
+}
+
+/// Every cached entry of namespace `ns`: key -> JSON without wall-clock fields.
+fn entries(cache: &Path, ns: &str) -> BTreeMap<String, serde_json::Value> {
+    let dir = cache.join(ns);
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap();
@@ -70,4 +79,28 @@ fn shards_merge_to_the_unsharded_result() {
     let err = eoc(merged.path(), &["run", "training"]);
     assert!(!err.contains("points to train"), "merged cache trains nothing:\n{err}");
     assert_eq!(points(merged.path()), expected, "identical results, one process or two shards");
+}
+
+/// With `lr = "auto"` every shard runs the whole pilot first (cached, identical in every shard),
+/// so the shards train their points at the same rate and merge to the unsharded result.
+#[test]
+fn shards_agree_on_the_pilot_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(tiny()).unwrap().replace("lr = 0.05", "lr = \"auto\"");
+    assert!(text.contains("lr = \"auto\""));
+    let profile = dir.path().join("tiny-auto.toml");
+    std::fs::write(&profile, text + "\n[training.pilot]\nrates = [0.01, 0.05]\ntrain_subset = 128\n").unwrap();
+    let (whole, s1, s2) = (dir.path().join("whole"), dir.path().join("s1"), dir.path().join("s2"));
+    eoc_with(&profile, &whole, &["run", "training"]);
+    eoc_with(&profile, &s1, &["run", "training", "--shard", "1/2"]);
+    eoc_with(&profile, &s2, &["run", "training", "--shard", "2/2"]);
+    let pilot = entries(&whole, "training/pilot");
+    assert_eq!(pilot.len(), 2, "2 rates x 1 seed");
+    assert_eq!(entries(&s1, "training/pilot"), pilot, "shard 1 ran the whole pilot");
+    assert_eq!(entries(&s2, "training/pilot"), pilot, "shard 2 ran the whole pilot");
+    let (p1, p2) = (points(&s1), points(&s2));
+    let mut both = p1.clone();
+    both.extend(p2.clone());
+    assert_eq!(p1.len() + p2.len(), both.len(), "shards are disjoint");
+    assert_eq!(both, points(&whole), "the same points at the same rate");
 }

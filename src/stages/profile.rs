@@ -97,6 +97,48 @@ mod tests {
         }
     }
 
+    /// `quick.toml` spells out exactly the code defaults of every section, so the file a user copies
+    /// is the profile that runs; `paper.toml` passes every section's validation.
+    #[test]
+    fn quick_file_is_the_code_defaults_and_paper_is_valid() {
+        let q = Profile::load("quick").unwrap();
+        assert_eq!(q.identities, stages::identities::Config::default());
+        assert_eq!(q.dynamics, stages::dynamics::Config::default());
+        assert_eq!(q.simulations, stages::simulations::Config::default());
+        assert_eq!(q.training, stages::training::Config::default());
+        assert_eq!(q.prediction, stages::prediction::Config::default());
+        assert_eq!(q.performance, stages::performance::Config::default());
+        // Every section and key is written out: the file's own tables hold every key a section serializes.
+        let text: toml::Table = toml::from_str(BUILTIN[0].1).unwrap();
+        for (section, value) in [
+            ("identities", toml::Value::try_from(&q.identities).unwrap()),
+            ("dynamics", toml::Value::try_from(&q.dynamics).unwrap()),
+            ("simulations", toml::Value::try_from(&q.simulations).unwrap()),
+            ("training", toml::Value::try_from(&q.training).unwrap()),
+            ("performance", toml::Value::try_from(&q.performance).unwrap()),
+        ] {
+            let written = text[section].as_table().unwrap();
+            for key in value.as_table().unwrap().keys() {
+                assert!(written.contains_key(key), "quick.toml lacks [{section}] {key}");
+            }
+        }
+        let p = Profile::load("paper").unwrap();
+        crate::stages::registry(&p).unwrap_or_else(|e| panic!("paper: {e}"));
+        crate::stages::registry(&q).unwrap();
+    }
+
+    /// A custom profile's `name` defaults to its file stem.
+    #[test]
+    fn custom_profile_name_defaults_to_the_file_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my-grid.toml");
+        std::fs::write(&path, "[training]\nepochs = 2\n").unwrap();
+        let p = Profile::load(path.to_str().unwrap()).unwrap();
+        assert_eq!((p.name.as_str(), p.training.epochs), ("my-grid", 2));
+        std::fs::write(&path, "name = \"mine\"\n").unwrap();
+        assert_eq!(Profile::load(path.to_str().unwrap()).unwrap().name, "mine");
+    }
+
     #[test]
     fn unknown_key_is_rejected_with_its_line() {
         let err = Profile::parse("name = \"x\"\nbogus = 1\n", "test").unwrap_err().to_string();

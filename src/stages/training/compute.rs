@@ -1,16 +1,15 @@
-//! The training stage's computation: every grid point trained through the task cache, and the
-//! per-grid summary (mean and sd over seeds per cell, the best variance per depth, the Xavier
-//! and He columns).
+//! The training stage's computation: every grid point trained through the task cache, with the
+//! estimate printed before and the throughput measured during the run.
 
-use super::config::{same, Config, GridSpec};
+use super::config::Config;
+use super::pilot::{mnist, Data};
 use super::salt;
 use crate::architecture::Architecture;
-use crate::nn::mnist::{Mnist, MnistError};
 use crate::nn::train::{eval_samples, train_with, Threads, TrainConfig, TrainEvent, TrainResult};
 use crate::pipeline::{run_tasks, Lookup, StageContext, StageError};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// A trained point as cached: the run's result and a thinned trace of the batch loss.
@@ -21,70 +20,13 @@ pub struct PointResult {
     pub loss_trace: Vec<(usize, f64)>,
 }
 
-/// One cell of a grid in the summary.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Cell {
-    pub depth: usize,
-    pub sv2: f64,
-    /// Mean over seeds of the test accuracy (diverged runs count with their accuracy at stop).
-    pub test_acc: f64,
-    pub test_acc_sd: f64,
-    pub diverged: usize,
-    pub seeds: usize,
-}
-
-/// One depth of a grid: the best variance and the Xavier and He points.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DepthRow {
-    pub depth: usize,
-    /// Best cell (highest mean test accuracy) at this depth.
-    pub best: Cell,
-    /// Variance-axis coordinate of the best cell.
-    pub best_axis: f64,
-    pub xavier: Option<Cell>,
-    pub he: Option<Cell>,
-}
-
-/// Per-grid summary for the template and downstream stages.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GridSummary {
-    pub spec: GridSpec,
-    pub axis_label: String,
-    pub variances: Vec<f64>,
-    pub cells: Vec<Cell>,
-    pub best: Vec<Cell>,
-    pub xavier: Vec<Cell>,
-    pub he: Vec<Cell>,
-    pub rows: Vec<DepthRow>,
-    pub best_acc: f64,
-    pub diverged_points: usize,
-}
-
-/// The stage's summary. `points` is every run (without per-epoch rows); `grids` per grid.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Summary {
-    pub config: Config,
-    pub grids: Vec<GridSummary>,
-    pub points: Vec<TrainResult>,
-    pub n_points: usize,
-    /// Points trained by the run that built this artifact (the rest came from the cache): the
-    /// stage time is a cold time only when this equals `n_points`.
-    #[serde(default)]
-    pub n_computed: usize,
-    pub n_diverged: usize,
-    pub total_train_seconds: f64,
-    pub median_samples_per_sec: f64,
-    pub min_best_acc: f64,
-    /// Throughput of the points this run trained (`None` when it trained none).
-    #[serde(default)]
-    pub throughput: Option<Throughput>,
-}
-
 /// Cost model for the estimate printed before a run: the FLOPs of every training step
 /// ([`crate::nn::ModelSpec::train_flops_per_sample`]) and of the evaluations, at `gflops` per
 /// thread. With $m = 784N + L\,kN^2 + 10N$ multiply-adds of a forward pass ($k = 2$ for FRNs),
-/// a run costs $2(3m - 784N)\,M\,E + 2m\,T\,E$ FLOPs ($M$ training and $T$ test images, $E$
-/// epochs). Points that diverge end early, so this is an upper bound on a grid with failure modes.
+/// a run costs $2(3m - 784N)\,M\,E + 2m\,(T\,E' + M)$ FLOPs ($M$ training and $T$ test images,
+/// $E$ epochs, $E'$ of them evaluated: $E$ with `eval_every_epoch`, else 1; the final evaluation
+/// on the $M$ training images). Points that fail end early, so this is an upper bound on a grid
+/// with failure modes.
 pub(crate) fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) -> f64 {
     let flops: f64 = cfgs
         .iter()
@@ -93,7 +35,9 @@ pub(crate) fn estimate_seconds(cfgs: &[&TrainConfig], jobs: usize, gflops: f64) 
             let per_layer = if c.arch == Architecture::Full { 2.0 * n * n } else { n * n };
             let macs = 784.0 * n + c.depth as f64 * per_layer + 10.0 * n;
             let train = 2.0 * (3.0 * macs - 784.0 * n) * (c.train_subset.unwrap_or(60_000) * c.epochs) as f64;
-            let eval = 2.0 * macs * c.test_subset.unwrap_or(10_000) as f64 * c.epochs as f64;
+            let evaluated = if c.eval_every_epoch { c.epochs } else { 1 };
+            let eval =
+                2.0 * macs * (c.test_subset.unwrap_or(10_000) * evaluated + c.train_subset.unwrap_or(60_000)) as f64;
             train + eval
         })
         .sum();
@@ -107,6 +51,62 @@ fn calibrated_gflops(width: usize, batch: usize) -> f64 {
     let flops = 2.0 * (width * width * batch) as f64;
     let inner = ((2e7 / flops).ceil() as usize).clamp(1, 1000);
     0.5 * crate::nn::matmul::probe_gflops(width, width, batch, 3, inner, faer::Par::Seq)
+}
+
+/// Training speeds measured for the estimate, per network shape (architecture, activation,
+/// width, depth, batch), each once per stage run.
+#[derive(Default)]
+pub struct Speeds(Mutex<std::collections::BTreeMap<String, f64>>);
+
+impl Speeds {
+    /// Per-thread training throughput of the shape of `c`, GFLOP/s, measured: 16 SGD steps of a
+    /// network of that shape (at the benign $\sigma_w^2 = 1$, $\sigma_v^2 = 0.01$, so that it
+    /// trains), on MNIST, on one thread, as training FLOPs
+    /// ([`crate::nn::ModelSpec::train_flops_per_sample`] times samples) over the loop's wall time.
+    /// Falls back to [`calibrated_gflops`] if the run cannot be made.
+    fn gflops(&self, c: &TrainConfig, data: &Data) -> f64 {
+        let shape = format!("{:?} {:?} {:?} {} {} {}", c.arch, c.act, c.alpha, c.width, c.depth, c.batch);
+        if let Some(&g) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&shape) {
+            return g;
+        }
+        let fallback = || calibrated_gflops(c.width, c.batch);
+        let mut t = c.clone();
+        (t.sw2, t.sv2, t.lr, t.epochs, t.eval_every_epoch) = (1.0, 0.01, 1e-3, 1, false);
+        t.train_subset = Some(16 * c.batch.min(60_000 / 16));
+        t.test_subset = Some(c.batch.min(10_000));
+        let g = match (mnist(data), t.spec()) {
+            (Ok(mnist), Ok(spec)) => match train_with(&t, mnist, Threads::Shared(&|| 1), &mut |_| {}) {
+                Ok(r) if r.seconds > 0.0 && r.samples > 0 => {
+                    (r.samples * spec.train_flops_per_sample()) as f64 / r.seconds / 1e9
+                }
+                _ => fallback(),
+            },
+            _ => fallback(),
+        };
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(shape, g);
+        g
+    }
+
+    /// The estimate of `cfgs` on `jobs` threads, each run at the measured speed of its shape
+    /// ([`estimate_seconds`] per run), and the slowest and fastest speed used.
+    pub fn estimate(&self, cfgs: &[&TrainConfig], jobs: usize, data: &Data) -> (f64, f64, f64) {
+        let (mut s, mut lo, mut hi) = (0.0, f64::INFINITY, 0.0f64);
+        for c in cfgs {
+            let g = self.gflops(c, data);
+            s += estimate_seconds(&[c], 1, g);
+            (lo, hi) = (lo.min(g), hi.max(g));
+        }
+        (s / jobs.max(1) as f64, lo, hi)
+    }
+}
+
+/// "at 40-110 GFLOP/s per thread".
+fn speed_range(lo: f64, hi: f64) -> String {
+    if (hi - lo).abs() < 0.5 || !lo.is_finite() {
+        format!("{hi:.0}")
+    } else {
+        format!("{lo:.0}-{hi:.0}")
+    }
 }
 
 pub(crate) fn human_duration(s: f64) -> String {
@@ -168,6 +168,43 @@ impl GridThroughput {
 /// cache holds), how many points it trained, and their throughput (if it trained any).
 pub type Trained = (Vec<Option<PointResult>>, usize, Option<Throughput>);
 
+/// Prints, before the pilot, what the section will train in this shard and about how long it
+/// takes, when some pilot run is not cached yet (otherwise [`train_points`] prints the grid's
+/// estimate, which then knows the rates and so the cache state of every point). The cost of a
+/// run does not depend on its rate, so the grid is estimated at a provisional rate, as if no point
+/// were cached.
+pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data, speeds: &Speeds) {
+    let key = |t: &TrainConfig| crate::pipeline::task_key(&salt(t.act.as_str()), t);
+    let pilot: Vec<TrainConfig> =
+        cfg.grids.iter().filter(|g| g.lr == super::config::Lr::Auto).flat_map(|g| cfg.pilot_runs(g)).collect();
+    let todo: Vec<&TrainConfig> = pilot.iter().filter(|t| !ctx.cache.contains("training/pilot", &key(t))).collect();
+    if todo.is_empty() {
+        return;
+    }
+    let lrs = vec![0.01; cfg.grids.len()];
+    let mut grid: Vec<TrainConfig> = cfg.points(&lrs).into_iter().map(|(_, t)| t).collect();
+    for gi in 0..cfg.grids.len() {
+        if cfg.grids[gi].lr == super::config::Lr::Auto {
+            grid.extend(cfg.control_runs(gi, 0.01).into_iter().map(|(_, t)| t));
+        }
+    }
+    let mine: Vec<&TrainConfig> =
+        grid.iter().enumerate().filter(|(i, _)| crate::pipeline::in_shard(*i, ctx.shard)).map(|(_, t)| t).collect();
+    let (pilot_s, a, b) = speeds.estimate(&todo, ctx.jobs, data);
+    let (grid_s, c, d) = speeds.estimate(&mine, ctx.jobs, data);
+    ctx.progress.info(&format!(
+        "    training: the learning-rate pilot trains {} run(s), about {}, then up to {} grid point(s), at most about {} \
+         if none is cached, on {} thread(s) (at {} GFLOP/s per thread, measured per network shape; failing points end \
+         early)",
+        todo.len(),
+        human_duration(pilot_s),
+        mine.len(),
+        human_duration(grid_s),
+        ctx.jobs,
+        speed_range(a.min(c), b.max(d)),
+    ));
+}
+
 /// Side of the square product probed for the machine's limit.
 const PROBE_N: usize = 1024;
 
@@ -202,7 +239,13 @@ fn run_flops(c: &TrainConfig) -> f64 {
 ///
 /// Grids run one after the other; within a grid the points run longest first (by their FLOPs),
 /// in parallel on the stage's pool with the threads split by [`Budget`].
-pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageContext) -> Result<Trained, StageError> {
+pub fn train_points(
+    cfg: &Config,
+    points: &[(usize, TrainConfig)],
+    ctx: &StageContext,
+    data: &Data,
+    speeds: &Speeds,
+) -> Result<Trained, StageError> {
     let tasks: Vec<&TrainConfig> = points.iter().map(|(_, c)| c).collect();
     for t in &tasks {
         t.validate().map_err(|e| StageError::compute("invalid training point", e))?;
@@ -216,21 +259,19 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
         .collect();
     let mut probe = None;
     if !todo.is_empty() {
-        let gflops = calibrated_gflops(cfg.width, cfg.batch);
-        let est = estimate_seconds(&todo, ctx.jobs, gflops);
+        let (est, lo, hi) = speeds.estimate(&todo, ctx.jobs, data);
         ctx.progress.info(&format!(
             "    training: {} of {} points to train, at most about {} on {} thread(s) \
-             (at {gflops:.0} GFLOP/s per thread; diverging points end early)",
+             (at {} GFLOP/s per thread, measured per network shape; failing points end early)",
             todo.len(),
             tasks.len(),
             human_duration(est),
-            ctx.jobs
+            ctx.jobs,
+            speed_range(lo, hi),
         ));
         let big = crate::nn::matmul::probe_gflops(PROBE_N, PROBE_N, PROBE_N, 3, 1, faer::Par::Seq);
-        probe = Some((big, 2.0 * gflops));
+        probe = Some((big, 2.0 * calibrated_gflops(cfg.width, cfg.batch)));
     }
-    // Loaded by the first point that needs it; the error is shared by every point that asks.
-    let data: OnceLock<Result<Mnist, Arc<MnistError>>> = OnceLock::new();
     let whole = StageContext { shard: None, ..*ctx };
     let mut results: Vec<Option<PointResult>> = vec![None; points.len()];
     let mut computed = 0;
@@ -268,10 +309,7 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
             &grid.name,
             &grid_tasks,
             |t: &&TrainConfig| {
-                let mnist = data
-                    .get_or_init(|| Mnist::load_from(None).map_err(Arc::new))
-                    .as_ref()
-                    .map_err(|e| StageError::compute("loading MNIST", Arc::clone(e)))?;
+                let mnist = mnist(data)?;
                 let mut trace = Vec::new();
                 let mut cb = |ev: TrainEvent| {
                     if let TrainEvent::Step { step, total, loss } = ev {
@@ -339,112 +377,9 @@ pub fn train_points(cfg: &Config, points: &[(usize, TrainConfig)], ctx: &StageCo
     Ok((results, computed, throughput))
 }
 
-/// Mean and sample standard deviation ($n - 1$ in the denominator; 0 for one value).
-fn mean_sd(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let v = if xs.len() > 1 { xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (m, v.sqrt())
-}
-
-/// The summary of one grid from its trained points.
-pub fn summarize_grid(spec: &GridSpec, pts: &[&TrainResult]) -> GridSummary {
-    let variances = spec.variances();
-    let mut cells = Vec::new();
-    for &depth in &spec.depths {
-        for &sv2 in &variances {
-            let runs: Vec<&&TrainResult> = pts.iter().filter(|p| p.depth == depth && same(p.sv2, sv2)).collect();
-            if runs.is_empty() {
-                continue;
-            }
-            let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
-            let (m, sd) = mean_sd(&accs);
-            cells.push(Cell {
-                depth,
-                sv2,
-                test_acc: m,
-                test_acc_sd: sd,
-                diverged: runs.iter().filter(|r| r.diverged).count(),
-                seeds: runs.len(),
-            });
-        }
-    }
-    let pick = |f: &dyn Fn(&Cell) -> bool| -> Vec<Cell> { cells.iter().filter(|c| f(c)).cloned().collect() };
-    let best: Vec<Cell> = spec
-        .depths
-        .iter()
-        .filter_map(|&d| {
-            cells.iter().filter(|c| c.depth == d).max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).cloned()
-        })
-        .collect();
-    let at = |d: usize, v: f64| cells.iter().find(|c| c.depth == d && same(c.sv2, v)).cloned();
-    let rows = best
-        .iter()
-        .map(|b| DepthRow {
-            depth: b.depth,
-            best: b.clone(),
-            best_axis: spec.axis_value(b.sv2),
-            xavier: at(b.depth, 1.0),
-            he: at(b.depth, 2.0),
-        })
-        .collect();
-    GridSummary {
-        rows,
-        axis_label: spec.axis_label().into(),
-        variances,
-        xavier: pick(&|c| same(c.sv2, 1.0)),
-        he: pick(&|c| same(c.sv2, 2.0)),
-        best_acc: best.iter().map(|c| c.test_acc).fold(f64::NAN, f64::max),
-        diverged_points: pts.iter().filter(|p| p.diverged).count(),
-        best,
-        cells,
-        spec: spec.clone(),
-    }
-}
-
-/// The stage's summary from the points at hand (`have`: grid index and result) and the number
-/// of points this run trained.
-pub fn summarize(
-    cfg: &Config,
-    have: &[(usize, &PointResult)],
-    computed: usize,
-    throughput: Option<Throughput>,
-) -> Summary {
-    let grids: Vec<GridSummary> = cfg
-        .grids
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| {
-            let pts: Vec<&TrainResult> = have.iter().filter(|(i, _)| *i == gi).map(|(_, p)| &p.result).collect();
-            summarize_grid(g, &pts)
-        })
-        .collect();
-    let all: Vec<TrainResult> = have
-        .iter()
-        .map(|(_, p)| {
-            let mut r = p.result.clone();
-            r.epochs_log.clear();
-            r
-        })
-        .collect();
-    let mut sps: Vec<f64> = all.iter().filter(|r| !r.diverged).map(|r| r.samples_per_sec).collect();
-    sps.sort_by(f64::total_cmp);
-    Summary {
-        config: cfg.clone(),
-        n_points: all.len(),
-        n_computed: computed,
-        n_diverged: all.iter().filter(|r| r.diverged).count(),
-        total_train_seconds: all.iter().map(|r| r.seconds + r.eval_seconds).sum(),
-        median_samples_per_sec: sps.get(sps.len() / 2).copied().unwrap_or(f64::NAN),
-        min_best_acc: grids.iter().map(|g| g.best_acc).fold(f64::INFINITY, f64::min),
-        grids,
-        points: all,
-        throughput,
-    }
-}
-
 #[cfg(test)]
 mod jobs_tests {
+    use super::super::config::GridSpec;
     use super::*;
     use crate::activation::ActName;
     use crate::pipeline::{Cache, Progress};
@@ -472,17 +407,24 @@ mod jobs_tests {
                 sv2_count: 1,
                 sb2: 0.0,
                 sa2: 0.0,
-                lr: 0.05,
+                lr: super::super::config::Lr::Fixed(0.05),
+                width: None,
+                epochs: None,
+                seeds: None,
+                inits: false,
+                control: false,
             }],
             ..Config::default()
         };
-        let points = cfg.points();
+        let points = cfg.points(&[0.05]);
         let run = |jobs: usize| {
             let dir = tempfile::tempdir().unwrap();
             let (inputs, cache, progress) = (BTreeMap::new(), Cache::new(dir.path()), Progress::silent());
             let ctx = StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs, shard: None };
             let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
-            let (res, computed, tp) = pool.install(|| train_points(&cfg, &points, &ctx)).unwrap();
+            let (res, computed, tp) = pool
+                .install(|| train_points(&cfg, &points, &ctx, &super::super::pilot::Data::new(), &Speeds::default()))
+                .unwrap();
             assert_eq!(computed, points.len());
             let tp = tp.expect("points were trained");
             assert_eq!((tp.threads, tp.total.points, tp.grids.len()), (jobs, points.len(), 1));

@@ -20,18 +20,23 @@ pub mod claims;
 pub mod compute;
 pub mod config;
 pub mod figures;
+pub mod pilot;
+pub mod points;
 pub mod row;
+pub mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use compute::{Cell, DepthRow, GridSummary, GridThroughput, PointResult, Summary, Throughput};
-pub use config::{Config, GridSpec};
-pub use row::TrainingRow;
+pub use compute::{GridThroughput, PointResult, Throughput};
+pub use config::{Config, GridSpec, Lr, Pilot, PilotRule};
+pub use row::{TrainingRecord, TrainingRow};
+pub use summary::{Cell, DepthRow, GridSummary, Summary};
 
+use crate::nn::train::{TrainConfig, TrainResult};
 use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 6;
+const VERSION: u32 = 7;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 3;
 
@@ -88,14 +93,53 @@ impl Stage for TrainingStage {
 
     fn run(&self, ctx: &StageContext) -> Result<Artifact, StageError> {
         let cfg = &self.cfg;
-        let points = cfg.points();
-        let (results, computed, throughput) = compute::train_points(cfg, &points, ctx)?;
-        let have: Vec<(usize, &PointResult)> =
-            results.iter().zip(&points).filter_map(|(r, (gi, _))| r.as_ref().map(|r| (*gi, r))).collect();
-        if ctx.shard.is_some() {
-            ctx.progress.info(&format!("    training: this shard holds {} of {} points", have.len(), points.len()));
+        let data = pilot::Data::new();
+        let speeds = compute::Speeds::default();
+        compute::announce(cfg, ctx, &data, &speeds);
+        let pilots = pilot::run_pilots(cfg, ctx, &data)?;
+        let lrs = pilot::rates(cfg, &pilots);
+        let mut points = cfg.points(&lrs);
+        let n_main = points.len();
+        // The controls follow the grid points, so a control never shifts a grid point's shard.
+        let mut factors = Vec::new();
+        for (gi, p) in pilots.iter().enumerate() {
+            if p.is_some() {
+                for (f, t) in cfg.control_runs(gi, lrs[gi]) {
+                    factors.push(f);
+                    points.push((gi, t));
+                }
+            }
         }
-        let summary = compute::summarize(cfg, &have, computed, throughput);
+        let (results, computed, throughput) = compute::train_points(cfg, &points, ctx, &data, &speeds)?;
+        let have: Vec<(usize, &PointResult, &TrainConfig)> =
+            results[..n_main].iter().zip(&points).filter_map(|(r, (gi, t))| r.as_ref().map(|r| (*gi, r, t))).collect();
+        if ctx.shard.is_some() {
+            ctx.progress.info(&format!("    training: this shard holds {} of {} points", have.len(), n_main));
+        }
+        let mut controls = Vec::new();
+        for (gi, p) in pilots.iter().enumerate() {
+            if p.is_none() || cfg.pilot.control_depths.is_empty() {
+                continue;
+            }
+            let main: Vec<&TrainResult> = have.iter().filter(|h| h.0 == gi).map(|h| &h.1.result).collect();
+            let ctl: Vec<(f64, &TrainResult)> = results[n_main..]
+                .iter()
+                .zip(&points[n_main..])
+                .zip(&factors)
+                .filter_map(|((r, (g, _)), f)| r.as_ref().filter(|_| *g == gi).map(|r| (*f, &r.result)))
+                .collect();
+            controls.extend(summary::summarize_control(cfg, gi, lrs[gi], &main, &ctl));
+        }
+        let pairs: Vec<(usize, &PointResult)> = have.iter().map(|h| (h.0, h.1)).collect();
+        let summary = summary::summarize(
+            cfg,
+            &pairs,
+            &lrs,
+            pilots.into_iter().flatten().collect(),
+            controls,
+            computed,
+            throughput,
+        );
 
         let mut figs = Vec::new();
         if ctx.shard.is_none() {
@@ -103,17 +147,20 @@ impl Stage for TrainingStage {
                 figs.push(figures::heatmap(g)?);
             }
             for (gi, g) in summary.grids.iter().enumerate() {
-                figs.push(figures::curves(gi, g, &have, cfg.loss_threshold)?);
+                figs.push(figures::curves(gi, g, &pairs)?);
             }
         }
         let rows = have
             .iter()
-            .map(|(gi, p)| serde_json::to_value(TrainingRow::new(&p.result, cfg.grids[*gi].act)))
+            .map(|(gi, p, t)| {
+                let g = &cfg.grids[*gi];
+                serde_json::to_value(TrainingRecord::new(&g.name, t, &p.result, g.act))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StageError::compute("table training", e))?;
         let curves_rows = have
             .iter()
-            .flat_map(|(gi, p)| {
+            .flat_map(|(gi, p, _)| {
                 let name = cfg.grids[*gi].name.clone();
                 p.result.epochs_log.iter().map(move |e| {
                     serde_json::json!({
@@ -124,10 +171,37 @@ impl Stage for TrainingStage {
                 })
             })
             .collect();
+        let pilot_rows = summary
+            .pilots
+            .iter()
+            .flat_map(|p| {
+                p.runs.iter().map(move |r| {
+                    serde_json::json!({
+                        "grid": p.grid, "depth": p.depth, "width": p.width, "sw2": p.sw2, "sv2": p.sv2,
+                        "train_subset": p.train_subset, "lr": r.lr, "seed": r.seed, "outcome": r.measure.outcome,
+                        "outcome_step": r.measure.outcome_step, "initial_loss": r.measure.initial_loss,
+                        "final_loss": r.measure.final_loss, "trains": r.trains, "chosen": r.lr == p.chosen,
+                    })
+                })
+            })
+            .collect();
         Ok(Artifact {
             summary: serde_json::to_value(&summary).map_err(|e| StageError::compute("summary", e))?,
             tables: vec![
-                DataTable { name: "training".into(), rows, json_key: Some("points".into()), extra: Default::default() },
+                DataTable {
+                    name: "training".into(),
+                    rows,
+                    json_key: Some("points".into()),
+                    extra: [("cpu_features".to_string(), serde_json::json!(summary.cpu_features))]
+                        .into_iter()
+                        .collect(),
+                },
+                DataTable {
+                    name: "training_pilot".into(),
+                    rows: pilot_rows,
+                    json_key: None,
+                    extra: Default::default(),
+                },
                 DataTable {
                     name: "training_epochs".into(),
                     rows: curves_rows,

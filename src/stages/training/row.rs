@@ -1,9 +1,10 @@
 //! [`TrainingRow`]: one row of the training stage's table `training` (`data/training.json`,
 //! `data/training.csv`), the typed record the prediction stage reads back.
 
+use super::points::Init;
 use crate::activation::ActName;
 use crate::architecture::Architecture;
-use crate::nn::train::{Outcome, TrainResult};
+use crate::nn::train::{Outcome, TrainConfig, TrainResult};
 use serde::{Deserialize, Serialize};
 
 /// One trained network: its settings and results, without the per-epoch log.
@@ -78,16 +79,59 @@ impl TrainingRow {
             diverged: r.diverged,
             diverged_step: r.diverged_step,
             diverged_reason: r.diverged_reason.clone(),
-            // Until the training loop records its outcome itself: non-finite reasons map to
-            // `nonfinite`, a loss above the threshold to `blowup`.
-            outcome: match r.diverged_reason.as_deref() {
-                None => Outcome::Trained,
-                Some(why) if why.contains("non-finite") => Outcome::Nonfinite,
-                Some(_) => Outcome::Blowup,
-            },
-            outcome_step: r.diverged_step,
-            initial_loss: None,
-            log_pl_init: None,
+            outcome: outcome_of(r).0,
+            outcome_step: outcome_of(r).1,
+            initial_loss: r.initial_loss.and_then(finite),
+            log_pl_init: r.log_pl_init.and_then(finite),
+        }
+    }
+}
+
+/// How a run ended and at which step.
+pub fn outcome_of(r: &TrainResult) -> (Outcome, Option<usize>) {
+    (r.outcome, r.outcome_step)
+}
+
+/// One row of the exported table `training`: the [`TrainingRow`] (which the prediction stage
+/// reads) and every other [`crate::nn::train::TrainConfig`] field, so that the row alone
+/// re-trains its point (`verify` rebuilds the configuration from these names), plus the grid,
+/// the initialization it is (if any) and the test accuracy after every epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The grid's name.
+    pub grid: String,
+    #[serde(flatten)]
+    pub row: TrainingRow,
+    pub momentum: f64,
+    /// Number of test images evaluated.
+    pub test_subset: usize,
+    /// A batch loss above this multiple of the run's initial loss ends it (`blowup`).
+    pub blowup_factor: f64,
+    pub eval_every_epoch: bool,
+    /// `xavier` ($\sigma_w^2 = \sigma_v^2 = 1$), `he` ($\sigma_w^2 = \sigma_v^2 = 2$) or `None`.
+    pub init: Option<Init>,
+    /// Test accuracy after epoch 1, 2, ... (`None` where not evaluated: the run stopped before).
+    pub test_acc_epochs: Vec<Option<f64>>,
+}
+
+impl TrainingRecord {
+    /// The record of the run `t` (its configuration) with result `r` in grid `grid`.
+    pub fn new(grid: &str, t: &TrainConfig, r: &TrainResult, act: ActName) -> Self {
+        let mut acc: Vec<Option<f64>> = vec![None; t.epochs];
+        for e in &r.epochs_log {
+            if let Some(slot) = e.epoch.checked_sub(1).and_then(|i| acc.get_mut(i)) {
+                *slot = e.test_acc.and_then(finite);
+            }
+        }
+        Self {
+            grid: grid.into(),
+            row: TrainingRow::new(r, act),
+            momentum: t.momentum,
+            test_subset: t.test_subset.unwrap_or(10_000),
+            blowup_factor: t.blowup_factor,
+            eval_every_epoch: t.eval_every_epoch,
+            init: Init::of(t.arch, t.sw2, t.sv2),
+            test_acc_epochs: acc,
         }
     }
 }
