@@ -17,7 +17,10 @@
 //! bootstrap interval ([`super::bootstrap`]: the seeds of each depth resampled, every target
 //! recomputed from the drawn runs; the bandwidths stay those of the original data, so a replicate
 //! costs one pass of kernel sums). $m$ is *significantly better* than $r$ when the interval lies above
-//! 0, *significantly worse* when it lies below 0, and indistinguishable otherwise.
+//! 0, *significantly worse* when it lies below 0, and indistinguishable otherwise. An interval
+//! from fewer than [`MIN_DISTINCT`] distinct replicate values (e.g. a failure pattern that every
+//! seed shares, so that no resample changes it) shows no sampling variability at all, which is not
+//! precision: it counts as indistinguishable.
 
 use super::bootstrap::{seed_bootstrap, BootCi};
 use super::predictors::{choose_bandwidth, nadaraya_watson};
@@ -90,6 +93,9 @@ pub struct MaeComparison {
     pub min_seeds: usize,
 }
 
+/// Fewest distinct bootstrap values for an interval to count as evidence.
+pub const MIN_DISTINCT: usize = 20;
+
 /// How a metric compares with the reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,7 +111,9 @@ impl MaeComparison {
     /// Metric `m` against the reference (see the module documentation).
     pub fn versus(&self, m: usize) -> Option<Versus> {
         let ci = self.diff.get(m)?.as_ref()?;
-        Some(if ci.lo > 0.0 {
+        Some(if ci.distinct < MIN_DISTINCT {
+            Versus::Indistinguishable
+        } else if ci.lo > 0.0 {
             Versus::Better
         } else if ci.hi < 0.0 {
             Versus::Worse
