@@ -248,12 +248,15 @@ fn best_predictor(g: &Groups, id: &str, claim: &str, gs: &[&GroupResult], what: 
         "fixed before the data: two targets per cell, the failure fraction (trainability) and the mean accuracy of the runs that trained (accuracy given trained); for each, every metric's held-out error (leave one depth out, kernel regression of the target on the metric, MAE over the held-out cells), pooled over the grids that differ only in $\\sigma_w^2$; $D_m = $ MAE(theory metric) $-$ MAE($m$) with a seed-level 95% bootstrap interval ({} replicates, needs {} or more seeds per cell), against the other four metrics and the nulls $\\ln v$ and $\\ln(v L)$. Not reproduced if some $D_m$ interval lies above 0 for a target; reproduced if, for some target, every interval lies below 0 and, for the other, none lies above 0; inconclusive otherwise (or with a target that cannot be scored for both)",
         cfg.bootstrap, cfg.min_seeds
     );
-    let tested: Vec<&GroupResult> = gs.iter().copied().filter(|x| x.comparisons.iter().any(|(_, c)| c.is_ok())).collect();
+    let tested: Vec<&GroupResult> =
+        gs.iter().copied().filter(|x| g.enough(x) && x.comparisons.iter().any(|(_, c)| c.is_ok())).collect();
     // one verdict per family (grids pooled over sigma_w^2 share one)
     let mut seen: Vec<(&serde_json::Value, Vec<f64>)> = Vec::new();
     let (measured, st) = if tested.is_empty() {
         let why = if gs.is_empty() {
             format!("no {what} grid was trained")
+        } else if !gs.iter().any(|x| g.enough(x)) {
+            g.not_enough(gs, what)
         } else {
             join(gs.iter().map(|x| {
                 let e: Vec<String> = x.comparisons.iter().filter_map(|(t, c)| c.as_ref().err().map(|e| format!("{}: {e}", t.label()))).collect();

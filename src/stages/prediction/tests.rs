@@ -329,8 +329,8 @@ fn contour_levels_are_round_and_inside() {
 }
 
 /// The chapter's claims on the synthetic grid. Expected by construction: the tanh ridge has
-/// slope -1 (sv2 L = 8), the explosion is constant along it and predicts best; ReLU accuracy
-/// is a function of log s^L only, so log s^L predicts best; e^L does not predict.
+/// slope -1 (sv2 L = 8) and the explosion is constant along it, while the null ln sv2 is not;
+/// the predictor comparisons cannot separate metrics that are functions of one another here.
 #[test]
 fn claims_on_synthetic_grid() {
     let pts = synthetic_points();
@@ -339,14 +339,22 @@ fn claims_on_synthetic_grid() {
     let by_id = |id: &str| art.claims.iter().find(|c| c.id == id).unwrap();
     assert_eq!(by_id("C3a").status, ClaimStatus::Reproduced, "{:?}", by_id("C3a"));
     assert_eq!(by_id("C3b").status, ClaimStatus::Reproduced, "{:?}", by_id("C3b"));
-    assert_eq!(by_id("C3c").status, ClaimStatus::Reproduced, "{:?}", by_id("C3c"));
-    assert_eq!(by_id("C3d").status, ClaimStatus::Reproduced, "{:?}", by_id("C3d"));
+    // on a grid at one sigma_w^2 the explosion, p^L and ln(v L) are all functions of v L here, so
+    // the comparison cannot single out the explosion: inconclusive, and the ledger says why
+    assert_eq!(by_id("C3c").status, ClaimStatus::Inconclusive, "{:?}", by_id("C3c"));
+    assert!(by_id("C3c").measured.contains("nearly functions of each other"));
+    // for zero-bias ReLU ln p^L and the explosion are the same quantity, and here both are
+    // functions of ln s^L: they cannot be told apart
+    assert_eq!(by_id("C3d").status, ClaimStatus::Inconclusive, "{:?}", by_id("C3d"));
     // e^L: in the tanh world it depends on depth only (no skill); in the ReLU world the closed
     // form 1 - e^L ~ 4/(r k L)^2 carries information about v and L, so C3e is not asserted.
     assert!(by_id("C3e").measured.contains("FRN tanh: skill of e^L"), "{:?}", by_id("C3e"));
     assert_eq!(by_id("C4a").status, ClaimStatus::Reproduced, "{:?}", by_id("C4a"));
     assert_eq!(by_id("C4b").status, ClaimStatus::Reproduced, "{:?}", by_id("C4b"));
-    assert_eq!(by_id("C3f").status, ClaimStatus::Reproduced, "{:?}", by_id("C3f"));
+    // the synthetic runs fail (as `nonfinite`) where ln p^L > 7, far below the float32 limit 88.72:
+    // by the overflow criterion this is not overflow, so C3f is not reproduced
+    assert_eq!(by_id("C3f").status, ClaimStatus::NotReproduced, "{:?}", by_id("C3f"));
+    assert!(by_id("C3f").measured.contains("limit reached at none"));
     assert_eq!(art.figures.len(), 2 + 2 + 1);
     assert!(art.figures.iter().all(|f| f.svg.starts_with("<svg")));
     assert_eq!(art.tables[0].rows.len(), 2 * 6);
@@ -403,7 +411,7 @@ fn too_few_depths_are_not_tested() {
     let pts: Vec<TrainingRow> = synthetic_points().into_iter().filter(|p| p.depth <= 8).collect();
     let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
     let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
-    for id in ["C3a", "C3b", "C3c", "C3d", "C3e", "C3f", "C4b"] {
+    for id in ["C3a", "C3b", "C3c", "C3d", "C3e"] {
         let c = art.claims.iter().find(|c| c.id == id).unwrap();
         assert_eq!(c.status, ClaimStatus::NotTested, "{c:?}");
         assert!(c.measured.contains("(need 3)"), "{c:?}");
