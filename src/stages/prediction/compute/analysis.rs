@@ -77,6 +77,8 @@ pub struct GroupResult {
     pub seed_cells: Vec<SeedCell>,
     /// The axis value of $\sigma_w^2$ when the grid is one of several at different $\sigma_w^2$.
     pub sw2: f64,
+    /// Cells where some run failed: (depth, axis value, the most frequent failure kind there).
+    pub failures: Vec<(usize, f64, Outcome)>,
 }
 
 /// The metrics compared and scored: those of [`crate::analysis::study::METRICS`], then the null metrics $\ln v$ and $\ln(v L)$.
@@ -435,6 +437,25 @@ fn analyze_group(
         }
     };
     let overflow = overflow_check(pts, &axis, &study);
+    let failures = study
+        .cells
+        .iter()
+        .filter(|c| c.n_diverged > 0)
+        .filter_map(|c| {
+            let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+            let kinds: Vec<Outcome> = pts
+                .iter()
+                .filter(|p| p.depth == c.depth && near(axis.value(p.sw2, p.sv2), c.variance) && p.outcome.failed())
+                .map(|p| p.outcome)
+                .collect();
+            Outcome::ALL
+                .into_iter()
+                .filter(|o| o.failed())
+                .max_by_key(|o| kinds.iter().filter(|k| *k == o).count())
+                .filter(|o| kinds.contains(o))
+                .map(|o| (c.depth, c.variance, o))
+        })
+        .collect();
     Ok(GroupResult {
         id,
         label,
@@ -459,5 +480,6 @@ fn analyze_group(
         overflow,
         seed_cells,
         sw2: first.sw2,
+        failures,
     })
 }
