@@ -99,8 +99,12 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
         Heatmap::new(format!("{}: test accuracy", g.label), g.axis.label(), "depth L", x.clone(), y.clone(), values)
             .log_x()
             .y_ticks_at_cells()
-            .colorbar("test accuracy")
-            .color_range(0.0, 1.0);
+            .colorbar("test accuracy (range of trained cells)");
+    // the colour scale resolves the trained range: from the lowest to the highest mean accuracy of
+    // the cells where every seed trained
+    let trained: Vec<f64> = s.cells.iter().filter(|c| c.n_diverged == 0).map(|c| c.accuracy).collect();
+    let (tlo, thi) = trained.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    h = if thi > tlo { h.color_range(tlo, thi) } else { h.color_range(0.0, 1.0) };
     if s.depths.len() > 1 && s.depths.last().unwrap_or(&1) / s.depths.first().unwrap_or(&1) >= 4 {
         h = h.log_y();
     }
@@ -171,7 +175,7 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
         second.and_then(|s| METRICS.iter().find(|(k, _)| *k == s)).map(|m| m.1),
     );
     let caption = format!(
-        "{}: mean test accuracy over seeds on the grid of depth $L$ and ${}$ (grey with a cross: every seed failed). Markers on failed cells give the most frequent failure kind there (cross: blow-up of the loss, square: non-finite values during training, inverted triangle: overflow at init). Solid lines: contours of the init-time ${main_tex}${} at the levels through the data, its median along the ridge and along the failure boundary (labelled with their values). Diamonds: the best variance at each depth (on cells where every seed trained). Circles and triangles: Xavier and He on this axis.",
+        "{}: mean test accuracy over seeds on the grid of depth $L$ and ${}$, the colour scale spanning the range of the cells where every seed trained (a cell with some failed seeds, which count at chance accuracy, may fall below it and takes the lowest colour; grey with a cross: every seed failed). Markers on failed cells give the most frequent failure kind there (cross: blow-up of the loss, square: non-finite values during training, inverted triangle: overflow at init). Solid lines: contours of the init-time ${main_tex}${} at the levels through the data, its median along the ridge and along the failure boundary (labelled with their values). Diamonds: the best variance at each depth (on cells where every seed trained). Circles and triangles: Xavier and He on this axis.",
         g.label,
         g.axis.latex(),
         second_tex.map_or(String::new(), |t| format!("; dashed: ${t}$")),
