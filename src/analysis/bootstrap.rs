@@ -73,10 +73,9 @@ pub fn seed_bootstrap(
         return Err(AnalysisError::TooFew { what: "bootstrap replicates", need: 2, got: replicates });
     }
     let identity: Vec<Vec<usize>> = blocks.iter().map(|&n| (0..n).collect()).collect();
-    let estimate = stat(&identity).filter(|x| x.is_finite()).ok_or(AnalysisError::Degenerate {
-        what: "bootstrap statistic",
-        why: "undefined on the original data",
-    })?;
+    let estimate = stat(&identity)
+        .filter(|x| x.is_finite())
+        .ok_or(AnalysisError::Degenerate { what: "bootstrap statistic", why: "undefined on the original data" })?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
     let mut values = Vec::with_capacity(replicates);
     let mut draw: Vec<Vec<usize>> = blocks.iter().map(|&n| vec![0; n]).collect();
@@ -190,8 +189,8 @@ mod tests {
     #[test]
     fn two_seeds_give_few_distinct_replicates_and_bad_input_is_refused() {
         let y = [vec![0.1, 0.3]];
-        let ci = seed_bootstrap(&[2], 500, 1, 0.95, &|d| Some(d[0].iter().map(|&i| y[0][i]).sum::<f64>() / 2.0))
-            .unwrap();
+        let ci =
+            seed_bootstrap(&[2], 500, 1, 0.95, &|d| Some(d[0].iter().map(|&i| y[0][i]).sum::<f64>() / 2.0)).unwrap();
         assert_eq!(ci.distinct, 3);
         assert!(seed_bootstrap(&[2], 1, 1, 0.95, &|_| Some(1.0)).is_err());
         assert!(seed_bootstrap(&[2], 10, 1, 1.0, &|_| Some(1.0)).is_err());

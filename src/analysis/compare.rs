@@ -127,8 +127,7 @@ impl MaeComparison {
 fn lodo_mae_fixed(x: &[f64], y: &[f64], depth: &[usize], depths: &[usize], h: &[Option<f64>]) -> f64 {
     let (mut sum, mut n) = (0.0, 0usize);
     for (k, &d) in depths.iter().enumerate() {
-        let (tx, ty): (Vec<f64>, Vec<f64>) =
-            (0..x.len()).filter(|&i| depth[i] != d).map(|i| (x[i], y[i])).unzip();
+        let (tx, ty): (Vec<f64>, Vec<f64>) = (0..x.len()).filter(|&i| depth[i] != d).map(|i| (x[i], y[i])).unzip();
         if tx.is_empty() {
             continue;
         }
@@ -199,7 +198,10 @@ pub fn compare(
     }
     let y0: Vec<f64> = keep.iter().map(|&i| t0[i].expect("kept")).collect();
     if y0.iter().all(|y| (*y - y0[0]).abs() < 1e-12) {
-        return Err(AnalysisError::Degenerate { what: "metric comparison", why: "the target is the same in every cell" });
+        return Err(AnalysisError::Degenerate {
+            what: "metric comparison",
+            why: "the target is the same in every cell",
+        });
     }
     let xs: Vec<Vec<f64>> = (0..names.len()).map(|m| keep.iter().map(|&i| used[i].metrics[m]).collect()).collect();
     // bandwidths of the original data, per metric and held-out depth
@@ -218,7 +220,9 @@ pub fn compare(
                 .collect()
         })
         .collect();
-    let maes = |y: &[f64]| -> Vec<f64> { (0..names.len()).map(|m| lodo_mae_fixed(&xs[m], y, &kd, &kdepths, &hs[m])).collect() };
+    let maes = |y: &[f64]| -> Vec<f64> {
+        (0..names.len()).map(|m| lodo_mae_fixed(&xs[m], y, &kd, &kdepths, &hs[m])).collect()
+    };
     let mae = maes(&y0);
     let replicate_y = |draw: &[Vec<usize>]| -> Vec<f64> {
         let t = cell_targets(draw);
@@ -301,7 +305,11 @@ mod tests {
     fn degenerate_targets_are_refused() {
         // no failures at all: trainability cannot be scored
         let cells: Vec<SeedCell> = (0..10)
-            .map(|i| SeedCell { depth: 4 + 4 * (i % 2), runs: vec![(0, Some(0.9)), (1, Some(0.8))], metrics: vec![i as f64] })
+            .map(|i| SeedCell {
+                depth: 4 + 4 * (i % 2),
+                runs: vec![(0, Some(0.9)), (1, Some(0.8))],
+                metrics: vec![i as f64],
+            })
             .collect();
         assert!(compare(&cells, &["m"], 0, Target::Trainability, 100, 1, 0.95).is_err());
         assert!(compare(&cells, &["m"], 3, Target::Trainability, 100, 1, 0.95).is_err());

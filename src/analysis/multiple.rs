@@ -79,7 +79,7 @@ mod tests {
         assert_eq!(h.n_rejected(), 0);
         assert!((h.adjusted[7] - 0.0624).abs() < 1e-12);
         p[7] = 0.001;
-        assert_eq!(holm(&p, 0.05).unwrap().rejected[7], true);
+        assert!(holm(&p, 0.05).unwrap().rejected[7]);
         assert!(holm(&[0.1, 1.5], 0.05).is_err());
         assert!(holm(&[0.1], 0.0).is_err());
         assert_eq!(holm(&[], 0.05).unwrap().n_rejected(), 0);

@@ -76,10 +76,8 @@ fn crossing(row: &MetricRow, level: f64, near: f64) -> Result<f64, f64> {
             if best.is_none_or(|b| (x - near).abs() < (b - near).abs()) {
                 best = Some(x);
             }
-        } else if y0 == level {
-            if best.is_none_or(|b| (x0 - near).abs() < (b - near).abs()) {
-                best = Some(x0);
-            }
+        } else if y0 == level && best.is_none_or(|b| (x0 - near).abs() < (b - near).abs()) {
+            best = Some(x0);
         }
     }
     best.ok_or_else(|| {
@@ -141,7 +139,11 @@ mod tests {
         let log_v: Vec<f64> = (0..25).map(|i| -8.0 + step * i as f64).collect();
         let rows = depths
             .iter()
-            .map(|&d| MetricRow { depth: d, log_v: log_v.clone(), metric: log_v.iter().map(|&x| metric(x, d)).collect() })
+            .map(|&d| MetricRow {
+                depth: d,
+                log_v: log_v.clone(),
+                metric: log_v.iter().map(|&x| metric(x, d)).collect(),
+            })
             .collect();
         let ridge = depths.iter().map(|&d| (d, 1.0 - 0.5 * (d as f64).ln())).collect();
         (rows, ridge, step)

@@ -122,7 +122,10 @@ pub fn run(ctx: &Context, args: &InitArgs, out: &mut dyn Write) -> anyhow::Resul
         writeln!(out, "# note: every variance up to {MAX_VARIANCE} satisfies the bound; the cap is shown")?;
     }
     if r.capped_at_he {
-        writeln!(out, "# note: He is predicted past the bound at this depth; the recommendation is lowered to He's variance")?;
+        writeln!(
+            out,
+            "# note: He is predicted past the bound at this depth; the recommendation is lowered to He's variance"
+        )?;
     }
     writeln!(out, "{:>12} {:>14} {:>14} {:>18} {:>14}", "", "sw2", "sv2", "log_grad_expl", "log_p")?;
     for (name, p) in [("recommended", &r.best), ("xavier", &r.xavier), ("he", &r.he)] {

@@ -310,7 +310,8 @@ pub fn recommend_with(
     progress(SearchProgress { done: done + 2, variance: 2.0 });
     // never above He where He already fails (ReLU-type, ln p^L target): ln p^L increases with
     // the variance, so He's variance at the fixed weights is within the bound whenever `best` is
-    let relu_like = matches!(base.act, crate::activation::Activation::Relu | crate::activation::Activation::AlphaRelu { .. });
+    let relu_like =
+        matches!(base.act, crate::activation::Activation::Relu | crate::activation::Activation::AlphaRelu { .. });
     let he_fails = matches!(target, Target::LogP { .. }) && he_full(base, depth)?.log_p > bound;
     let capped_at_he = relu_like && he_fails && searched_value(base, &best) > 2.0;
     let best = if capped_at_he { he } else { best };
@@ -510,8 +511,13 @@ mod tests {
     /// the default bound the closed form $2(e^{1/100} - 1) = 0.0201$ is below He and kept.
     #[test]
     fn never_above_he_where_he_fails() {
-        let base =
-            Spec { arch: Architecture::Full, act: Activation::Relu, var: Variances::weights(1.0, 1.0), p0: 1.0, e0: 0.5 };
+        let base = Spec {
+            arch: Architecture::Full,
+            act: Activation::Relu,
+            var: Variances::weights(1.0, 1.0),
+            p0: 1.0,
+            e0: 0.5,
+        };
         let uncapped = 2.0 * ((LN_F32_MAX / 100.0).exp() - 1.0);
         assert!(uncapped > 2.0 && 100.0 * 3f64.ln() > LN_F32_MAX);
         let r = recommend(&base, 100, Target::LogP { max: LN_F32_MAX }).unwrap();

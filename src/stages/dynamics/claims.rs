@@ -82,7 +82,10 @@ fn c1b(results: &[CaseResult]) -> Claim {
 
 /// The rows of the fitted cosine exponent $d$ (the fit of $A l^{-d} + C l^{-1/2}$).
 fn e_fit_rows(results: &[CaseResult]) -> Vec<&LawRow> {
-    rows(results, |f| f == Family::Tanh, &[Column::E]).into_iter().filter(|r| r.quantity.starts_with("exponent d")).collect()
+    rows(results, |f| f == Family::Tanh, &[Column::E])
+        .into_iter()
+        .filter(|r| r.quantity.starts_with("exponent d"))
+        .collect()
 }
 
 /// C2a: polynomial forward dynamics of tanh residual nets: $p^l \sim B\,l$ (the $p$ rows pass) and

@@ -140,7 +140,11 @@ fn c3a_ridge_slope(g: &Groups) -> Claim {
                         f3(s.ci.hi),
                         s.depths,
                         s.ci.distinct,
-                        if few { format!("; only {} seeds per cell (need {})", x.min_seeds, cfg.min_seeds) } else { String::new() }
+                        if few {
+                            format!("; only {} seeds per cell (need {})", x.min_seeds, cfg.min_seeds)
+                        } else {
+                            String::new()
+                        }
                     ));
                 }
                 None => {
@@ -177,7 +181,8 @@ fn c3b_explosion_constant_on_ridge(g: &Groups) -> Claim {
         let mut v = Vec::new();
         let mut m = Vec::new();
         for x in &tested {
-            let (og, ov, ovl) = (offset(x, "log_explosion").expect("filtered"), offset(x, "log_v"), offset(x, "log_vl"));
+            let (og, ov, ovl) =
+                (offset(x, "log_explosion").expect("filtered"), offset(x, "log_v"), offset(x, "log_vl"));
             let moves = ov.is_some_and(|o| o > cfg.offset_steps);
             v.push(match (og <= cfg.offset_steps, moves) {
                 (true, true) => ClaimStatus::Reproduced,
@@ -258,10 +263,18 @@ fn best_predictor(g: &Groups, id: &str, claim: &str, gs: &[&GroupResult], what: 
         } else if !gs.iter().any(|x| g.enough(x)) {
             g.not_enough(gs, what)
         } else {
-            join(gs.iter().map(|x| {
-                let e: Vec<String> = x.comparisons.iter().filter_map(|(t, c)| c.as_ref().err().map(|e| format!("{}: {e}", t.label()))).collect();
-                format!("{}: {}", x.label, e.join(", "))
-            }).collect())
+            join(
+                gs.iter()
+                    .map(|x| {
+                        let e: Vec<String> = x
+                            .comparisons
+                            .iter()
+                            .filter_map(|(t, c)| c.as_ref().err().map(|e| format!("{}: {e}", t.label())))
+                            .collect();
+                        format!("{}: {}", x.label, e.join(", "))
+                    })
+                    .collect(),
+            )
         };
         (why, ClaimStatus::NotTested)
     } else {
@@ -314,7 +327,10 @@ fn best_predictor(g: &Groups, id: &str, claim: &str, gs: &[&GroupResult], what: 
             let st = if few && st == ClaimStatus::NotReproduced { ClaimStatus::Inconclusive } else { st };
             v.push(st);
             let sw = if x.compared_sw2.len() > 1 {
-                format!("$\\sigma_w^2 \\in \\{{{}\\}}$ pooled", x.compared_sw2.iter().map(|s| f3(*s)).collect::<Vec<_>>().join(", "))
+                format!(
+                    "$\\sigma_w^2 \\in \\{{{}\\}}$ pooled",
+                    x.compared_sw2.iter().map(|s| f3(*s)).collect::<Vec<_>>().join(", ")
+                )
             } else {
                 format!("only $\\sigma_w^2 = {}$: the gradient explosion and $p^L$ are nearly functions of each other on this grid", f3(x.sw2))
             };
@@ -382,12 +398,8 @@ fn c3f_relu_failure_follows_p(g: &Groups) -> Claim {
         "fixed before the data: per depth, the first variance whose cell has a run that overflowed (outcome `overflow_at_init` or `nonfinite`) and the first variance with theory $\\ln p^L \\ge {}$; reproduced if at every depth where either exists they are within one grid step of each other, not reproduced if at some depth they are further apart (or runs overflow where $\\ln p^L$ stays below the limit by more than a step); not tested if the grid never reaches the limit and no run overflowed. Runs that blew up (loss above a multiple of its start) are a learning-rate instability, not overflow, and are only counted",
         f3(LN_F32_MAX)
     );
-    let tested: Vec<&GroupResult> = g
-        .relu
-        .iter()
-        .copied()
-        .filter(|x| x.overflow.rows.iter().any(|(_, o, p)| o.is_some() || p.is_some()))
-        .collect();
+    let tested: Vec<&GroupResult> =
+        g.relu.iter().copied().filter(|x| x.overflow.rows.iter().any(|(_, o, p)| o.is_some() || p.is_some())).collect();
     let (measured, st) = if tested.is_empty() {
         let why = if g.relu.is_empty() {
             "no ReLU or α-ReLU grid was trained".to_string()
@@ -632,7 +644,13 @@ fn c4c_depth_aware_init_validated(g: &Groups, held_out: &[HeldOutEval]) -> Claim
         let ((db, sb), (dx, sx), (dh, sh)) = (z(b), z(x), z(h));
         let ok = db > -cfg.gap_z * sb && dx > cfg.gap_z * sx && dh > cfg.gap_z * sh;
         let bad = db < -cfg.gap_z * sb || dx < -cfg.gap_z * sx || dh < -cfg.gap_z * sh;
-        v.push(if ok { ClaimStatus::Reproduced } else if bad { ClaimStatus::NotReproduced } else { ClaimStatus::Inconclusive });
+        v.push(if ok {
+            ClaimStatus::Reproduced
+        } else if bad {
+            ClaimStatus::NotReproduced
+        } else {
+            ClaimStatus::Inconclusive
+        });
         m.push(format!(
             "{grid} at $L = {d}$: recommendation ($v = {}$) {}; $\\Delta$ vs grid best {} (se {}), vs Xavier {} (se {}), vs He {} (se {})",
             f3(r.variance),

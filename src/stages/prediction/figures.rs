@@ -3,9 +3,9 @@
 
 use super::compute::{contour_metrics, f3, metric_label, Analysis, GroupResult, InitConfig, Theory};
 use crate::analysis::study::{InitMetrics, METRICS};
+use crate::nn::train::Outcome;
 use crate::pipeline::{Figure, StageError};
 use crate::plot::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
-use crate::nn::train::Outcome;
 use rayon::prelude::*;
 
 /// A round step (1, 2 or 5 times a power of ten) of **at least** `span / target`, so that at most
@@ -54,7 +54,8 @@ fn fine_depths(depths: &[usize]) -> Vec<usize> {
 /// along the failure boundary, the second left out when it is within 5% of the metric's range of
 /// the first (their labels would overlap); round levels ([`contour_levels`]) when neither exists.
 pub fn data_levels(g: &GroupResult, key: &str, finite: &[f64]) -> Vec<f64> {
-    let med = |v: Vec<f64>| crate::analysis::stats::median(&v.into_iter().filter(|x| x.is_finite()).collect::<Vec<_>>());
+    let med =
+        |v: Vec<f64>| crate::analysis::stats::median(&v.into_iter().filter(|x| x.is_finite()).collect::<Vec<_>>());
     let ridge = med(g.study.ridge.iter().filter(|r| !r.point.at_edge).filter_map(|r| r.metrics.get(key)).collect());
     let boundary = med(g.boundary.iter().filter_map(|b| b.metrics.get(key)).collect());
     let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));

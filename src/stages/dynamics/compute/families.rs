@@ -3,8 +3,8 @@
 
 use super::{
     extend, layer_at, row, Case, CaseResult, Column, DynamicsError, ALPHA_E_EXPONENT, ALPHA_GRAD_EXPONENT,
-    ALPHA_P_CONST, ALPHA_P_EXPONENT, EXACT, RELU_COS_CONST, RELU_COS_EXPONENT, TANH_E_EXPONENT, TANH_E_FIT, TANH_GRAD_CONST,
-    TANH_GRAD_EXPONENT, TANH_P_CONST, TANH_P_EXPONENT, VANILLA_RATE, VANILLA_VALUE,
+    ALPHA_P_CONST, ALPHA_P_EXPONENT, EXACT, RELU_COS_CONST, RELU_COS_EXPONENT, TANH_E_EXPONENT, TANH_E_FIT,
+    TANH_GRAD_CONST, TANH_GRAD_EXPONENT, TANH_P_CONST, TANH_P_EXPONENT, VANILLA_RATE, VANILLA_VALUE,
 };
 use crate::meanfield::fit::{local_slope, ls_slope};
 use crate::meanfield::kernel_for;
@@ -163,11 +163,22 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
 /// $e^l - e^* = A\,l^{-d} + C\,l^{-1/2}$ over the kept layers in $[L/100, L]$, with the known
 /// $C = \kappa/(d_\text{theory} - \frac12)$ ([`laws::tanh_e_half_coefficient`];
 /// [`crate::analysis::decay`]).
-fn tanh_e_fit_row(case: &Case, traj: &Trajectory, e_star: f64, d: f64, b: &crate::meanfield::recurrence::Blocks) -> super::LawRow {
+fn tanh_e_fit_row(
+    case: &Case,
+    traj: &Trajectory,
+    e_star: f64,
+    d: f64,
+    b: &crate::meanfield::recurrence::Blocks,
+) -> super::LawRow {
     let c = laws::tanh_e_half_coefficient(b);
     let from = (traj.depth / 100).max(1);
-    let (l, y): (Vec<f64>, Vec<f64>) =
-        traj.layers.iter().filter(|x| x.l >= from).map(|x| (x.l as f64, x.e - e_star)).filter(|(_, y)| *y != 0.0).unzip();
+    let (l, y): (Vec<f64>, Vec<f64>) = traj
+        .layers
+        .iter()
+        .filter(|x| x.l >= from)
+        .map(|x| (x.l as f64, x.e - e_star))
+        .filter(|(_, y)| *y != 0.0)
+        .unzip();
     let fit = crate::analysis::decay::fit_decay(&l, &y, c, (0.01, 1.5));
     row(
         case,

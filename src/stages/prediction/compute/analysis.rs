@@ -14,9 +14,9 @@ use crate::analysis::spread::{contour_offset, ContourOffset, MetricRow};
 use crate::analysis::stats;
 use crate::analysis::study::{self, InitMetrics, Study, StudyOptions};
 use crate::analysis::AnalysisError;
+use crate::architecture::Architecture;
 use crate::meanfield::init::LN_F32_MAX;
 use crate::nn::train::Outcome;
-use crate::architecture::Architecture;
 use crate::stages::prediction::Config;
 use crate::stages::training::TrainingRow;
 use rayon::prelude::*;
@@ -257,10 +257,12 @@ pub fn analyze(points: &[TrainingRow], p0: f64, e0: f64, cfg: &Config, theory: &
 /// with the same settings but $\sigma_w^2$, pooled: the $\sigma_w^2$ variation separates the gradient
 /// explosion from $p^L$).
 fn family_comparisons(groups: &mut [GroupResult], cfg: &Config) {
-    let results: Vec<(Vec<(CompareTarget, Result<MaeComparison, String>)>, Vec<f64>)> = groups
+    type Comparisons = Vec<(CompareTarget, Result<MaeComparison, String>)>;
+    let results: Vec<(Comparisons, Vec<f64>)> = groups
         .iter()
         .map(|g| {
-            let family: Vec<&GroupResult> = groups.iter().filter(|h| h.hyper == g.hyper && h.axis_kind() == g.axis_kind()).collect();
+            let family: Vec<&GroupResult> =
+                groups.iter().filter(|h| h.hyper == g.hyper && h.axis_kind() == g.axis_kind()).collect();
             let cells: Vec<SeedCell> = family.iter().flat_map(|h| h.seed_cells.iter().cloned()).collect();
             let mut sws: Vec<f64> = family.iter().map(|h| h.sw2).collect();
             sws.sort_by(f64::total_cmp);
@@ -270,7 +272,11 @@ fn family_comparisons(groups: &mut [GroupResult], cfg: &Config) {
             let cmp = [CompareTarget::Trainability, CompareTarget::AccuracyGivenTrained]
                 .into_iter()
                 .map(|t| {
-                    (t, compare::compare(&cells, &COMPARED, reference, t, reps, cfg.rng_seed, 0.95).map_err(|e| e.to_string()))
+                    (
+                        t,
+                        compare::compare(&cells, &COMPARED, reference, t, reps, cfg.rng_seed, 0.95)
+                            .map_err(|e| e.to_string()),
+                    )
                 })
                 .collect();
             (cmp, sws)
@@ -429,9 +435,9 @@ fn analyze_group(
     let (seed_slope, seed_slope_error) = if cfg.bootstrap < 2 {
         (None, Some("the bootstrap is off (bootstrap = 0)".to_string()))
     } else {
-        match Grid::from_runs(&runs, cfg.fail_accuracy)
-            .and_then(|grid| seed_slope(&grid, &interior.iter().map(|x| x.0).collect::<Vec<_>>(), cfg.bootstrap, cfg.rng_seed, 0.95))
-        {
+        match Grid::from_runs(&runs, cfg.fail_accuracy).and_then(|grid| {
+            seed_slope(&grid, &interior.iter().map(|x| x.0).collect::<Vec<_>>(), cfg.bootstrap, cfg.rng_seed, 0.95)
+        }) {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.to_string())),
         }
