@@ -417,3 +417,32 @@ fn too_few_depths_are_not_tested() {
         assert!(c.measured.contains("(need 3)"), "{c:?}");
     }
 }
+
+/// He trained at its true point (sw2 = sv2 = 2) beside a tanh grid at sw2 = 1: the runs are not a
+/// grid of their own (nothing skipped, the grids unchanged) and C4a reads He there: a He accuracy
+/// of 0.5 at L = 32 against a best cell near 0.95 gives a gap of about 0.45, computed by hand from
+/// the synthetic rows.
+#[test]
+fn he_true_point_is_used_by_c4a() {
+    let mut pts = synthetic_points();
+    let n_groups =
+        build(&pts, 1.0, 0.3, "given", &Config { bootstrap: 20, contour_points: 6, ..Config::default() }, &FakeTheory)
+            .unwrap()
+            .tables[1]
+            .rows
+            .len();
+    for seed in 0..3 {
+        pts.push(point(ActName::Tanh, 32, 2.0, 2.0, seed, 0.5));
+    }
+    let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
+    let a = analyze(&pts, 1.0, 0.3, &cfg, &FakeTheory);
+    assert!(a.skipped.is_empty(), "{:?}", a.skipped);
+    let tanh = a.groups.iter().find(|g| g.id == "full-tanh-sw1").expect("the sw2 = 1 grid");
+    assert_eq!(tanh.true_points.iter().filter(|t| t.weight_variance == 2.0).count(), 1);
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
+    assert_eq!(art.tables[1].rows.len(), n_groups);
+    let c4a = art.claims.iter().find(|c| c.id == "C4a").unwrap();
+    let best = tanh.study.ridge.iter().find(|r| r.point.depth == 32).unwrap().point.best_accuracy;
+    let want = format!("He (true point) {}", super::compute::f3(best - 0.5));
+    assert!(c4a.measured.contains(&want), "{} / {want}", c4a.measured);
+}

@@ -3,7 +3,7 @@
 //! metric, the Xavier / He / recommended initializations against the best, and the divergence
 //! boundary (all computed by [`crate::analysis::study`] from the [`Theory`]).
 
-use super::axis::{theory_metric, Axis, AxisError};
+use super::axis::{theory_metric, Axis, AxisError, HE_VARIANCE, XAVIER_VARIANCE};
 use super::theory::{InitConfig, Target, Theory};
 use crate::activation::{Activation, ActivationError};
 use crate::analysis::compare::{self, MaeComparison, SeedCell, Target as CompareTarget};
@@ -79,6 +79,39 @@ pub struct GroupResult {
     pub sw2: f64,
     /// Cells where some run failed: (depth, axis value, the most frequent failure kind there).
     pub failures: Vec<(usize, f64, Outcome)>,
+    /// Xavier and He trained at their true points (every weight variance 1, resp. 2) with the
+    /// grid's settings, where the training stage trained them (claim C4a).
+    pub true_points: Vec<TruePoint>,
+}
+
+/// Runs at an initialization's true point: every weight variance equal to `weight_variance`
+/// ($\sigma_w^2 = \sigma_v^2$ for an FRN), at one depth.
+#[derive(Clone, Debug, Serialize)]
+pub struct TruePoint {
+    pub depth: usize,
+    /// 1 (Xavier) or 2 (He).
+    pub weight_variance: f64,
+    /// Test accuracy of each seed (`None`: the run failed).
+    pub accuracies: Vec<Option<f64>>,
+}
+
+/// The Xavier and He true points among `pts` (rows with $\sigma_w^2 = \sigma_v^2 \in \{1, 2\}$).
+fn true_points(pts: &[&TrainingRow]) -> Vec<TruePoint> {
+    let mut out: Vec<TruePoint> = Vec::new();
+    for p in pts {
+        let w = p.sw2;
+        let is_true = (w == XAVIER_VARIANCE || w == HE_VARIANCE) && (p.arch != Architecture::Full || p.sv2 == w);
+        if !is_true {
+            continue;
+        }
+        let acc = if p.outcome.failed() || p.diverged { None } else { p.test_acc };
+        match out.iter_mut().find(|t| t.depth == p.depth && t.weight_variance == w) {
+            Some(t) => t.accuracies.push(acc),
+            None => out.push(TruePoint { depth: p.depth, weight_variance: w, accuracies: vec![acc] }),
+        }
+    }
+    out.sort_by(|a, b| (a.depth, a.weight_variance).partial_cmp(&(b.depth, b.weight_variance)).expect("finite"));
+    out
 }
 
 /// The metrics compared and scored: those of [`crate::analysis::study::METRICS`], then the null metrics $\ln v$ and $\ln(v L)$.
@@ -210,26 +243,34 @@ pub fn analyze(points: &[TrainingRow], p0: f64, e0: f64, cfg: &Config, theory: &
     let mut groups = Vec::new();
     let mut skipped = Vec::new();
     let mut used_ids: Vec<String> = Vec::new();
-    let mut parts: Vec<(Value, Vec<&TrainingRow>, bool)> = Vec::new();
+    let mut parts: Vec<(Value, Vec<&TrainingRow>, bool, Vec<TruePoint>)> = Vec::new();
     for (hyper, pts) in group_points(points) {
+        let tp = true_points(&pts);
         if matches!(Axis::detect(&pts), Err(AxisError::Independent)) {
-            // several sigma_w^2 at once (e.g. tanh at 0.25, 1, 4): one grid per sigma_w^2
+            // several sigma_w^2 at once (e.g. tanh at 0.25, 1, 4, or He trained at its true point
+            // sw2 = sv2 = 2 beside a sw2 = 1 grid): one grid per sigma_w^2; a part that holds only
+            // true points of one variance is no grid (its runs serve claim C4a)
             let mut sws: Vec<f64> = pts.iter().map(|p| p.sw2).collect();
             sws.sort_by(f64::total_cmp);
             sws.dedup();
             for sw in sws {
-                parts.push((hyper.clone(), pts.iter().copied().filter(|p| p.sw2 == sw).collect(), true));
+                let part: Vec<&TrainingRow> = pts.iter().copied().filter(|p| p.sw2 == sw).collect();
+                let only_true = part.iter().all(|p| p.sv2 == p.sw2 && (sw == XAVIER_VARIANCE || sw == HE_VARIANCE));
+                if !only_true {
+                    parts.push((hyper.clone(), part, true, tp.clone()));
+                }
             }
         } else {
-            parts.push((hyper, pts, false));
+            parts.push((hyper, pts, false, tp));
         }
     }
-    for (hyper, pts, split) in parts {
+    for (hyper, pts, split, tp) in parts {
         match analyze_group(&hyper, &pts, p0, e0, cfg, theory).map(|mut g| {
             if split {
                 g.label = format!("{} (σw² = {})", g.label, g.sw2);
                 g.id = format!("{}-sw{}", g.id, format!("{}", g.sw2).replace('.', "p"));
             }
+            g.true_points = tp;
             g
         }) {
             Ok(mut g) => {
@@ -487,5 +528,6 @@ fn analyze_group(
         seed_cells,
         sw2: first.sw2,
         failures,
+        true_points: Vec::new(),
     })
 }
