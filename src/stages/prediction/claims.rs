@@ -5,10 +5,10 @@
 //! too wide, too few seeds for a seed-level interval, metrics that cannot be told apart),
 //! `Reproduced` or `NotReproduced` otherwise.
 
-use super::compute::{f3, metric_label, metric_tex, n_ridge, Analysis, GroupResult, HE_VARIANCE, XAVIER_VARIANCE};
+use super::compute::{f3, metric_tex, n_ridge, Analysis, GroupResult, HE_VARIANCE, XAVIER_VARIANCE};
 use super::Config;
 use crate::activation::Activation;
-use crate::analysis::compare::{MaeComparison, Versus};
+use crate::analysis::compare::{MaeComparison, Versus, MIN_DISTINCT};
 use crate::analysis::slope::{equivalence, Equivalence};
 use crate::analysis::study::{InitEval, Study};
 use crate::meanfield::init::LN_F32_MAX;
@@ -297,7 +297,8 @@ fn best_predictor(g: &Groups, id: &str, claim: &str, gs: &[&GroupResult], what: 
                         let diffs: Vec<String> = (0..c.names.len())
                             .filter_map(|k| {
                                 c.diff[k].as_ref().map(|ci| {
-                                    format!("{} $[{}, {}]$", metric_tex(&c.names[k], axis), f3(ci.lo), f3(ci.hi))
+                                    let flat = if ci.distinct < MIN_DISTINCT { " (no seed variability)" } else { "" };
+                                    format!("{} $[{}, {}]${flat}", metric_tex(&c.names[k], axis), f3(ci.lo), f3(ci.hi))
                                 })
                             })
                             .collect();
@@ -378,9 +379,9 @@ fn c3e_angular_not_predictive(g: &Groups) -> Claim {
             .map(|x| {
                 let (se, sb, b) = pair(x);
                 if b == "e" {
-                    format!("{}: e^L is the best metric (skill {})", x.label, f3(se))
+                    format!("{}: $e^L$ is the best metric (skill {})", x.label, f3(se))
                 } else {
-                    format!("{}: skill of e^L {}, of {} {}", x.label, f3(se), metric_label(&b), f3(sb))
+                    format!("{}: skill of $e^L$ {}, of {} {}", x.label, f3(se), metric_tex(&b, x.axis.latex()), f3(sb))
                 }
             })
             .collect::<Vec<_>>()

@@ -348,7 +348,7 @@ fn claims_on_synthetic_grid() {
     assert_eq!(by_id("C3d").status, ClaimStatus::Inconclusive, "{:?}", by_id("C3d"));
     // e^L: in the tanh world it depends on depth only (no skill); in the ReLU world the closed
     // form 1 - e^L ~ 4/(r k L)^2 carries information about v and L, so C3e is not asserted.
-    assert!(by_id("C3e").measured.contains("FRN tanh: skill of e^L"), "{:?}", by_id("C3e"));
+    assert!(by_id("C3e").measured.contains("FRN tanh: skill of $e^L$"), "{:?}", by_id("C3e"));
     assert_eq!(by_id("C4a").status, ClaimStatus::Reproduced, "{:?}", by_id("C4a"));
     assert_eq!(by_id("C4b").status, ClaimStatus::Reproduced, "{:?}", by_id("C4b"));
     // the synthetic runs fail (as `nonfinite`) where ln p^L > 7, far below the float32 limit 88.72:

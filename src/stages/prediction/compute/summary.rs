@@ -2,8 +2,8 @@
 //! `ridge` (one row per grid and depth), and the summary the chapter template reads.
 
 use super::analysis::Analysis;
-use super::axis::{HE_VARIANCE, XAVIER_VARIANCE};
 use super::analysis::{GroupResult, COMPARED};
+use super::axis::{HE_VARIANCE, XAVIER_VARIANCE};
 use super::{metric_label, metric_tex, n_ridge};
 use crate::analysis::compare::Target as CompareTarget;
 use crate::analysis::predictors::MetricScore;
