@@ -5,7 +5,7 @@ use super::{activation, build_pool, int_in, parse_act, parse_arch, parse_jobs, r
 use edge_of_chaos::activation::ActName;
 use edge_of_chaos::architecture::Architecture;
 use edge_of_chaos::meanfield::init::{
-    lookahead_for, max_evaluations, recommend_with, Target, DEFAULT_MAX_LOG_P, MAX_VARIANCE,
+    he_true_point, lookahead_for, max_evaluations, recommend_with, Target, DEFAULT_MAX_LOG_P, MAX_VARIANCE,
 };
 use edge_of_chaos::meanfield::table::{MAX_DEPTH, MAX_INPUT_VARIANCE};
 use edge_of_chaos::meanfield::{Spec, Variances};
@@ -122,9 +122,12 @@ pub fn run(ctx: &Context, args: &InitArgs, out: &mut dyn Write) -> anyhow::Resul
         writeln!(out, "# note: every variance up to {MAX_VARIANCE} satisfies the bound; the cap is shown")?;
     }
     if r.capped_at_he {
+        let he = he_true_point(&base, args.depth)?;
         writeln!(
             out,
-            "# note: He is predicted past the bound at this depth; the recommendation is lowered to He's variance"
+            "# note: He at its true point (every weight variance 2) has ln p^L = {:.4e} > {}: it fails at this depth, so the recommendation is lowered to He's variance",
+            he.log_p,
+            target.bound()
         )?;
     }
     writeln!(out, "{:>12} {:>14} {:>14} {:>18} {:>14}", "", "sw2", "sv2", "log_grad_expl", "log_p")?;

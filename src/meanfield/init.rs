@@ -312,7 +312,7 @@ pub fn recommend_with(
     // the variance, so He's variance at the fixed weights is within the bound whenever `best` is
     let relu_like =
         matches!(base.act, crate::activation::Activation::Relu | crate::activation::Activation::AlphaRelu { .. });
-    let he_fails = matches!(target, Target::LogP { .. }) && he_full(base, depth)?.log_p > bound;
+    let he_fails = matches!(target, Target::LogP { .. }) && he_true_point(base, depth)?.log_p > bound;
     let capped_at_he = relu_like && he_fails && searched_value(base, &best) > 2.0;
     let best = if capped_at_he { he } else { best };
     Ok(Recommendation {
@@ -328,7 +328,7 @@ pub fn recommend_with(
 }
 
 /// He's prediction at its true point: every weight variance 2 ($\sigma_w^2 = \sigma_v^2 = 2$ for an FRN).
-fn he_full(base: &Spec, depth: usize) -> Result<Prediction, MeanFieldError> {
+pub fn he_true_point(base: &Spec, depth: usize) -> Result<Prediction, MeanFieldError> {
     let mut s = *base;
     s.var.sw2 = 2.0;
     if s.arch == Architecture::Full {
