@@ -8,9 +8,24 @@
 //! - [`predictors`]: how well an init-time metric predicts accuracy: its spread along the ridge,
 //!   Spearman correlation of accuracy with closeness to the ridge value, and the held-out error of
 //!   a one-dimensional regression of accuracy on the metric (leave one depth out).
+//! - [`bootstrap`]: the seed-level percentile bootstrap.
+//! - [`compare`]: seed-level intervals of differences of held-out errors between metrics, for
+//!   trainability and for accuracy given trained.
+//! - [`slope`]: the ridge slope on trained cells with a seed-level interval, and the
+//!   equivalence verdict against a predicted slope.
+//! - [`spread`]: the contour offset, a transform-invariant measure (in grid steps) of how well a
+//!   metric's level set follows the ridge.
+//! - [`multiple`]: the Holm-Bonferroni procedure for many tests.
+//! - [`decay`]: the fit of $A\,l^{-d} + C\,l^{-1/2}$ with $C$ known (the tanh cosine law).
 
+pub mod bootstrap;
+pub mod compare;
+pub mod decay;
+pub mod multiple;
 pub mod predictors;
 pub mod ridge;
+pub mod slope;
+pub mod spread;
 pub mod stats;
 pub mod study;
 

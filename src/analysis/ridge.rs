@@ -28,6 +28,8 @@ pub struct Cell {
     /// Accuracy of each seed; diverged or non-finite runs count as the grid's `fail_accuracy`.
     pub accuracies: Vec<f64>,
     pub seeds: Vec<u64>,
+    /// Whether each seed's run failed (in the order of `seeds`).
+    pub failed: Vec<bool>,
     pub n_diverged: usize,
 }
 
@@ -59,6 +61,43 @@ impl Row {
     /// Mean accuracy of each cell.
     pub fn means(&self) -> Vec<f64> {
         self.cells.iter().map(Cell::mean).collect()
+    }
+
+    /// Whether every seed of each cell trained.
+    pub fn trained(&self) -> Vec<bool> {
+        self.cells.iter().map(|c| c.n_diverged == 0).collect()
+    }
+
+    /// The distinct seeds of the row, increasing.
+    pub fn seeds(&self) -> Vec<u64> {
+        let mut s: Vec<u64> = self.cells.iter().flat_map(|c| c.seeds.iter().copied()).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    /// Mean accuracy of each cell over the runs of the `drawn` seeds, counted with multiplicity
+    /// (a seed drawn twice counts twice); a cell with none of them keeps its mean.
+    pub fn means_of(&self, drawn: &[u64]) -> Vec<f64> {
+        self.cells
+            .iter()
+            .map(|c| {
+                let (mut sum, mut n) = (0.0, 0usize);
+                for d in drawn {
+                    for (s, a) in c.seeds.iter().zip(&c.accuracies) {
+                        if s == d {
+                            sum += a;
+                            n += 1;
+                        }
+                    }
+                }
+                if n == 0 {
+                    c.mean()
+                } else {
+                    sum / n as f64
+                }
+            })
+            .collect()
     }
 
     /// Mean accuracy at variance `v`, linearly interpolated in $\ln v$ between cells; `None` if `v`
@@ -150,12 +189,14 @@ impl Grid {
                         Some(c) => {
                             c.accuracies.push(acc);
                             c.seeds.push(r.seed);
+                            c.failed.push(failed == 1);
                             c.n_diverged += failed;
                         }
                         None => cells.push(Cell {
                             variance: r.variance,
                             accuracies: vec![acc],
                             seeds: vec![r.seed],
+                            failed: vec![failed == 1],
                             n_diverged: failed,
                         }),
                     }
@@ -237,34 +278,57 @@ pub struct RowPeak {
     /// Whether the best cell is the first or last of the row (the optimum may lie outside the grid;
     /// the peak is then the edge cell's $\ln v$, not extrapolated).
     pub at_edge: bool,
+    /// Whether a neighbour of the best cell failed to train: the peak is then the best cell's
+    /// $\ln v$, not refined (a parabola through a failed cell would pull it towards the failure).
+    pub beside_failure: bool,
 }
 
-/// The peak of accuracy `acc` over increasing `log_v`: the best cell, refined by the vertex of the
-/// parabola through it and its two neighbours (in $\ln v$), clamped to the neighbours' interval.
-/// At the grid edge the edge cell's $\ln v$ is returned with `at_edge`. `None` if the row is flat
-/// (all accuracies equal: no information about an optimum) or empty.
+/// The peak of accuracy `acc` over increasing `log_v` with every cell trained (see
+/// [`peak_of_trained_row`]).
 pub fn peak_of_row(log_v: &[f64], acc: &[f64]) -> Option<RowPeak> {
-    let n = log_v.len().min(acc.len());
-    if n == 0 {
-        return None;
-    }
-    let (mut best, mut lo) = (0, acc[0]);
-    for i in 0..n {
+    peak_of_trained_row(log_v, acc, &vec![true; acc.len()])
+}
+
+/// The peak of accuracy `acc` over increasing `log_v` among the cells with `trained[i]` (every
+/// seed of the cell trained): the best trained cell, refined by the vertex of the parabola through
+/// it and its two grid neighbours (in $\ln v$) when both are trained, clamped to the neighbours'
+/// interval. At the grid edge the edge cell's $\ln v$ is returned with `at_edge`; beside a failed
+/// cell the best cell's $\ln v$ with `beside_failure`. `None` if no cell trained or the trained
+/// cells are all equal (no information about an optimum).
+pub fn peak_of_trained_row(log_v: &[f64], acc: &[f64], trained: &[bool]) -> Option<RowPeak> {
+    let n = log_v.len().min(acc.len()).min(trained.len());
+    let ok: Vec<usize> = (0..n).filter(|&i| trained[i] && acc[i].is_finite()).collect();
+    let &first = ok.first()?;
+    let (mut best, mut lo) = (first, acc[first]);
+    for &i in &ok {
         if acc[i] > acc[best] {
             best = i;
         }
         lo = lo.min(acc[i]);
     }
-    if acc[best] <= lo {
+    if acc[best] <= lo && ok.len() > 1 {
         return None;
     }
+    if ok.len() == 1 && n > 1 {
+        // one trained cell: an optimum only in the sense that nothing else trained
+        return Some(RowPeak {
+            index: best,
+            log_variance: log_v[best],
+            at_edge: best == 0 || best == n - 1,
+            beside_failure: true,
+        });
+    }
     if best == 0 || best == n - 1 {
-        return Some(RowPeak { index: best, log_variance: log_v[best], at_edge: true });
+        let beside = (best == 0 && n > 1 && !trained[1]) || (best == n - 1 && n > 1 && !trained[n - 2]);
+        return Some(RowPeak { index: best, log_variance: log_v[best], at_edge: true, beside_failure: beside });
+    }
+    if !(trained[best - 1] && trained[best + 1]) {
+        return Some(RowPeak { index: best, log_variance: log_v[best], at_edge: false, beside_failure: true });
     }
     let xs = [log_v[best - 1], log_v[best], log_v[best + 1]];
     let ys = [acc[best - 1], acc[best], acc[best + 1]];
     let x = parabola_vertex(xs, ys).unwrap_or(xs[1]).clamp(xs[0], xs[2]);
-    Some(RowPeak { index: best, log_variance: x, at_edge: false })
+    Some(RowPeak { index: best, log_variance: x, at_edge: false, beside_failure: false })
 }
 
 /// Options of [`ridge`].
@@ -299,6 +363,9 @@ pub struct RidgePoint {
     pub best_n: usize,
     /// Best cell at the grid edge (the optimum may lie beyond the grid).
     pub at_edge: bool,
+    /// A neighbour of the best cell failed to train (the peak is the best cell, not refined).
+    #[serde(default)]
+    pub beside_failure: bool,
     /// Bootstrap standard deviation of $\ln v^*$ over seeds (each cell's seeds resampled with
     /// replacement); `None` if no cell of the row has two seeds or bootstrapping is off.
     pub sd_log_variance: Option<f64>,
@@ -316,25 +383,25 @@ pub fn ridge(grid: &Grid, opts: &RidgeOptions) -> Vec<RidgePoint> {
 
 fn ridge_point(row: &Row, opts: &RidgeOptions) -> Option<RidgePoint> {
     let lv = row.log_variances();
-    let means = row.means();
-    let peak = peak_of_row(&lv, &means)?;
+    let trained = row.trained();
+    let peak = peak_of_trained_row(&lv, &row.means(), &trained)?;
     let best = &row.cells[peak.index];
 
-    let multi = row.cells.iter().any(|c| c.accuracies.len() >= 2);
+    // seed-level bootstrap: one multiset of the row's seeds per replicate, applied to every cell
+    let seeds = row.seeds();
     let (mut sd, mut edge_frac) = (None, None);
-    if multi && opts.bootstrap >= 2 {
+    if seeds.len() >= 2 && opts.bootstrap >= 2 {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
             opts.rng_seed ^ (row.depth as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
         let mut reps = Vec::with_capacity(opts.bootstrap);
         let mut edges = 0usize;
-        let mut resampled = vec![0.0; row.cells.len()];
+        let mut drawn = vec![0u64; seeds.len()];
         for _ in 0..opts.bootstrap {
-            for (k, c) in row.cells.iter().enumerate() {
-                let n = c.accuracies.len();
-                resampled[k] = (0..n).map(|_| c.accuracies[rng.random_range(0..n)]).sum::<f64>() / n as f64;
+            for d in drawn.iter_mut() {
+                *d = seeds[rng.random_range(0..seeds.len())];
             }
-            if let Some(p) = peak_of_row(&lv, &resampled) {
+            if let Some(p) = peak_of_trained_row(&lv, &row.means_of(&drawn), &trained) {
                 reps.push(p.log_variance);
                 edges += usize::from(p.at_edge);
             }
@@ -343,25 +410,12 @@ fn ridge_point(row: &Row, opts: &RidgeOptions) -> Option<RidgePoint> {
         edge_frac = (!reps.is_empty()).then(|| edges as f64 / reps.len() as f64);
     }
 
-    let mut seeds: Vec<u64> = row.cells[0].seeds.clone();
-    seeds.sort_unstable();
-    seeds.dedup();
-    seeds.retain(|s| row.cells.iter().all(|c| c.seeds.contains(s)));
-    let seed_log_variances = if seeds.len() >= 2 {
-        seeds
+    let mut common = seeds.clone();
+    common.retain(|s| row.cells.iter().all(|c| c.seeds.contains(s)));
+    let seed_log_variances = if common.len() >= 2 {
+        common
             .iter()
-            .filter_map(|s| {
-                let acc: Vec<f64> = row
-                    .cells
-                    .iter()
-                    .map(|c| {
-                        let v: Vec<f64> =
-                            c.seeds.iter().zip(&c.accuracies).filter(|(t, _)| *t == s).map(|(_, a)| *a).collect();
-                        stats::mean(&v).expect("seed present")
-                    })
-                    .collect();
-                peak_of_row(&lv, &acc).map(|p| p.log_variance)
-            })
+            .filter_map(|s| peak_of_trained_row(&lv, &row.means_of(&[*s]), &trained).map(|p| p.log_variance))
             .collect()
     } else {
         Vec::new()
@@ -376,6 +430,7 @@ fn ridge_point(row: &Row, opts: &RidgeOptions) -> Option<RidgePoint> {
         best_accuracy_sd: best.sd(),
         best_n: best.accuracies.len(),
         at_edge: peak.at_edge,
+        beside_failure: peak.beside_failure,
         sd_log_variance: sd,
         bootstrap_edge_fraction: edge_frac,
         seed_log_variances,

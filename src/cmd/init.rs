@@ -5,7 +5,7 @@ use super::{activation, build_pool, int_in, parse_act, parse_arch, parse_jobs, r
 use edge_of_chaos::activation::ActName;
 use edge_of_chaos::architecture::Architecture;
 use edge_of_chaos::meanfield::init::{
-    lookahead_for, max_evaluations, recommend_with, Target, LN_F32_MAX, MAX_VARIANCE,
+    he_true_point, lookahead_for, max_evaluations, recommend_with, Target, DEFAULT_MAX_LOG_P, MAX_VARIANCE,
 };
 use edge_of_chaos::meanfield::table::{MAX_DEPTH, MAX_INPUT_VARIANCE};
 use edge_of_chaos::meanfield::{Spec, Variances};
@@ -49,7 +49,8 @@ pub struct InitArgs {
     /// Bound G on the predicted ln(chi^0/chi^L) (target grad; 0 to 1e12)
     #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = grad_bound)]
     max_log_grad_explosion: f64,
-    /// Bound on ln p^L (target pL; -1e12 to 1e12) [default: ln of the largest float32, 88.72]
+    /// Bound on ln p^L (target pL; -1e12 to 1e12) [default: 1, below the ln p^L at which ReLU-type
+    /// training failed in the report's grids; float32 overflow is at 88.72]
     #[arg(long, allow_negative_numbers = true, value_parser = log_p_bound)]
     max_log_p: Option<f64>,
     /// What to bound
@@ -84,7 +85,7 @@ pub fn run(ctx: &Context, args: &InitArgs, out: &mut dyn Write) -> anyhow::Resul
     let base = Spec { arch: args.arch, act, var: Variances::weights(args.sw2, 1.0), p0: 1.0, e0: 0.5 };
     let target = match args.target {
         TargetName::Grad => Target::Grad { max: args.max_log_grad_explosion },
-        TargetName::PL => Target::LogP { max: args.max_log_p.unwrap_or(LN_F32_MAX) },
+        TargetName::PL => Target::LogP { max: args.max_log_p.unwrap_or(DEFAULT_MAX_LOG_P) },
     };
     let jobs = args.jobs.or(ctx.early.jobs).unwrap_or_else(super::cores);
     build_pool(jobs);
@@ -119,6 +120,15 @@ pub fn run(ctx: &Context, args: &InitArgs, out: &mut dyn Write) -> anyhow::Resul
     )?;
     if r.capped {
         writeln!(out, "# note: every variance up to {MAX_VARIANCE} satisfies the bound; the cap is shown")?;
+    }
+    if r.capped_at_he {
+        let he = he_true_point(&base, args.depth)?;
+        writeln!(
+            out,
+            "# note: He at its true point (every weight variance 2) has ln p^L = {:.4e} > {}: it fails at this depth, so the recommendation is lowered to He's variance",
+            he.log_p,
+            target.bound()
+        )?;
     }
     writeln!(out, "{:>12} {:>14} {:>14} {:>18} {:>14}", "", "sw2", "sv2", "log_grad_expl", "log_p")?;
     for (name, p) in [("recommended", &r.best), ("xavier", &r.xavier), ("he", &r.he)] {

@@ -17,6 +17,13 @@ use serde::{Deserialize, Serialize};
 
 /// $\ln$ of the largest finite float32, $\ln(3.4028235\times10^{38})$.
 pub const LN_F32_MAX: f64 = 88.722_839_052_068_35;
+/// Default bound on $\ln p^L$ of `init --target pL`, from the failure boundary the training data
+/// show, not from float32 overflow: in the quick report's ReLU and $\alpha$-ReLU grids (SGD, one
+/// epoch) training fails from $\ln p^L \approx 1.2$ to $5$ at the boundary (1.56 for ReLU and 1.17
+/// for $\alpha$-ReLU at $L = 32$, Chapter 6's boundary tables), far below the overflow limit
+/// [`LN_F32_MAX`]. The default stays below every observed boundary; re-derive it when the training
+/// protocol changes (the prediction stage prints the boundary's $\ln p^L$ per depth).
+pub const DEFAULT_MAX_LOG_P: f64 = 1.0;
 /// Largest variance the search considers.
 pub const MAX_VARIANCE: f64 = 1e4;
 
@@ -78,6 +85,12 @@ pub struct Recommendation {
     pub xavier: Prediction,
     /// Variance 2.
     pub he: Prediction,
+    /// ReLU-type activations with the $\ln p^L$ target: He is predicted past the bound at this
+    /// depth and the search found a larger variance than He's (possible at a smaller fixed
+    /// $\sigma_w^2$), so the recommendation was lowered to He's variance: `init` never recommends
+    /// a variance above He where He already fails.
+    #[serde(default)]
+    pub capped_at_he: bool,
 }
 
 impl Recommendation {
@@ -96,6 +109,7 @@ impl Recommendation {
             "bound": self.target.bound(),
             "searched": self.searched,
             "capped": self.capped,
+            "capped_at_he": self.capped_at_he,
             "xavier": prediction_json(&self.xavier),
             "he": prediction_json(&self.he),
         });
@@ -294,15 +308,33 @@ pub fn recommend_with(
         }
     };
     progress(SearchProgress { done: done + 2, variance: 2.0 });
+    // never above He where He already fails (ReLU-type, ln p^L target): ln p^L increases with
+    // the variance, so He's variance at the fixed weights is within the bound whenever `best` is
+    let relu_like =
+        matches!(base.act, crate::activation::Activation::Relu | crate::activation::Activation::AlphaRelu { .. });
+    let he_fails = matches!(target, Target::LogP { .. }) && he_true_point(base, depth)?.log_p > bound;
+    let capped_at_he = relu_like && he_fails && searched_value(base, &best) > 2.0;
+    let best = if capped_at_he { he } else { best };
     Ok(Recommendation {
         depth,
         target,
         searched: if base.arch == Architecture::Full { "sv2".into() } else { "sw2".into() },
         best,
-        capped,
+        capped: capped && !capped_at_he,
         xavier,
         he,
+        capped_at_he,
     })
+}
+
+/// He's prediction at its true point: every weight variance 2 ($\sigma_w^2 = \sigma_v^2 = 2$ for an FRN).
+pub fn he_true_point(base: &Spec, depth: usize) -> Result<Prediction, MeanFieldError> {
+    let mut s = *base;
+    s.var.sw2 = 2.0;
+    if s.arch == Architecture::Full {
+        s.var.sv2 = 2.0;
+    }
+    predict(&s, depth)
 }
 
 /// The searched variance of a prediction made by [`with_variance`] on `base`.
@@ -470,5 +502,31 @@ mod tests {
         };
         assert!(recommend(&base, 10, Target::Grad { max: 1.0 }).is_err());
         assert!(recommend(&base, 10, Target::LogP { max: 10.0 }).is_ok());
+    }
+
+    /// `init --target pL` never recommends a variance above He where He already fails. ReLU FRN,
+    /// $\sigma_w^2 = 1$, $p^0 = 1$, $L = 100$, bound 88.72: the closed form gives
+    /// $\sigma_v^2 = 2(e^{88.72/100} - 1) = 2.856 > 2$, while He at its true point has
+    /// $\ln p^L = 100\ln(1 + 2 \cdot 2/2) = 109.9 > 88.72$: the recommendation is lowered to 2. With
+    /// the default bound the closed form $2(e^{1/100} - 1) = 0.0201$ is below He and kept.
+    #[test]
+    fn never_above_he_where_he_fails() {
+        let base = Spec {
+            arch: Architecture::Full,
+            act: Activation::Relu,
+            var: Variances::weights(1.0, 1.0),
+            p0: 1.0,
+            e0: 0.5,
+        };
+        let uncapped = 2.0 * ((LN_F32_MAX / 100.0).exp() - 1.0);
+        assert!(uncapped > 2.0 && 100.0 * 3f64.ln() > LN_F32_MAX);
+        let r = recommend(&base, 100, Target::LogP { max: LN_F32_MAX }).unwrap();
+        assert!(r.capped_at_he && r.best.sv2 == Some(2.0), "{r:?}");
+        let r = recommend(&base, 100, Target::LogP { max: DEFAULT_MAX_LOG_P }).unwrap();
+        let exact = 2.0 * ((DEFAULT_MAX_LOG_P / 100.0).exp() - 1.0);
+        assert!(!r.capped_at_he && (r.best.sv2.unwrap() / exact - 1.0).abs() < 1e-5, "{r:?} vs {exact}");
+        // at L = 4 He does not fail at 88.72 (ln p = 4 ln 3 = 4.39): no cap, the search runs to its limit
+        let r = recommend(&base, 4, Target::LogP { max: LN_F32_MAX }).unwrap();
+        assert!(!r.capped_at_he);
     }
 }

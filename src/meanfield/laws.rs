@@ -67,6 +67,22 @@ pub fn tanh_d(b: &Blocks) -> f64 {
     1.0 - b.sigma / tanh_b(b) * FRAC_2_PI / (1.0 - e * e).sqrt()
 }
 
+/// $\kappa = \frac{\sigma e^*}{B}\sqrt{\frac{2}{\pi\alpha_q B}}$ ($\frac{\sigma_v^2 e^*}{B}\sqrt{2/(\pi\sigma_w^2 B)}$ for an
+/// FRN): the coefficient of the $l^{-3/2}$ forcing of the linearized tanh cosine recurrence,
+/// $\frac{d}{dl}(e - e^*) = -\frac{d}{l}(e - e^*) + \kappa\,l^{-3/2}$, which comes from
+/// $1 - V\tanh(q) \approx \sqrt{2/(\pi q)}$ (I7) at $q^l \approx \alpha_q B\,l$. Zero when $e^* = 0$.
+pub fn tanh_e_forcing(b: &Blocks) -> f64 {
+    let big_b = tanh_b(b);
+    b.sigma * tanh_e_star(b) / big_b * (2.0 / (PI * b.aq * big_b)).sqrt()
+}
+
+/// $C = \kappa/(d - \frac12)$: the coefficient of $l^{-1/2}$ in
+/// $e^l - e^* = A\,l^{-d} + C\,l^{-1/2} + O(l^{-1})$, the particular solution of the forced
+/// recurrence of [`tanh_e_forcing`].
+pub fn tanh_e_half_coefficient(b: &Blocks) -> f64 {
+    tanh_e_forcing(b) / (tanh_d(b) - 0.5)
+}
+
 /// $K$ in $\ln(\chi^0/\chi^L) \sim K\sqrt L$: $K = \frac83\,\sigma\sqrt{\alpha_q}/\sqrt{2\pi B}$
 /// ($\frac83\sigma_v^2\sigma_w/\sqrt{2\pi B}$ for an FRN). From $V\tanh'(q) \sim \frac43/\sqrt{2\pi q}$ and
 /// $q^l \sim \alpha_q B l$.

@@ -44,6 +44,12 @@ pub const TANH_P_EXPONENT: Tolerance =
 pub const TANH_P_CONST: Tolerance = tol("tanh_p_const", 0.01, TolKind::Rel, "local derivative of p: B + O(L^-1/2)");
 pub const TANH_E_EXPONENT: Tolerance =
     tol("tanh_e_exponent", 0.02, TolKind::Abs, "O(L^-1/2) from p, plus O(abs(e - e*)) ~ L^-d nonlinearity when e* > 0");
+pub const TANH_E_FIT: Tolerance = tol(
+    "tanh_e_fit",
+    0.01,
+    TolKind::Abs,
+    "fit of A l^-d + C l^-1/2 with the known C over [L/100, L]: the next term is O(l^-1), relative O(l^(d-1)) ~ 1e-3",
+);
 pub const TANH_GRAD_EXPONENT: Tolerance = tol(
     "tanh_grad_exponent",
     0.01,
@@ -82,6 +88,7 @@ pub const TOLERANCES: &[Tolerance] = &[
     TANH_P_EXPONENT,
     TANH_P_CONST,
     TANH_E_EXPONENT,
+    TANH_E_FIT,
     TANH_GRAD_EXPONENT,
     TANH_GRAD_CONST,
     RELU_COS_EXPONENT,

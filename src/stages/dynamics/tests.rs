@@ -18,7 +18,7 @@ fn small_config_produces_complete_artifact() {
         assert!(t.rows.iter().all(|r| r.get(k).is_some()), "{k}");
     }
     assert!(t.rows.iter().all(|r| r["measured"].is_number()), "no NaN measurement");
-    assert_eq!(art.claims.len(), 6);
+    assert_eq!(art.claims.len(), 7);
     assert!(art.figures.iter().all(|f| f.name.starts_with("dynamics-") && f.svg.starts_with("<svg")));
     // The chapter renders: no template error, no LaTeX warning, every figure referenced.
     let record = crate::pipeline::StageRecord {

@@ -13,7 +13,10 @@ pub mod moments;
 pub mod summary;
 pub mod theory;
 
-pub use analysis::{analyze, divergence_boundary, group_points, Analysis, BoundaryPoint, GroupError, GroupResult};
+pub use analysis::{
+    analyze, compared_metric, divergence_boundary, group_points, Analysis, BoundaryPoint, GroupError, GroupResult,
+    OverflowCheck, COMPARED,
+};
 pub use axis::{contour_metrics, Axis, AxisError, HE_VARIANCE, XAVIER_VARIANCE};
 pub use moments::input_moments;
 pub use summary::{prediction_table, ridge_table, summary};
@@ -40,6 +43,22 @@ pub(crate) fn metric_label(key: &str) -> &'static str {
         "log_s" => "log s^L",
         "e" => "e^L",
         "log_v" => "log variance",
+        "log_vl" => "log(variance x depth)",
         _ => "?",
+    }
+}
+
+/// The metric named `key` in LaTeX (the claims' notation), with the null metrics of the
+/// comparisons: $\ln v$ and $\ln(vL)$ on the grid's axis `axis_tex`.
+pub(crate) fn metric_tex(key: &str, axis_tex: &str) -> String {
+    match key {
+        "log_explosion" => r"$\ln(\chi^0/\chi^L)$".into(),
+        "log_chi_w" => r"$\ln(\chi_w^1/\chi_w^L)$".into(),
+        "log_p" => r"$\ln p^L$".into(),
+        "log_s" => r"$\ln s^L$".into(),
+        "e" => r"$e^L$".into(),
+        "log_v" => format!(r"$\ln {axis_tex}$"),
+        "log_vl" => format!(r"$\ln({axis_tex} L)$"),
+        _ => "?".into(),
     }
 }

@@ -19,15 +19,17 @@ pub struct Config {
     pub include_edge: bool,
     /// Fewest depths with an interior ridge point for the ridge and predictor claims.
     pub min_depths: usize,
-    /// C3b: ridge spread / grid spread of the gradient explosion must be below this.
-    pub spread_threshold: f64,
+    /// C3b: a metric's contour through the ridge follows it when its RMS offset is at most this
+    /// many grid steps ([`crate::analysis::spread`]).
+    pub offset_steps: f64,
+    /// C3a: the ridge slope counts as $-1$ when its interval lies inside $-1 \pm$ this margin.
+    pub slope_margin: f64,
+    /// Fewest seeds per cell for a verdict that rests on a seed-level bootstrap interval (with two
+    /// seeds a depth has only three distinct resamples).
+    pub min_seeds: usize,
     /// C3e: $e^L$ counts as not predictive if its held-out skill is below this fraction of the
     /// best metric's.
     pub skill_fraction: f64,
-    /// C3c/C3d: the predicted metric counts as the best predictor unless its held-out error
-    /// exceeds the best's by more than this fraction and it is worse at the p-value `worse_p`.
-    pub mae_tolerance: f64,
-    pub worse_p: f64,
     /// C4a: an accuracy gap counts if it exceeds this many standard errors.
     pub gap_z: f64,
     /// Squared input length $p^0$ per coordinate; `None`: computed from MNIST.
@@ -46,10 +48,10 @@ impl Default for Config {
             fail_accuracy: 0.1,
             include_edge: false,
             min_depths: 3,
-            spread_threshold: 0.5,
+            offset_steps: 1.0,
+            slope_margin: 0.3,
+            min_seeds: 3,
             skill_fraction: 0.5,
-            mae_tolerance: 0.1,
-            worse_p: 0.05,
             gap_z: 2.0,
             p0: None,
             e0: None,
@@ -74,12 +76,10 @@ impl Config {
         }
         s.real("fail_accuracy", self.fail_accuracy, 0.0, 1.0)?;
         s.int("min_depths", self.min_depths, 3, 1_000_000)?;
-        s.positive("spread_threshold", self.spread_threshold, 1e9)?;
+        s.positive("offset_steps", self.offset_steps, 1e3)?;
+        s.positive("slope_margin", self.slope_margin, 10.0)?;
+        s.int("min_seeds", self.min_seeds, 2, 1_000_000)?;
         s.positive("skill_fraction", self.skill_fraction, 1.0)?;
-        s.real("mae_tolerance", self.mae_tolerance, 0.0, 1e9)?;
-        if !(self.worse_p > 0.0 && self.worse_p < 1.0) {
-            return Err(s.error("worse_p", self.worse_p, "a number strictly between 0 and 1"));
-        }
         s.positive("gap_z", self.gap_z, 1e9)?;
         if let Some(p0) = self.p0 {
             s.positive("p0", p0, 1e6)?;

@@ -3,6 +3,7 @@
 
 use super::compute::{contour_metrics, f3, metric_label, Analysis, GroupResult, InitConfig, Theory};
 use crate::analysis::study::{InitMetrics, METRICS};
+use crate::nn::train::Outcome;
 use crate::pipeline::{Figure, StageError};
 use crate::plot::{ContourSet, Heatmap, LinePlot, MarkerShape, Series, SeriesStyle};
 use rayon::prelude::*;
@@ -49,6 +50,29 @@ fn fine_depths(depths: &[usize]) -> Vec<usize> {
     d
 }
 
+/// Contour levels chosen from the data: the metric's median along the ridge (interior points) and
+/// along the failure boundary, the second left out when it is within 5% of the metric's range of
+/// the first (their labels would overlap); round levels ([`contour_levels`]) when neither exists.
+pub fn data_levels(g: &GroupResult, key: &str, finite: &[f64]) -> Vec<f64> {
+    let med =
+        |v: Vec<f64>| crate::analysis::stats::median(&v.into_iter().filter(|x| x.is_finite()).collect::<Vec<_>>());
+    let ridge = med(g.study.ridge.iter().filter(|r| !r.point.at_edge).filter_map(|r| r.metrics.get(key)).collect());
+    let boundary = med(g.boundary.iter().filter_map(|b| b.metrics.get(key)).collect());
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let inside = |x: &f64| *x > lo && *x < hi;
+    let mut levels: Vec<f64> = ridge.into_iter().filter(inside).collect();
+    if let Some(b) = boundary.filter(inside) {
+        if levels.iter().all(|r| (b - r).abs() > 0.05 * (hi - lo)) {
+            levels.push(b);
+        }
+    }
+    if levels.is_empty() {
+        return contour_levels(finite);
+    }
+    levels.sort_by(f64::total_cmp);
+    levels
+}
+
 /// The accuracy heatmap of one grid with the theory's contours, the ridge, Xavier and He.
 pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> Result<Figure, StageError> {
     let s = &g.study;
@@ -76,8 +100,12 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
         Heatmap::new(format!("{}: test accuracy", g.label), g.axis.label(), "depth L", x.clone(), y.clone(), values)
             .log_x()
             .y_ticks_at_cells()
-            .colorbar("test accuracy")
-            .color_range(0.0, 1.0);
+            .colorbar("test accuracy (range of trained cells)");
+    // the colour scale resolves the trained range: from the lowest to the highest mean accuracy of
+    // the cells where every seed trained
+    let trained: Vec<f64> = s.cells.iter().filter(|c| c.n_diverged == 0).map(|c| c.accuracy).collect();
+    let (tlo, thi) = trained.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    h = if thi > tlo { h.color_range(tlo, thi) } else { h.color_range(0.0, 1.0) };
     if s.depths.len() > 1 && s.depths.last().unwrap_or(&1) / s.depths.first().unwrap_or(&1) >= 4 {
         h = h.log_y();
     }
@@ -99,7 +127,8 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
     let fy: Vec<f64> = fd.iter().map(|&d| d as f64).collect();
     for (k, key) in std::iter::once(main).chain(second).enumerate() {
         let vals = grid_of(key);
-        let levels = contour_levels(&vals.iter().flatten().copied().collect::<Vec<_>>());
+        let finite: Vec<f64> = vals.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+        let levels = data_levels(g, key, &finite);
         if levels.is_empty() || fd.len() < 2 {
             continue;
         }
@@ -113,6 +142,15 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
             color: (k > 0).then_some(1),
             dashed: k > 0,
         });
+    }
+    for (kind, shape, label) in [
+        (Outcome::Blowup, MarkerShape::Cross, "blow-up"),
+        (Outcome::Nonfinite, MarkerShape::Square, "non-finite"),
+        (Outcome::OverflowAtInit, MarkerShape::InvertedTriangle, "overflow at init"),
+    ] {
+        for (i, (d, v, _)) in g.failures.iter().filter(|f| f.2 == kind).enumerate() {
+            h = h.marker(*v, *d as f64, if i == 0 { label } else { "" }, shape);
+        }
     }
     for (i, r) in s.ridge.iter().enumerate() {
         h = h.marker(
@@ -138,7 +176,7 @@ pub fn heatmap(g: &GroupResult, theory: &dyn Theory, contour_points: usize) -> R
         second.and_then(|s| METRICS.iter().find(|(k, _)| *k == s)).map(|m| m.1),
     );
     let caption = format!(
-        "{}: mean test accuracy over seeds on the grid of depth $L$ and ${}$ (grey with a cross: every seed diverged). Solid lines: contours of the init-time ${main_tex}${}, labelled with their values. Diamonds: the interpolated best variance at each depth. Circles and triangles: Xavier and He.",
+        "{}: mean test accuracy over seeds on the grid of depth $L$ and ${}$, the colour scale spanning the range of the cells where every seed trained (a cell with some failed seeds, which count at chance accuracy, may fall below it and takes the lowest colour; grey with a cross: every seed failed). Markers on failed cells give the most frequent failure kind there (cross: blow-up of the loss, square: non-finite values during training, inverted triangle: overflow at init). Solid lines: contours of the init-time ${main_tex}${} at the levels through the data, its median along the ridge and along the failure boundary (labelled with their values). Diamonds: the best variance at each depth (on cells where every seed trained). Circles and triangles: Xavier and He on this axis.",
         g.label,
         g.axis.latex(),
         second_tex.map_or(String::new(), |t| format!("; dashed: ${t}$")),
@@ -184,10 +222,28 @@ pub fn ridge_figure(a: &Analysis) -> Result<Option<Figure>, StageError> {
     if !any {
         return Ok(None);
     }
+    // slope -1 reference through the centre (mean ln L, mean ln v*) of the interior ridge points of
+    // the first grid that has two
+    if let Some(g) = a.groups.iter().find(|g| g.study.ridge.iter().filter(|r| !r.point.at_edge).count() >= 2) {
+        let pts: Vec<(f64, f64)> = g
+            .study
+            .ridge
+            .iter()
+            .filter(|r| !r.point.at_edge)
+            .map(|r| ((r.point.depth as f64).ln(), r.point.log_variance))
+            .collect();
+        let n = pts.len() as f64;
+        let (cx, cy) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
+        let line: Vec<(f64, f64)> =
+            g.study.depths.iter().map(|&d| (d as f64, (cy - ((d as f64).ln() - cx)).exp())).collect();
+        plot = plot.series(
+            Series::new(format!("slope −1 through the {} ridge", g.label), line).style(SeriesStyle::Dashed).color(7),
+        );
+    }
     let svg = plot.render().map_err(|e| StageError::compute("figure prediction-ridge", e))?;
     Ok(Some(Figure {
         name: "prediction-ridge".into(),
-        caption: "Best variance $v^*$ against depth $L$ for every trained grid (log-log), with a band of $\\pm 1.96$ bootstrap standard deviations over seeds and the least-squares line of $\\ln v^*$ on $\\ln L$ (dashed; points on the grid edge are shown but not fitted). Theory for tanh: slope $-1$.".into(),
+        caption: "Best variance $v^*$ against depth $L$ for every trained grid (log-log), with a band of $\\pm 1.96$ bootstrap standard deviations over seeds and the least-squares line of $\\ln v^*$ on $\\ln L$ (dashed; points on the grid edge are shown but not fitted). Grey dashed: a line of the theory's slope $-1$ (tanh) through the centre of the first grid's interior ridge points, for reference.".into(),
         svg,
     }))
 }
@@ -203,7 +259,7 @@ pub fn collapse_figure(g: &GroupResult) -> Result<Option<Figure>, StageError> {
             .study
             .cells
             .iter()
-            .filter(|c| c.depth == d)
+            .filter(|c| c.depth == d && c.n_diverged == 0)
             .filter_map(|c| c.metrics.get(key).filter(|m| m.is_finite()).map(|m| (m, c.accuracy)))
             .collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -222,7 +278,7 @@ pub fn collapse_figure(g: &GroupResult) -> Result<Option<Figure>, StageError> {
     Ok(Some(Figure {
         name,
         caption: format!(
-            "{}: mean test accuracy against the init-time ${tex}$, one curve per depth. If the metric captures how the optimum moves with depth, the curves fall onto one another.",
+            "{}: mean test accuracy against the init-time ${tex}$, one curve per depth, over the cells where every seed trained (the failed cells, at chance accuracy, would only stretch the axis). If the metric captures how the optimum moves with depth, the curves fall onto one another.",
             g.label
         ),
         svg,

@@ -187,13 +187,13 @@ fn config_check_names_the_value() {
     assert!(err(Config { bootstrap: 10_000_000, ..d() }).contains("bootstrap = 10000000"));
     assert!(err(Config { contour_points: 0, ..d() }).contains("contour_points = 0"));
     assert!(err(Config { contour_points: 1_000_000, ..d() }).contains("contour_points"));
-    assert!(err(Config { spread_threshold: 0.0, ..d() }).contains("spread_threshold"));
+    assert!(err(Config { offset_steps: 0.0, ..d() }).contains("offset_steps"));
+    assert!(err(Config { offset_steps: f64::NAN, ..d() }).contains("offset_steps"));
+    assert!(err(Config { slope_margin: -0.3, ..d() }).contains("slope_margin"));
+    assert!(err(Config { slope_margin: 11.0, ..d() }).contains("slope_margin"));
+    assert!(err(Config { min_seeds: 1, ..d() }).contains("min_seeds"));
     assert!(err(Config { skill_fraction: 1.5, ..d() }).contains("skill_fraction"));
-    assert!(err(Config { mae_tolerance: -0.1, ..d() }).contains("mae_tolerance"));
     assert!(err(Config { gap_z: f64::INFINITY, ..d() }).contains("gap_z = inf"));
-    for w in [0.0, 1.0, f64::NAN] {
-        assert!(err(Config { worse_p: w, ..d() }).contains("worse_p"), "{w}");
-    }
     // a set p0 or e0 that is not a finite number is an error, never "unset"
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0, 1e300] {
         assert!(
@@ -329,8 +329,8 @@ fn contour_levels_are_round_and_inside() {
 }
 
 /// The chapter's claims on the synthetic grid. Expected by construction: the tanh ridge has
-/// slope -1 (sv2 L = 8), the explosion is constant along it and predicts best; ReLU accuracy
-/// is a function of log s^L only, so log s^L predicts best; e^L does not predict.
+/// slope -1 (sv2 L = 8) and the explosion is constant along it, while the null ln sv2 is not;
+/// the predictor comparisons cannot separate metrics that are functions of one another here.
 #[test]
 fn claims_on_synthetic_grid() {
     let pts = synthetic_points();
@@ -339,14 +339,22 @@ fn claims_on_synthetic_grid() {
     let by_id = |id: &str| art.claims.iter().find(|c| c.id == id).unwrap();
     assert_eq!(by_id("C3a").status, ClaimStatus::Reproduced, "{:?}", by_id("C3a"));
     assert_eq!(by_id("C3b").status, ClaimStatus::Reproduced, "{:?}", by_id("C3b"));
-    assert_eq!(by_id("C3c").status, ClaimStatus::Reproduced, "{:?}", by_id("C3c"));
-    assert_eq!(by_id("C3d").status, ClaimStatus::Reproduced, "{:?}", by_id("C3d"));
+    // on a grid at one sigma_w^2 the explosion, p^L and ln(v L) are all functions of v L here, so
+    // the comparison cannot single out the explosion: inconclusive, and the ledger says why
+    assert_eq!(by_id("C3c").status, ClaimStatus::Inconclusive, "{:?}", by_id("C3c"));
+    assert!(by_id("C3c").measured.contains("nearly functions of each other"));
+    // for zero-bias ReLU ln p^L and the explosion are the same quantity, and here both are
+    // functions of ln s^L: they cannot be told apart
+    assert_eq!(by_id("C3d").status, ClaimStatus::Inconclusive, "{:?}", by_id("C3d"));
     // e^L: in the tanh world it depends on depth only (no skill); in the ReLU world the closed
     // form 1 - e^L ~ 4/(r k L)^2 carries information about v and L, so C3e is not asserted.
-    assert!(by_id("C3e").measured.contains("FRN tanh: skill of e^L"), "{:?}", by_id("C3e"));
+    assert!(by_id("C3e").measured.contains("FRN tanh: skill of $e^L$"), "{:?}", by_id("C3e"));
     assert_eq!(by_id("C4a").status, ClaimStatus::Reproduced, "{:?}", by_id("C4a"));
     assert_eq!(by_id("C4b").status, ClaimStatus::Reproduced, "{:?}", by_id("C4b"));
-    assert_eq!(by_id("C3f").status, ClaimStatus::Reproduced, "{:?}", by_id("C3f"));
+    // the synthetic runs fail (as `nonfinite`) where ln p^L > 7, far below the float32 limit 88.72:
+    // by the overflow criterion this is not overflow, so C3f is not reproduced
+    assert_eq!(by_id("C3f").status, ClaimStatus::NotReproduced, "{:?}", by_id("C3f"));
+    assert!(by_id("C3f").measured.contains("limit reached at none"));
     assert_eq!(art.figures.len(), 2 + 2 + 1);
     assert!(art.figures.iter().all(|f| f.svg.starts_with("<svg")));
     assert_eq!(art.tables[0].rows.len(), 2 * 6);
@@ -403,9 +411,38 @@ fn too_few_depths_are_not_tested() {
     let pts: Vec<TrainingRow> = synthetic_points().into_iter().filter(|p| p.depth <= 8).collect();
     let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
     let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
-    for id in ["C3a", "C3b", "C3c", "C3d", "C3e", "C3f", "C4b"] {
+    for id in ["C3a", "C3b", "C3c", "C3d", "C3e"] {
         let c = art.claims.iter().find(|c| c.id == id).unwrap();
         assert_eq!(c.status, ClaimStatus::NotTested, "{c:?}");
         assert!(c.measured.contains("(need 3)"), "{c:?}");
     }
+}
+
+/// He trained at its true point (sw2 = sv2 = 2) beside a tanh grid at sw2 = 1: the runs are not a
+/// grid of their own (nothing skipped, the grids unchanged) and C4a reads He there: a He accuracy
+/// of 0.5 at L = 32 against a best cell near 0.95 gives a gap of about 0.45, computed by hand from
+/// the synthetic rows.
+#[test]
+fn he_true_point_is_used_by_c4a() {
+    let mut pts = synthetic_points();
+    let n_groups =
+        build(&pts, 1.0, 0.3, "given", &Config { bootstrap: 20, contour_points: 6, ..Config::default() }, &FakeTheory)
+            .unwrap()
+            .tables[1]
+            .rows
+            .len();
+    for seed in 0..3 {
+        pts.push(point(ActName::Tanh, 32, 2.0, 2.0, seed, 0.5));
+    }
+    let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
+    let a = analyze(&pts, 1.0, 0.3, &cfg, &FakeTheory);
+    assert!(a.skipped.is_empty(), "{:?}", a.skipped);
+    let tanh = a.groups.iter().find(|g| g.id == "full-tanh-sw1").expect("the sw2 = 1 grid");
+    assert_eq!(tanh.true_points.iter().filter(|t| t.weight_variance == 2.0).count(), 1);
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
+    assert_eq!(art.tables[1].rows.len(), n_groups);
+    let c4a = art.claims.iter().find(|c| c.id == "C4a").unwrap();
+    let best = tanh.study.ridge.iter().find(|r| r.point.depth == 32).unwrap().point.best_accuracy;
+    let want = format!("He (true point) {}", super::compute::f3(best - 0.5));
+    assert!(c4a.measured.contains(&want), "{} / {want}", c4a.measured);
 }

@@ -3,8 +3,8 @@
 
 use super::{
     extend, layer_at, row, Case, CaseResult, Column, DynamicsError, ALPHA_E_EXPONENT, ALPHA_GRAD_EXPONENT,
-    ALPHA_P_CONST, ALPHA_P_EXPONENT, EXACT, RELU_COS_CONST, RELU_COS_EXPONENT, TANH_E_EXPONENT, TANH_GRAD_CONST,
-    TANH_GRAD_EXPONENT, TANH_P_CONST, TANH_P_EXPONENT, VANILLA_RATE, VANILLA_VALUE,
+    ALPHA_P_CONST, ALPHA_P_EXPONENT, EXACT, RELU_COS_CONST, RELU_COS_EXPONENT, TANH_E_EXPONENT, TANH_E_FIT,
+    TANH_GRAD_CONST, TANH_GRAD_EXPONENT, TANH_P_CONST, TANH_P_EXPONENT, VANILLA_RATE, VANILLA_VALUE,
 };
 use crate::meanfield::fit::{local_slope, ls_slope};
 use crate::meanfield::kernel_for;
@@ -146,6 +146,7 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
             l_f,
         ),
     ];
+    rows.push(tanh_e_fit_row(case, &traj, e_star, d, &b));
     if e_star > 0.0 {
         // Supplementary (not used for pass/fail): the continuum limit carried beyond L.
         let ext = extend(case, &traj, e_star, 4, cfg.tanh_continuum_depth)?;
@@ -156,6 +157,39 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
         return Ok(out);
     }
     Ok(result(case, traj, rows, e_star))
+}
+
+/// The exponent $d$ of the tanh cosine law from the fit of
+/// $e^l - e^* = A\,l^{-d} + C\,l^{-1/2}$ over the kept layers in $[L/100, L]$, with the known
+/// $C = \kappa/(d_\text{theory} - \frac12)$ ([`laws::tanh_e_half_coefficient`];
+/// [`crate::analysis::decay`]).
+fn tanh_e_fit_row(
+    case: &Case,
+    traj: &Trajectory,
+    e_star: f64,
+    d: f64,
+    b: &crate::meanfield::recurrence::Blocks,
+) -> super::LawRow {
+    let c = laws::tanh_e_half_coefficient(b);
+    let from = (traj.depth / 100).max(1);
+    let (l, y): (Vec<f64>, Vec<f64>) = traj
+        .layers
+        .iter()
+        .filter(|x| x.l >= from)
+        .map(|x| (x.l as f64, x.e - e_star))
+        .filter(|(_, y)| *y != 0.0)
+        .unzip();
+    let fit = crate::analysis::decay::fit_decay(&l, &y, c, (0.01, 1.5));
+    row(
+        case,
+        Column::E,
+        "exponent d (fit with the l^-1/2 term)",
+        r"e^l - e^* = A\,l^{-d} + C\,l^{-1/2}",
+        d,
+        fit.as_ref().map_or(f64::NAN, |f| f.d),
+        &TANH_E_FIT,
+        traj.depth as f64,
+    )
 }
 
 /// ReLU with zero biases (residual and vanilla): $p^l$ and $\chi^0/\chi^l$ grow exactly as

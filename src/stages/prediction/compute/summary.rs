@@ -2,8 +2,10 @@
 //! `ridge` (one row per grid and depth), and the summary the chapter template reads.
 
 use super::analysis::Analysis;
+use super::analysis::{GroupResult, COMPARED};
 use super::axis::{HE_VARIANCE, XAVIER_VARIANCE};
-use super::{metric_label, n_ridge};
+use super::{metric_label, metric_tex, n_ridge};
+use crate::analysis::compare::Target as CompareTarget;
 use crate::analysis::predictors::MetricScore;
 use crate::analysis::study::{InitEval, Study, StudyOptions, METRICS};
 use crate::pipeline::{Claim, ClaimStatus, DataTable};
@@ -76,6 +78,40 @@ pub fn ridge_table(a: &Analysis) -> DataTable {
         }
     }
     DataTable { name: "ridge".into(), rows, json_key: None, extra: Default::default() }
+}
+
+/// One row per compared metric (the five and the nulls $\ln v$, $\ln(vL)$): its contour offset in
+/// grid steps and, per target, its held-out MAE and the interval of MAE(theory metric) $-$ MAE(it).
+fn predictor_rows(g: &GroupResult) -> Vec<Value> {
+    let axis = g.axis.latex();
+    let cmp = |t: CompareTarget| g.comparisons.iter().find(|(x, _)| *x == t).and_then(|(_, c)| c.as_ref().ok());
+    let (tr, ac) = (cmp(CompareTarget::Trainability), cmp(CompareTarget::AccuracyGivenTrained));
+    COMPARED
+        .iter()
+        .enumerate()
+        .map(|(k, key)| {
+            let off = g.offsets.iter().find(|(x, _)| x == key).and_then(|(_, o)| o.as_ref().ok());
+            let cell = |c: Option<&crate::analysis::compare::MaeComparison>| {
+                c.map(|c| {
+                    json!({
+                        "mae": c.mae.get(k),
+                        "lo": c.diff.get(k).and_then(|d| d.as_ref()).map(|d| d.lo),
+                        "hi": c.diff.get(k).and_then(|d| d.as_ref()).map(|d| d.hi),
+                        "reference": c.reference == k,
+                    })
+                })
+            };
+            json!({
+                "key": key,
+                "tex": metric_tex(key, axis),
+                "theory": *key == g.theory_metric,
+                "offset": off.map(|o| o.rms_steps),
+                "offset_censored": off.map_or(0, |o| o.censored.len()),
+                "trainability": cell(tr),
+                "accuracy": cell(ac),
+            })
+        })
+        .collect()
 }
 
 /// One row per depth: best, Xavier, He and the recommendation side by side.
@@ -197,6 +233,10 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
                 "recommended": s.recommended.iter().map(eval_json).collect::<Vec<_>>(),
                 "init_rows": init_rows(s),
                 "boundary": g.boundary.iter().map(|b| json!({"depth": b.depth, "v_below": b.v_below, "v_above": b.v_above, "variance": b.variance, "log_p": b.metrics.log_p})).collect::<Vec<_>>(),
+                "predictors": predictor_rows(g),
+                "compared_sw2": g.compared_sw2,
+                "trainability_error": g.comparisons.iter().find(|(t, _)| *t == CompareTarget::Trainability).and_then(|(_, c)| c.as_ref().err()),
+                "accuracy_error": g.comparisons.iter().find(|(t, _)| *t == CompareTarget::AccuracyGivenTrained).and_then(|(_, c)| c.as_ref().err()),
                 "boundary_spread_log_p": g.boundary_spread_log_p,
                 "boundary_spread_log_v": g.boundary_spread_log_v,
                 "figures": {
