@@ -27,11 +27,23 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The list of CPU features in a line (`SIMD features sse4.2, avx, ...;`) masked as `#`: it is
+/// the machine's, not the report's.
+fn mask_cpu_features(l: &str) -> String {
+    const AT: &str = "SIMD features ";
+    let Some(i) = l.find(AT) else { return l.to_string() };
+    let rest = &l[i + AT.len()..];
+    let end = [", which", " (some", ";"].iter().filter_map(|e| rest.find(e)).min().unwrap_or(rest.len());
+    format!("{}{AT}#{}", &l[..i], &rest[end..])
+}
+
 /// The report's Markdown without what changes from run to run: wall-clock times and throughput
-/// (words holding digits masked), and the appendix (date, commit, compute times).
+/// (words holding digits masked), the machine's CPU features, and the appendix (date, commit,
+/// compute times).
 fn redact(md: &str) -> String {
     let body = md.split("\n## Appendix A").next().unwrap_or(md);
     body.lines()
+        .map(mask_cpu_features)
         .map(|l| {
             if ["single-thread time", "samples per second", "task time"].iter().any(|v| l.contains(v)) {
                 // Each word holding a digit becomes `#` (a number's format varies with its size).
