@@ -33,6 +33,8 @@ pub enum SimulationError {
     StudentTArgs { t: f64, nu: f64 },
     #[error("Student t tail: {0}")]
     StudentT(#[from] MathError),
+    #[error("multiple comparisons: {0}")]
+    Holm(#[from] crate::analysis::AnalysisError),
 }
 
 impl SimCase {

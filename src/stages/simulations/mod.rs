@@ -70,7 +70,7 @@ impl Simulations {
 }
 
 /// Version of the summary, tables and figures.
-const VERSION: u32 = 6;
+const VERSION: u32 = 7;
 /// Version of one simulated network (salts the task keys).
 const RUN_VERSION: u32 = 1;
 
