@@ -33,7 +33,7 @@ use crate::stages::training::TrainingRow;
 use serde::Deserialize;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 7;
+const VERSION: u32 = 8;
 
 /// What is wrong with the training stage's artifact as the prediction stage reads it.
 #[derive(Debug, thiserror::Error)]

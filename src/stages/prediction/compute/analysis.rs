@@ -224,18 +224,24 @@ fn group_label(arch: Architecture, act: &Activation) -> (String, String) {
     (format!("{}-{}", arch.name(), id_act), format!("{} {}", arch.short(), label_act))
 }
 
-/// Groups the points by everything except depth, weight variances and seed. The key (also the
-/// grid's `hyper` in the summary) writes `epochs` and `train_subset` as reals, as it always has.
+/// Groups the points by everything except depth, weight variances and seed, in the order the
+/// training table first lists them (the order of Chapter 5). The key (also the grid's `hyper` in
+/// the summary) writes `epochs` and `train_subset` as reals, as it always has.
 pub fn group_points(points: &[TrainingRow]) -> Vec<(Value, Vec<&TrainingRow>)> {
-    let mut groups: BTreeMap<String, (Value, Vec<&TrainingRow>)> = BTreeMap::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: Vec<(Value, Vec<&TrainingRow>)> = Vec::new();
     for p in points {
         let key = json!({
             "arch": p.arch, "act": p.act, "alpha": p.alpha, "width": p.width, "sb2": p.sb2, "sa2": p.sa2,
             "lr": p.lr, "batch": p.batch, "epochs": p.epochs as f64, "train_subset": p.train_subset as f64,
         });
-        groups.entry(key.to_string()).or_insert_with(|| (key, Vec::new())).1.push(p);
+        let i = *index.entry(key.to_string()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(p);
     }
-    groups.into_values().collect()
+    groups
 }
 
 /// Analyses every grid of `points` with the theory `theory` at input moments `p0`, `e0`.
