@@ -81,6 +81,27 @@ fn shards_merge_to_the_unsharded_result() {
     assert_eq!(points(merged.path()), expected, "identical results, one process or two shards");
 }
 
+/// Shards run one after another in one cache directory (how the published paper grid is built):
+/// a shard reads the points the earlier shards stored, never takes them for corrupt, never
+/// removes them, and together they give the unsharded result.
+#[test]
+fn shards_in_one_cache_keep_each_others_points() {
+    let whole = tempfile::tempdir().unwrap();
+    eoc(whole.path(), &["run", "training"]);
+    let expected = points(whole.path());
+    let shared = tempfile::tempdir().unwrap();
+    eoc(shared.path(), &["run", "training", "--shard", "1/2"]);
+    let first = points(shared.path());
+    assert!(!first.is_empty() && first.len() < expected.len());
+    let err = eoc(shared.path(), &["run", "training", "--shard", "2/2"]);
+    assert!(!err.contains("corrupt"), "shard 2 read shard 1's points as corrupt:\n{err}");
+    let both = points(shared.path());
+    assert!(first.keys().all(|k| both.contains_key(k)), "shard 2 removed points of shard 1");
+    assert_eq!(both, expected, "identical results, one process or two shards in one cache");
+    let err = eoc(shared.path(), &["run", "training"]);
+    assert!(!err.contains("points to train") && !err.contains("corrupt"), "{err}");
+}
+
 /// With `lr = "auto"` every shard runs the whole pilot first (cached, identical in every shard),
 /// so the shards train their points at the same rate and merge to the unsharded result.
 #[test]

@@ -17,4 +17,4 @@ pub use check::{shown, ConfigError, Section};
 pub use progress::{Bar, Progress, Verbosity};
 pub use runner::{Force, RunError, Runner, StageRecord};
 pub use stage::{BoxError, Chapter, Stage, StageContext, StageError};
-pub use tasks::{in_shard, pending_tasks, run_tasks, task_key, TaskResults};
+pub use tasks::{in_shard, load_task, pending_tasks, run_tasks, task_key, TaskResults};

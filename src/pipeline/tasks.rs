@@ -54,6 +54,17 @@ pub fn pending_tasks<T: Serialize>(ctx: &StageContext, ns: &str, salt: &str, tas
         .collect()
 }
 
+/// Loads the cached result of one task (as [`run_tasks`] stored it, under `ns` and `key` =
+/// [`task_key`]) without computing it: how a shard reads the tasks of the other shards. A record
+/// that fails verification is removed by the cache and reported as [`Lookup::Corrupt`].
+pub fn load_task<R: DeserializeOwned>(ctx: &StageContext, ns: &str, key: &str) -> Result<Lookup<R>, StageError> {
+    Ok(match ctx.cache.load::<StoredTask<R>>(ns, key)? {
+        Lookup::Hit(t) => Lookup::Hit(t.result),
+        Lookup::Miss => Lookup::Miss,
+        Lookup::Corrupt { path, why } => Lookup::Corrupt { path, why },
+    })
+}
+
 /// Runs `f` on every task not already cached under namespace `ns`, in parallel on the rayon
 /// pool, storing each result (with its compute time) as soon as it is computed. `salt` is hashed
 /// into every key (put the code version there, so a change of the computation invalidates old

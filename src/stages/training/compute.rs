@@ -280,7 +280,7 @@ pub fn train_points(
         let in_grid = || (0..points.len()).filter(move |&i| points[i].0 == gi);
         // Points of another shard: only what a cache already holds.
         for i in in_grid().filter(|&i| !crate::pipeline::in_shard(i, ctx.shard)) {
-            match ctx.cache.load::<PointResult>("training/points", &key(tasks[i]))? {
+            match crate::pipeline::load_task::<PointResult>(ctx, "training/points", &key(tasks[i]))? {
                 Lookup::Hit(r) => results[i] = Some(r),
                 Lookup::Corrupt { path, why } => ctx
                     .progress
