@@ -231,7 +231,7 @@ pub struct LawRow {
     pub alpha: Option<f64>,
     /// The column of the summary table.
     pub column: Column,
-    /// What is measured, e.g. "exponent of p".
+    /// What is measured, e.g. "exponent of $p^l$".
     pub quantity: String,
     /// The law, in LaTeX.
     pub law: String,

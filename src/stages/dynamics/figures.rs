@@ -199,7 +199,7 @@ fn local_p_figure(ctx: &Ctx) -> Result<Figure, StageError> {
         .filter(|r| matches!(r.case.family, Family::Tanh | Family::Alpha(_)))
         .enumerate()
     {
-        let th = r.rows.iter().find(|x| x.quantity == "exponent of p").map(|x| x.theory).unwrap_or(1.0);
+        let th = r.rows.iter().find(|x| x.quantity == "exponent of $p^l$").map(|x| x.theory).unwrap_or(1.0);
         let data: Vec<(f64, f64)> =
             local(r, &Layer::p).into_iter().filter(|p| p.0 >= 10.0).map(|(l, s)| (l, s / th)).collect();
         plot.series.push(Series::new(r.case.label.clone(), data).color(i % 8));

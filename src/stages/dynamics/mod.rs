@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 /// Version of the stage's computation (part of its cache key).
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The stage.
 pub struct Dynamics {

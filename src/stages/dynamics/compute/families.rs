@@ -57,7 +57,7 @@ pub(super) fn vanilla_tanh(case: &Case) -> Result<CaseResult, DynamicsError> {
         row(
             case,
             Column::P,
-            "rate of p → q* per layer",
+            "rate of $p^l \\to q^*$ per layer",
             r"\lvert p^l - q^*\rvert \propto \rho_q^{\,l}",
             fp.ln_rate_q,
             dev_fit(&|x: &Layer| x.p() - fp.q_star),
@@ -68,7 +68,7 @@ pub(super) fn vanilla_tanh(case: &Case) -> Result<CaseResult, DynamicsError> {
         row(
             case,
             Column::E,
-            "rate of e → c* per layer",
+            "rate of $e^l \\to c^*$ per layer",
             r"\lvert e^l - c^*\rvert \propto \rho_c^{\,l}",
             fp.ln_rate_c,
             dev_fit(&|x: &Layer| x.e - fp.c_star),
@@ -78,7 +78,7 @@ pub(super) fn vanilla_tanh(case: &Case) -> Result<CaseResult, DynamicsError> {
         row(
             case,
             Column::Grad,
-            "rate of log chi per layer",
+            "rate of $\\ln(\\chi^0/\\chi^l)$ per layer",
             r"\log\frac{\chi^0}{\chi^L} \sim L\ln\chi_1",
             fp.ln_chi1,
             rate_g,
@@ -107,18 +107,27 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
         row(
             case,
             Column::P,
-            "exponent of p",
+            "exponent of $p^l$",
             r"p^l \sim B\,l",
             1.0,
             local_slope((x2, l2.p()), (l_f, ll.p())),
             &TANH_P_EXPONENT,
             l_f,
         ),
-        row(case, Column::P, "constant B", r"p^l \sim B\,l", big_b, (ll.p() - l2.p()) / (l_f - x2), &TANH_P_CONST, l_f),
+        row(
+            case,
+            Column::P,
+            "constant $B$",
+            r"p^l \sim B\,l",
+            big_b,
+            (ll.p() - l2.p()) / (l_f - x2),
+            &TANH_P_CONST,
+            l_f,
+        ),
         row(
             case,
             Column::E,
-            "exponent of e → e*",
+            "exponent of $e^l \\to e^*$",
             r"\lvert e^l - e^*\rvert = \Theta(l^{-d})",
             -d,
             local_slope((x2, (l2.e - e_star).abs()), (l_f, (ll.e - e_star).abs())),
@@ -128,7 +137,7 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
         row(
             case,
             Column::Grad,
-            "exponent of log chi",
+            "exponent of $\\ln(\\chi^0/\\chi^l)$",
             r"\log\frac{\chi^0}{\chi^L} \sim K\sqrt L",
             0.5,
             ((g(&ll) - g(&l2)) / (g(&l2) - g(&l4))).log2(),
@@ -138,7 +147,7 @@ pub(super) fn tanh(cfg: &Config, case: &Case, traj: Trajectory) -> Result<CaseRe
         row(
             case,
             Column::Grad,
-            "constant K",
+            "constant $K$",
             r"\log\frac{\chi^0}{\chi^L} \sim K\sqrt L",
             k,
             (g(&ll) - g(&l4)) / (l_f.sqrt() - x4.sqrt()),
@@ -183,7 +192,7 @@ fn tanh_e_fit_row(
     row(
         case,
         Column::E,
-        "exponent d (fit with the l^-1/2 term)",
+        "exponent $d$ (fit with the $l^{-1/2}$ term)",
         r"e^l - e^* = A\,l^{-d} + C\,l^{-1/2}",
         d,
         fit.as_ref().map_or(f64::NAN, |f| f.d),
@@ -206,7 +215,7 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
         row(
             case,
             Column::P,
-            "growth rate of ln p",
+            "growth rate of $\\ln p^l$",
             r"p^l \propto (\kappa + \sigma\alpha_q/2)^l",
             rate,
             (ll.ln_p - l2.ln_p) / (l_f - x2),
@@ -216,7 +225,7 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
         row(
             case,
             Column::E,
-            "exponent of 1 - e",
+            "exponent of $1 - e^l$",
             r"1 - e^l \sim \frac{4}{(r k l)^2}",
             -2.0,
             local_slope((x2, l2.one_minus_e), (l_f, ll.one_minus_e)),
@@ -226,7 +235,7 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
         row(
             case,
             Column::E,
-            "constant 4/(rk)²",
+            "constant $4/(rk)^2$",
             r"1 - e^l \sim \frac{4}{(r k l)^2}",
             cc,
             ll.one_minus_e * l_f * l_f,
@@ -236,7 +245,7 @@ pub(super) fn relu(case: &Case, traj: Trajectory) -> Result<CaseResult, Dynamics
         row(
             case,
             Column::Grad,
-            "rate of log chi per layer",
+            "rate of $\\ln(\\chi^0/\\chi^l)$ per layer",
             r"\log\frac{\chi^0}{\chi^L} = L\ln(\kappa + \sigma\alpha_q/2)",
             rate,
             ll.log_grad_explosion / l_f,
@@ -266,7 +275,7 @@ pub(super) fn alpha_relu(cfg: &Config, case: &Case, traj: Trajectory, a: f64) ->
     let mut e_row = row(
         case,
         Column::E,
-        "exponent of e → e*",
+        "exponent of $e^l \\to e^*$",
         r"\lvert e^l - e^*\rvert = \Theta(l^{-d})",
         -d,
         ext.slope,
@@ -280,7 +289,7 @@ pub(super) fn alpha_relu(cfg: &Config, case: &Case, traj: Trajectory, a: f64) ->
         row(
             case,
             Column::P,
-            "exponent of p",
+            "exponent of $p^l$",
             r"p^l \sim (K_p\,l)^{1/(1-\alpha)}",
             laws::alpha_p_exponent(a),
             local_slope((x2, 1.0), (l_f, (ll.ln_p - l2.ln_p).exp())),
@@ -290,7 +299,7 @@ pub(super) fn alpha_relu(cfg: &Config, case: &Case, traj: Trajectory, a: f64) ->
         row(
             case,
             Column::P,
-            "constant K_p",
+            "constant $K_p$",
             r"p^l \sim (K_p\,l)^{1/(1-\alpha)}",
             kp,
             (pw(&ll) - pw(&l2)) / (l_f - x2),
