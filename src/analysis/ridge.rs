@@ -223,12 +223,15 @@ impl Grid {
 
     /// Pooled within-cell standard deviation of accuracy over seeds,
     /// $\sqrt{\sum_c \sum_s (a_{cs} - \bar a_c)^2 / \sum_c (n_c - 1)}$, over the cells with two or
-    /// more seeds that did not diverge entirely (those hold the fail accuracy exactly, whose zero
-    /// spread says nothing about the seed noise of training); `None` if there is no such cell.
+    /// more seeds where every seed trained: the seed noise of the accuracy of a trained network.
+    /// Cells with a failed seed are left out: a failure is scored at the fail accuracy, and a cell
+    /// that mixes it with trained seeds has a spread of the size of the accuracy itself (0.8 or
+    /// more), which measures whether the cell trains, not the seed noise. `None` if there is no
+    /// such cell.
     pub fn pooled_seed_sd(&self) -> Option<f64> {
         let (mut ss, mut dof) = (0.0, 0usize);
         for (_, c) in self.cells() {
-            if c.accuracies.len() >= 2 && c.n_diverged < c.accuracies.len() {
+            if c.accuracies.len() >= 2 && c.n_diverged == 0 {
                 let m = c.mean();
                 ss += c.accuracies.iter().map(|a| (a - m).powi(2)).sum::<f64>();
                 dof += c.accuracies.len() - 1;
@@ -567,12 +570,19 @@ mod tests {
         assert_eq!(last.n_diverged, 3);
         assert!((last.mean() - 0.1).abs() < 1e-15);
         assert!(g.pooled_seed_sd().unwrap() < 1e-15);
-        // fully diverged cells do not enter the pooled sd: one cell with seeds (0.5, 0.7) and one
-        // all-diverged cell give sd(0.5, 0.7) = sqrt(0.02)
+        // cells with a failed seed do not enter the pooled sd: one cell with seeds (0.5, 0.7), one
+        // all-diverged cell and one mixed cell (0.9, failed) give sd(0.5, 0.7) = sqrt(0.02)
         let mk =
             |v: f64, seed: u64, accuracy: f64, diverged: bool| Run { depth: 3, variance: v, seed, accuracy, diverged };
         let g2 = Grid::from_runs(
-            &[mk(1.0, 0, 0.5, false), mk(1.0, 1, 0.7, false), mk(2.0, 0, 0.1, true), mk(2.0, 1, 0.1, true)],
+            &[
+                mk(1.0, 0, 0.5, false),
+                mk(1.0, 1, 0.7, false),
+                mk(2.0, 0, 0.1, true),
+                mk(2.0, 1, 0.1, true),
+                mk(3.0, 0, 0.9, false),
+                mk(3.0, 1, 0.1, true),
+            ],
             0.1,
         )
         .unwrap();

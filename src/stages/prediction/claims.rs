@@ -6,6 +6,7 @@
 //! `Reproduced` or `NotReproduced` otherwise.
 
 use super::compute::{f3, metric_tex, n_ridge, Analysis, GroupResult, HE_VARIANCE, XAVIER_VARIANCE};
+use super::held_out::{HeldOutEval, HeldOutInit};
 use super::Config;
 use crate::activation::Activation;
 use crate::analysis::compare::{MaeComparison, Versus, MIN_DISTINCT};
@@ -471,7 +472,7 @@ fn init_gap(x: &GroupResult, d: usize, w: f64, axis: &InitEval, fail: f64) -> (f
 
 /// C4a: Xavier and He are not optimal at depth: at the largest depth of every grid, the best
 /// accuracy exceeds the Xavier and the He accuracy each by more than `gap_z` standard errors
-/// (pooled seed sd). Xavier and He are read at their true points (every weight variance 1, resp.
+/// (from the pooled seed sd of the fully trained cells, [`crate::analysis::ridge::Grid::pooled_seed_sd`]). Xavier and He are read at their true points (every weight variance 1, resp.
 /// 2) where the training stage trained them there, otherwise at their value on the grid's axis
 /// (the ledger says which).
 fn c4a_xavier_he_not_optimal(g: &Groups) -> Claim {
@@ -501,8 +502,8 @@ fn c4a_xavier_he_not_optimal(g: &Groups) -> Claim {
         })
         .collect();
     let criterion = format!(
-        "at the largest depth of every grid, best accuracy minus the Xavier and the He accuracy each exceed {} standard errors (pooled seed sd); Xavier and He trained at their true points ($\\sigma_w^2 = \\sigma_v^2 = 1$, resp. $2$) where the training stage trained them, otherwise read on the grid's axis",
-        cfg.gap_z
+        "at the largest depth of every grid, best accuracy minus the Xavier and the He accuracy each exceed {} standard errors (from the seed sd pooled over the cells where every seed trained; a failed seed counts at the fail accuracy {}); Xavier and He trained at their true points ($\\sigma_w^2 = \\sigma_v^2 = 1$, resp. $2$) where the training stage trained them, otherwise read on the grid's axis",
+        cfg.gap_z, cfg.fail_accuracy
     );
     let (measured, st) = if tested.is_empty() {
         let why = if g.all.is_empty() {
@@ -601,38 +602,13 @@ fn c4b_optimum_depends_on_depth(g: &Groups) -> Claim {
     mk("C4b", "The optimal initialization variance depends on depth", criterion, measured, st)
 }
 
-/// Trained networks at a depth the grid never saw: one initialization (the recommender's, Xavier,
-/// He, or the grid's best variance carried over), all its seeds.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct HeldOutEval {
-    /// The grid (its id) whose recommender and settings were used.
-    pub grid: String,
-    pub depth: usize,
-    pub init: HeldOutInit,
-    /// The axis value trained.
-    pub variance: f64,
-    /// Test accuracy of each seed (`None`: the run failed).
-    pub accuracies: Vec<Option<f64>>,
-}
-
-/// Which initialization a held-out run used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HeldOutInit {
-    Recommended,
-    Xavier,
-    He,
-    /// The best variance of the grid at the nearest trained depth.
-    GridBest,
-}
-
-/// Mean (failures at `fail`) and standard error of a set of runs.
-fn mean_se(acc: &[Option<f64>], fail: f64) -> (f64, f64) {
-    let x: Vec<f64> = acc.iter().map(|a| a.unwrap_or(fail)).collect();
-    let n = x.len() as f64;
-    let m = x.iter().sum::<f64>() / n;
-    let sd = crate::analysis::stats::sample_sd(&x).unwrap_or(f64::NAN);
-    (m, sd / n.sqrt())
+/// A standard error, or "undefined" (one seed and no pooled seed sd).
+fn fse(x: f64) -> String {
+    if x.is_finite() {
+        f3(x)
+    } else {
+        "undefined: one seed".into()
+    }
 }
 
 /// C4c: the depth-aware initialization of `edge-of-chaos init` trains at least as well as the grid's
@@ -641,12 +617,14 @@ fn mean_se(acc: &[Option<f64>], fail: f64) -> (f64, f64) {
 fn c4c_depth_aware_init_validated(g: &Groups, held_out: &[HeldOutEval]) -> Claim {
     let cfg = g.cfg;
     let criterion = format!(
-        "fixed before the data: at each held-out depth (between or beyond the grid's depths, never trained in the grid) the recommendation, Xavier, He and the grid's best variance are trained with all seeds (failures count as accuracy {}); with $\\Delta$ the mean-accuracy difference and se its standard error from the seed sd: reproduced if at every held-out depth recommendation $-$ grid best $> -{}$ se and recommendation $-$ Xavier, recommendation $-$ He $> {}$ se; not reproduced if recommendation $-$ grid best $< -{}$ se or it is below Xavier or He by more than {} se anywhere; inconclusive otherwise",
+        "fixed before the data: at each held-out depth (between or beyond the grid's depths, never trained in the grid) four initializations are trained with every seed and the grid's settings: the recommendation (the search of `edge-of-chaos init` with the grid's target metric, bounded by the median of that metric along the grid's ridge over the grid's own depths), the grid's best variance (the best cell at the nearest grid depth in $\\ln L$), Xavier and He at their true points; failures count as accuracy {}. With $\\Delta$ the mean-accuracy difference and se its standard error (per initialization $s/\\sqrt n$, $s$ the larger of its seeds' sd and the grid's pooled seed sd of C4a): reproduced if at every held-out depth recommendation $-$ grid best $> -{}$ se and recommendation $-$ Xavier, recommendation $-$ He $> {}$ se; not reproduced if recommendation $-$ grid best $< -{}$ se or it is below Xavier or He by more than {} se anywhere; inconclusive otherwise",
         cfg.fail_accuracy, cfg.gap_z, cfg.gap_z, cfg.gap_z, cfg.gap_z
     );
     let depths: Vec<(&str, usize)> = {
         let mut d: Vec<(&str, usize)> = held_out.iter().map(|h| (h.grid.as_str(), h.depth)).collect();
-        d.sort_unstable();
+        // in the chapter's order of the grids, then by depth
+        let order = |id: &str| g.all.iter().position(|x| x.id == id).unwrap_or(usize::MAX);
+        d.sort_by_key(|&(id, depth)| (order(id), id, depth));
         d.dedup();
         d
     };
@@ -667,12 +645,13 @@ fn c4c_depth_aware_init_validated(g: &Groups, held_out: &[HeldOutEval]) -> Claim
             (get(HeldOutInit::Recommended), get(HeldOutInit::GridBest), get(HeldOutInit::Xavier), get(HeldOutInit::He))
         else {
             v.push(ClaimStatus::Inconclusive);
-            m.push(format!("{grid} at $L = {d}$: not every initialization was trained"));
+            m.push(format!("{grid} at $L = {d}$: not every initialization was trained (no recommendation)"));
             continue;
         };
-        let (mr, sr) = mean_se(&r.accuracies, cfg.fail_accuracy);
+        let floor = g.all.iter().find(|x| x.id == grid).and_then(|x| x.study.pooled_seed_sd).unwrap_or(f64::NAN);
+        let (mr, sr) = r.mean_se(cfg.fail_accuracy, floor);
         let z = |o: &HeldOutEval| {
-            let (mo, so) = mean_se(&o.accuracies, cfg.fail_accuracy);
+            let (mo, so) = o.mean_se(cfg.fail_accuracy, floor);
             let se = (sr * sr + so * so).sqrt();
             ((mr - mo), se)
         };
@@ -686,16 +665,18 @@ fn c4c_depth_aware_init_validated(g: &Groups, held_out: &[HeldOutEval]) -> Claim
         } else {
             ClaimStatus::Inconclusive
         });
+        let label = g.all.iter().find(|x| x.id == grid).map_or(grid, |x| x.label.as_str());
         m.push(format!(
-            "{grid} at $L = {d}$: recommendation ($v = {}$) {}; $\\Delta$ vs grid best {} (se {}), vs Xavier {} (se {}), vs He {} (se {})",
+            "{label} at $L = {d}$: recommendation ($v = {}$) {}; $\\Delta$ vs grid best ($v = {}$) {} (se {}), vs Xavier {} (se {}), vs He {} (se {})",
             f3(r.variance),
             f3(mr),
+            f3(b.variance),
             f3(db),
-            f3(sb),
+            fse(sb),
             f3(dx),
-            f3(sx),
+            fse(sx),
             f3(dh),
-            f3(sh)
+            fse(sh)
         ));
     }
     mk(

@@ -14,12 +14,12 @@ pub mod summary;
 pub mod theory;
 
 pub use analysis::{
-    analyze, compared_metric, divergence_boundary, group_points, Analysis, BoundaryPoint, GroupError, GroupResult,
-    OverflowCheck, COMPARED,
+    analyze, compared_metric, divergence_boundary, group_points, hyper_key, Analysis, BoundaryPoint, GroupError,
+    GroupResult, OverflowCheck, COMPARED,
 };
 pub use axis::{contour_metrics, Axis, AxisError, HE_VARIANCE, XAVIER_VARIANCE};
 pub use moments::input_moments;
-pub use summary::{prediction_table, ridge_table, summary};
+pub use summary::{held_out_table, prediction_table, ridge_table, summary};
 pub use theory::{InitConfig, MeanField, Target, Theory};
 
 use crate::stages::prediction::Config;

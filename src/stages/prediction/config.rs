@@ -38,6 +38,10 @@ pub struct Config {
     pub e0: Option<f64>,
     /// Variance points of the contour field drawn over each heatmap.
     pub contour_points: usize,
+    /// C4c: depths the grids never saw, where the recommendation, Xavier, He and the grid's best
+    /// variance are trained (increasing; a depth a grid has is skipped for that grid; empty: C4c
+    /// is not tested).
+    pub held_out_depths: Vec<usize>,
 }
 
 impl Default for Config {
@@ -56,9 +60,13 @@ impl Default for Config {
             p0: None,
             e0: None,
             contour_points: 40,
+            held_out_depths: vec![24, 48],
         }
     }
 }
+
+/// Deepest held-out network: the training stage's bound on grid depths.
+pub const MAX_HELD_OUT_DEPTH: usize = crate::stages::training::config::MAX_DEPTH;
 
 /// Most bootstrap replicates (each refits the ridge of every grid).
 pub const MAX_BOOTSTRAP: usize = 100_000;
@@ -88,6 +96,16 @@ impl Config {
             s.real("e0", e0, -1.0, 1.0)?;
         }
         s.int("contour_points", self.contour_points, 2, 1000)?;
+        for (i, &d) in self.held_out_depths.iter().enumerate() {
+            s.int(format!("held_out_depths[{i}]"), d, 1, MAX_HELD_OUT_DEPTH)?;
+            if i > 0 && d <= self.held_out_depths[i - 1] {
+                return Err(s.error(
+                    format!("held_out_depths[{i}]"),
+                    d,
+                    format!("a depth above the previous one ({}): the list increases", self.held_out_depths[i - 1]),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -16,24 +16,26 @@ pub mod claims;
 pub mod compute;
 pub mod config;
 pub mod figures;
+pub mod held_out;
 #[cfg(test)]
 mod tests;
 
 pub use compute::{
-    analyze, contour_metrics, divergence_boundary, group_points, input_moments, prediction_table, ridge_table, summary,
-    Analysis, Axis, AxisError, BoundaryPoint, GroupError, GroupResult, InitConfig, MeanField, Target, Theory,
-    HE_VARIANCE, XAVIER_VARIANCE,
+    analyze, contour_metrics, divergence_boundary, group_points, held_out_table, input_moments, prediction_table,
+    ridge_table, summary, Analysis, Axis, AxisError, BoundaryPoint, GroupError, GroupResult, InitConfig, MeanField,
+    Target, Theory, HE_VARIANCE, XAVIER_VARIANCE,
 };
 pub use config::Config;
 pub use figures::{collapse_figure, contour_levels, heatmap, ridge_figure};
 
 use crate::nn::mnist::Mnist;
 use crate::pipeline::{Artifact, ConfigError, StageContext, StageError};
-use crate::stages::training::TrainingRow;
+use crate::stages::training::{TrainingRecord, TrainingRow};
+use held_out::{HeldOutRun, Trainer};
 use serde::Deserialize;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 8;
+const VERSION: u32 = 9;
 
 /// What is wrong with the training stage's artifact as the prediction stage reads it.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,20 @@ impl crate::pipeline::Stage for PredictionStage {
     }
 }
 
-/// The trained points from the training stage's artifact: its table `training` (one row per run).
+/// The trained points from the training stage's artifact: its table `training` (one row per run),
+/// each with the settings that trained it.
+pub fn trained_records(training: &Artifact) -> Result<Vec<TrainingRecord>, InputError> {
+    let table = training.tables.iter().find(|t| t.name == "training").ok_or(InputError::NoTrainingTable)?;
+    table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(row, r)| TrainingRecord::deserialize(r).map_err(|source| InputError::BadRow { row, source }))
+        .collect()
+}
+
+/// The trained points as the analysis reads them: the rows of [`trained_records`] without the
+/// settings that do not enter the analysis (a table of bare [`TrainingRow`]s reads too).
 pub fn trained_points(training: &Artifact) -> Result<Vec<TrainingRow>, InputError> {
     let table = training.tables.iter().find(|t| t.name == "training").ok_or(InputError::NoTrainingTable)?;
     table
@@ -92,12 +107,39 @@ pub fn trained_points(training: &Artifact) -> Result<Vec<TrainingRow>, InputErro
         .collect()
 }
 
+/// Trains held-out runs like the grid's own: the template record's settings with the run's depth,
+/// weight variances and seed, through the training stage's point cache.
+struct CachedTrainer<'a> {
+    records: &'a [TrainingRecord],
+    ctx: &'a StageContext<'a>,
+}
+
+impl Trainer for CachedTrainer<'_> {
+    fn train(&self, runs: &[HeldOutRun]) -> Result<Vec<Option<f64>>, StageError> {
+        let tasks: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                let mut t = self.records[r.template].train_config();
+                (t.depth, t.sw2, t.sv2, t.seed) = (r.depth, r.sw2, r.sv2, r.seed);
+                t
+            })
+            .collect();
+        if !tasks.is_empty() {
+            self.ctx.progress.info(&format!("  prediction: {} runs at held-out depths (C4c)", tasks.len()));
+        }
+        let data = crate::stages::training::pilot::Data::new();
+        let done = crate::stages::training::compute::train_runs(self.ctx, &data, "held-out depths", &tasks)?;
+        Ok(done.iter().map(|p| if p.result.outcome.failed() { None } else { Some(p.result.test_acc) }).collect())
+    }
+}
+
 /// The stage's computation given the theory: reads the training artifact, determines the input
-/// moments (profile values or MNIST), analyses, and builds the artifact.
+/// moments (profile values or MNIST), analyses, trains the held-out runs, and builds the artifact.
 pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result<Artifact, StageError> {
     cfg.check()?;
     let training = ctx.artifact("training")?;
-    let points = trained_points(training).map_err(|e| StageError::compute("reading the training table", e))?;
+    let records = trained_records(training).map_err(|e| StageError::compute("reading the training table", e))?;
+    let points: Vec<TrainingRow> = records.iter().map(|r| r.row.clone()).collect();
     let (p0, e0, source) = match (cfg.p0, cfg.e0) {
         (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
         (p0_cfg, e0_cfg) => {
@@ -114,10 +156,12 @@ pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result
         }
     };
     ctx.progress.info(&format!("  prediction: {} trained points, p0 = {p0:.4}, e0 = {e0:.4}", points.len()));
-    build(&points, p0, e0, &source, cfg, theory)
+    build(&points, p0, e0, &source, cfg, theory, Some(&CachedTrainer { records: &records, ctx }))
 }
 
-/// Builds the artifact from the trained points (the part of the stage after reading its inputs).
+/// Builds the artifact from the trained points (the part of the stage after reading its inputs);
+/// with a `trainer`, also trains and scores the held-out depths ([`held_out`]; without one, C4c is
+/// not tested).
 pub fn build(
     points: &[TrainingRow],
     p0: f64,
@@ -125,8 +169,14 @@ pub fn build(
     p0_source: &str,
     cfg: &Config,
     theory: &dyn Theory,
+    trainer: Option<&dyn Trainer>,
 ) -> Result<Artifact, StageError> {
-    let a = analyze(points, p0, e0, cfg, theory);
+    let mut a = analyze(points, p0, e0, cfg, theory);
+    if let Some(trainer) = trainer {
+        let (planned, notes) = held_out::plan(&a, points, cfg, theory);
+        a.held_out = held_out::evaluate(&planned, trainer)?;
+        a.held_out_notes = notes;
+    }
     let claims = claims::claims(&a, cfg);
     let mut figures = Vec::new();
     for g in &a.groups {
@@ -139,5 +189,5 @@ pub fn build(
         figures.push(f);
     }
     let summary = summary(&a, cfg, &claims, p0_source);
-    Ok(Artifact { summary, tables: vec![prediction_table(&a), ridge_table(&a)], figures, claims })
+    Ok(Artifact { summary, tables: vec![prediction_table(&a), ridge_table(&a), held_out_table(&a)], figures, claims })
 }

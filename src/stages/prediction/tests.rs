@@ -335,7 +335,7 @@ fn contour_levels_are_round_and_inside() {
 fn claims_on_synthetic_grid() {
     let pts = synthetic_points();
     let cfg = Config { bootstrap: 50, contour_points: 8, ..Config::default() };
-    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
     let by_id = |id: &str| art.claims.iter().find(|c| c.id == id).unwrap();
     assert_eq!(by_id("C3a").status, ClaimStatus::Reproduced, "{:?}", by_id("C3a"));
     assert_eq!(by_id("C3b").status, ClaimStatus::Reproduced, "{:?}", by_id("C3b"));
@@ -368,7 +368,9 @@ fn claims_on_synthetic_grid() {
 fn chapter_renders() {
     use crate::pipeline::StageRecord;
     let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
-    let art = build(&synthetic_points(), 1.0, 0.3, "the synthetic test inputs", &cfg, &FakeTheory).unwrap();
+    let pts = with_tanh_he();
+    let trainer = FakeTrainer { points: pts.clone(), peak: 8.0, asked: Default::default() };
+    let art = build(&pts, 1.0, 0.3, "the synthetic test inputs", &cfg, &FakeTheory, Some(&trainer)).unwrap();
     if let Ok(dir) = std::env::var("EOC_DUMP_FIGURES") {
         for f in &art.figures {
             std::fs::write(format!("{dir}/{}.svg", f.name), &f.svg).unwrap();
@@ -389,6 +391,9 @@ fn chapter_renders() {
     let md = &out.markdown;
     let start = md.find("## 6 Prediction").expect("chapter heading");
     let ch = &md[start..];
+    if let Ok(path) = std::env::var("EOC_DUMP_CHAPTER") {
+        std::fs::write(path, ch).unwrap();
+    }
     for needle in [
         "### 6.1 Method",
         "### 6.6 What held",
@@ -397,20 +402,19 @@ fn chapter_renders() {
         "FRN tanh",
         "prediction-heatmap-full-tanh",
         "prediction-ridge",
+        "**At depths the grids never saw.**",
+        "| FRN tanh (σw² = 1) | 48 | grid's best at nearest depth | 0.250 | 3 | 0 |",
     ] {
         assert!(ch.contains(needle), "missing {needle}");
     }
     assert!(!ch.contains("NaN"), "{ch}");
-    if let Ok(path) = std::env::var("EOC_DUMP_CHAPTER") {
-        std::fs::write(path, ch).unwrap();
-    }
 }
 
 #[test]
 fn too_few_depths_are_not_tested() {
     let pts: Vec<TrainingRow> = synthetic_points().into_iter().filter(|p| p.depth <= 8).collect();
     let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
-    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
     for id in ["C3a", "C3b", "C3c", "C3d", "C3e"] {
         let c = art.claims.iter().find(|c| c.id == id).unwrap();
         assert_eq!(c.status, ClaimStatus::NotTested, "{c:?}");
@@ -425,12 +429,19 @@ fn too_few_depths_are_not_tested() {
 #[test]
 fn he_true_point_is_used_by_c4a() {
     let mut pts = synthetic_points();
-    let n_groups =
-        build(&pts, 1.0, 0.3, "given", &Config { bootstrap: 20, contour_points: 6, ..Config::default() }, &FakeTheory)
-            .unwrap()
-            .tables[1]
-            .rows
-            .len();
+    let n_groups = build(
+        &pts,
+        1.0,
+        0.3,
+        "given",
+        &Config { bootstrap: 20, contour_points: 6, ..Config::default() },
+        &FakeTheory,
+        None,
+    )
+    .unwrap()
+    .tables[1]
+        .rows
+        .len();
     for seed in 0..3 {
         pts.push(point(ActName::Tanh, 32, 2.0, 2.0, seed, 0.5));
     }
@@ -439,10 +450,100 @@ fn he_true_point_is_used_by_c4a() {
     assert!(a.skipped.is_empty(), "{:?}", a.skipped);
     let tanh = a.groups.iter().find(|g| g.id == "full-tanh-sw1").expect("the sw2 = 1 grid");
     assert_eq!(tanh.true_points.iter().filter(|t| t.weight_variance == 2.0).count(), 1);
-    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory).unwrap();
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
     assert_eq!(art.tables[1].rows.len(), n_groups);
     let c4a = art.claims.iter().find(|c| c.id == "C4a").unwrap();
     let best = tanh.study.ridge.iter().find(|r| r.point.depth == 32).unwrap().point.best_accuracy;
     let want = format!("He (true point) {}", super::compute::f3(best - 0.5));
     assert!(c4a.measured.contains(&want), "{} / {want}", c4a.measured);
+}
+
+/// A stand-in for training at held-out depths: the synthetic tanh world of [`synthetic_points`],
+/// accuracy $0.1 + 0.85 e^{-u^2/2}$ with $u = \ln(\sigma_v^2\sigma_w^2 L / c)$ and the peak at
+/// `c` (8 in that world), plus the seed jitter; it records every run it is asked for.
+struct FakeTrainer {
+    points: Vec<TrainingRow>,
+    peak: f64,
+    asked: std::sync::Mutex<Vec<held_out::HeldOutRun>>,
+}
+
+impl held_out::Trainer for FakeTrainer {
+    fn train(&self, runs: &[held_out::HeldOutRun]) -> Result<Vec<Option<f64>>, crate::pipeline::StageError> {
+        self.asked.lock().unwrap().extend(runs.iter().cloned());
+        let jitter = [0.004, -0.006, 0.002];
+        Ok(runs
+            .iter()
+            .map(|r| {
+                assert_eq!(self.points[r.template].act, ActName::Tanh, "a template of the tanh grid");
+                let u = (r.sv2 * r.sw2 * r.depth as f64 / self.peak).ln();
+                Some(0.1 + 0.85 * (-0.5 * u * u).exp() + jitter[r.seed as usize % 3])
+            })
+            .collect())
+    }
+}
+
+/// The synthetic grid with He trained at its true point at every depth of the tanh grid (Xavier,
+/// sw2 = sv2 = 1, is on its axis), so that the tanh grid (alone: the ReLU grid lacks He) gets
+/// held-out evaluations.
+fn with_tanh_he() -> Vec<TrainingRow> {
+    let mut pts = synthetic_points();
+    for l in [4, 8, 16, 32] {
+        for seed in 0..3 {
+            let u = (4.0 * l as f64 / 8.0f64).ln();
+            pts.push(point(ActName::Tanh, l, 2.0, 2.0, seed, 0.1 + 0.85 * (-0.5 * u * u).exp()));
+        }
+    }
+    pts
+}
+
+/// C4c end to end on the synthetic world, against values worked out by hand from its
+/// construction. At the held-out depths 24 and 48 (the grid has 4-32) the theory's bound is the
+/// explosion on the ridge $\sigma_v^2 L = 8$, so the recommendation is $\sigma_v^2 = 8/L$ (the peak);
+/// the nearest grid depth is 32 for both, whose best cell is $\sigma_v^2 = 0.25$ (accuracy at 24:
+/// $u = \ln 0.75$, 0.916). Xavier ($u = \ln 3$: 0.565) and He ($u = \ln 12$: 0.139) are far
+/// below: reproduced. In a world whose peak sits at Xavier instead ($c = L$), the same
+/// recommendation loses to Xavier by far more than 2 se: not reproduced (the criterion can fail).
+#[test]
+fn held_out_depths_decide_c4c() {
+    let pts = with_tanh_he();
+    let cfg = Config { bootstrap: 20, contour_points: 6, held_out_depths: vec![24, 32, 48], ..Config::default() };
+    let trainer = FakeTrainer { points: pts.clone(), peak: 8.0, asked: Default::default() };
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, Some(&trainer)).unwrap();
+    let asked = trainer.asked.lock().unwrap().clone();
+    // depth 32 is a grid depth: skipped; 2 depths x 4 initializations x 3 seeds, tanh only
+    assert_eq!(asked.len(), 2 * 4 * 3, "{asked:?}");
+    assert!(asked.iter().all(|r| r.depth == 24 || r.depth == 48));
+    let table = art.tables.iter().find(|t| t.name == "held_out").expect("table held_out");
+    assert_eq!(table.rows.len(), 24);
+    let row = |d: usize, init: &str| {
+        table.rows.iter().find(|r| r["depth"] == d && r["init"] == init && r["seed"] == 0).unwrap().clone()
+    };
+    let rec = row(24, "recommended")["sv2"].as_f64().unwrap();
+    assert!((rec / (8.0 / 24.0) - 1.0).abs() < 0.15, "recommended sv2 {rec} vs 8/L = 0.333");
+    assert_eq!(row(24, "grid_best")["sv2"], 0.25);
+    assert_eq!((row(24, "xavier")["sw2"].as_f64(), row(24, "xavier")["sv2"].as_f64()), (Some(1.0), Some(1.0)));
+    assert_eq!((row(48, "he")["sw2"].as_f64(), row(48, "he")["sv2"].as_f64()), (Some(2.0), Some(2.0)));
+    let acc = |d: usize, init: &str| row(d, init)["test_acc"].as_f64().unwrap() - 0.004; // seed 0's jitter
+    assert!((acc(24, "grid_best") - (0.1 + 0.85 * (-0.5 * 0.75f64.ln().powi(2)).exp())).abs() < 1e-12);
+    assert!((acc(24, "xavier") - (0.1 + 0.85 * (-0.5 * 3f64.ln().powi(2)).exp())).abs() < 1e-12);
+    let c4c = art.claims.iter().find(|c| c.id == "C4c").unwrap();
+    assert_eq!(c4c.status, ClaimStatus::Reproduced, "{c4c:?}");
+    // the tanh grid is split from the He runs at sw2 = 2, hence its label
+    for d in [24, 48] {
+        assert!(c4c.measured.contains(&format!("FRN tanh (σw² = 1) at $L = {d}$")), "{c4c:?}");
+    }
+
+    // the null: a world where Xavier is best at every depth
+    let xavier_world = FakeTrainer { points: pts.clone(), peak: 24.0, asked: Default::default() };
+    let cfg24 = Config { held_out_depths: vec![24], ..cfg.clone() };
+    let art = build(&pts, 1.0, 0.3, "given", &cfg24, &FakeTheory, Some(&xavier_world)).unwrap();
+    let c4c = art.claims.iter().find(|c| c.id == "C4c").unwrap();
+    assert_eq!(c4c.status, ClaimStatus::NotReproduced, "{c4c:?}");
+
+    // without a trainer (or without held-out depths) C4c is not tested
+    let art = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
+    assert_eq!(art.claims.iter().find(|c| c.id == "C4c").unwrap().status, ClaimStatus::NotTested);
+    let none = Config { held_out_depths: vec![], ..cfg.clone() };
+    let art = build(&pts, 1.0, 0.3, "given", &none, &FakeTheory, Some(&trainer)).unwrap();
+    assert_eq!(art.claims.iter().find(|c| c.id == "C4c").unwrap().status, ClaimStatus::NotTested);
 }

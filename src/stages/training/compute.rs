@@ -310,26 +310,17 @@ pub fn train_points(
             &grid_tasks,
             |t: &&TrainConfig| {
                 let mnist = mnist(data)?;
-                let mut trace = Vec::new();
-                let mut cb = |ev: TrainEvent| {
-                    if let TrainEvent::Step { step, total, loss } = ev {
-                        let every = (total / 100).max(1);
-                        if step % every == 0 || step + 1 == total {
-                            trace.push((step, loss));
-                        }
-                    }
-                };
                 budget.waiting.fetch_sub(1, Ordering::Relaxed);
                 budget.running.fetch_add(1, Ordering::Relaxed);
-                let result = train_with(t, mnist, Threads::Shared(&threads), &mut cb);
+                let point = train_traced(t, mnist, Threads::Shared(&threads));
                 budget.running.fetch_sub(1, Ordering::Relaxed);
-                let result = result.map_err(|e| StageError::compute("training a point", e))?;
+                let PointResult { result, loss_trace } = point?;
                 let spec = t.spec().map_err(|e| StageError::compute("training a point", e))?;
                 let step = (result.samples * spec.train_flops_per_sample()) as f64;
                 let eval = (eval_samples(t, &result, mnist.test.len()) * 2 * spec.macs_per_sample()) as f64;
                 let mut w = work.lock().unwrap_or_else(|e| e.into_inner());
                 *w = (w.0 + 1, w.1 + step, w.2 + eval);
-                Ok(PointResult { result, loss_trace: trace })
+                Ok(PointResult { result, loss_trace })
             },
         )?;
         let seconds = t0.elapsed().as_secs_f64();
@@ -375,6 +366,55 @@ pub fn train_points(
         ));
     }
     Ok((results, computed, throughput))
+}
+
+/// Trains one run, keeping the batch loss at about 100 evenly spaced steps.
+fn train_traced(t: &TrainConfig, mnist: &crate::nn::mnist::Mnist, threads: Threads) -> Result<PointResult, StageError> {
+    let mut trace = Vec::new();
+    let mut cb = |ev: TrainEvent| {
+        if let TrainEvent::Step { step, total, loss } = ev {
+            let every = (total / 100).max(1);
+            if step % every == 0 || step + 1 == total {
+                trace.push((step, loss));
+            }
+        }
+    };
+    let result = train_with(t, mnist, threads, &mut cb).map_err(|e| StageError::compute("training a point", e))?;
+    Ok(PointResult { result, loss_trace: trace })
+}
+
+/// Trains the runs `tasks` (any settings, one thread each, in parallel on the stage's pool)
+/// through the cache of the grid points: a run that a grid or an earlier call already trained is
+/// read back, never trained again, and a run trained here is cached under the key a grid point
+/// with the same configuration has. The prediction stage trains its networks at held-out depths
+/// (claim C4c) with it. Every run is trained, whatever the shard.
+pub fn train_runs(
+    ctx: &StageContext,
+    data: &Data,
+    label: &str,
+    tasks: &[TrainConfig],
+) -> Result<Vec<PointResult>, StageError> {
+    for t in tasks {
+        t.validate().map_err(|e| StageError::compute("invalid training run", e))?;
+    }
+    let whole = StageContext { shard: None, ..*ctx };
+    let mut out: Vec<Option<PointResult>> = vec![None; tasks.len()];
+    let mut acts: Vec<crate::activation::ActName> = tasks.iter().map(|t| t.act).collect();
+    acts.sort_by_key(|a| a.as_str());
+    acts.dedup();
+    for act in acts {
+        let idx: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].act == act).collect();
+        let mine: Vec<&TrainConfig> = idx.iter().map(|&i| &tasks[i]).collect();
+        let res = run_tasks(&whole, "training/points", &salt(act.as_str()), label, &mine, |t: &&TrainConfig| {
+            train_traced(t, mnist(data)?, Threads::Shared(&|| 1))
+        })?;
+        for (&i, r) in idx.iter().zip(res.results) {
+            out[i] = r;
+        }
+    }
+    out.into_iter()
+        .map(|r| r.ok_or_else(|| StageError::compute("training a run", std::io::Error::other("no result"))))
+        .collect()
 }
 
 #[cfg(test)]
@@ -437,5 +477,33 @@ mod jobs_tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(2));
+    }
+
+    /// [`train_runs`] trains a configuration to the result a grid gets for it, and shares the grid
+    /// points' cache both ways: runs a grid trained are read back, runs it trained are found by a
+    /// grid (nothing is computed twice).
+    #[test]
+    fn train_runs_shares_the_grid_points_cache() {
+        let mut cfg = Config { width: 8, batch: 32, train_subset: 256, test_subset: 100, ..Config::default() };
+        cfg.seeds = vec![0];
+        cfg.grids.truncate(1);
+        cfg.grids[0].depths = vec![2];
+        (cfg.grids[0].sv2_min, cfg.grids[0].sv2_max, cfg.grids[0].sv2_count) = (0.5, 0.5, 1);
+        cfg.grids[0].inits = false;
+        let points = cfg.points(&[0.05]);
+        let tasks: Vec<TrainConfig> = points.iter().map(|(_, t)| t.clone()).collect();
+        let data = super::super::pilot::Data::new();
+        let dir = tempfile::tempdir().unwrap();
+        let (inputs, cache, progress) = (BTreeMap::new(), Cache::new(dir.path()), Progress::silent());
+        let ctx = StageContext { inputs: &inputs, cache: &cache, progress: &progress, jobs: 1, shard: None };
+        let key = crate::pipeline::task_key(&salt(tasks[0].act.as_str()), &tasks[0]);
+        assert!(!cache.contains("training/points", &key));
+        let fresh = train_runs(&ctx, &data, "t", &tasks).unwrap();
+        assert!(cache.contains("training/points", &key), "cached under the grid point's key");
+        let (grid, computed, _) = train_points(&cfg, &points, &ctx, &data, &Speeds::default()).unwrap();
+        assert_eq!(computed, 0, "the grid found the run trained by train_runs");
+        assert_eq!(grid[0].as_ref().unwrap(), &fresh[0]);
+        let again = train_runs(&ctx, &data, "t", &tasks).unwrap();
+        assert_eq!(again, fresh);
     }
 }

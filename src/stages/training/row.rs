@@ -134,4 +134,32 @@ impl TrainingRecord {
             test_acc_epochs: acc,
         }
     }
+
+    /// The configuration that trained this row's run (on one thread: threads do not change a
+    /// result, [`crate::nn::train::Threads`]).
+    pub fn train_config(&self) -> TrainConfig {
+        let r = &self.row;
+        TrainConfig {
+            arch: r.arch,
+            act: r.act,
+            alpha: r.alpha,
+            width: r.width,
+            depth: r.depth,
+            sw2: r.sw2,
+            sv2: r.sv2,
+            sb2: r.sb2,
+            sa2: r.sa2,
+            lr: r.lr,
+            momentum: self.momentum,
+            batch: r.batch,
+            epochs: r.epochs,
+            train_subset: Some(r.train_subset),
+            test_subset: Some(self.test_subset),
+            seed: r.seed,
+            threads: 1,
+            matmul_threads: 1,
+            blowup_factor: self.blowup_factor,
+            eval_every_epoch: self.eval_every_epoch,
+        }
+    }
 }

@@ -411,6 +411,8 @@ fn training_record_rebuilds_the_train_config() {
     }
     let rebuilt: crate::nn::train::TrainConfig = serde_json::from_value(serde_json::Value::Object(keep)).unwrap();
     assert_eq!(rebuilt, t);
+    // and the record's own rebuild (field by field, which the prediction stage uses) agrees
+    assert_eq!(TrainingRecord::new("frn-tanh", &t, &r2, ActName::Tanh).train_config(), t);
 }
 
 /// Cells average the seeds that trained and name the failure of the others; the heatmap marks a

@@ -53,6 +53,9 @@ pub struct GroupResult {
     pub theory_metric: String,
     pub recommender_target: Target,
     pub recommender_bounds: Vec<(usize, f64)>,
+    /// The bound for a depth the grid does not have: the median of the target metric on the
+    /// ridge at every depth (`None` without a ridge point).
+    pub recommender_bound: Option<f64>,
     /// Where training starts to fail at each depth (see [`divergence_boundary`]).
     pub boundary: Vec<BoundaryPoint>,
     /// Spread ratio of $\log p^L$ along the boundary (and of $\ln v$, for reference).
@@ -208,9 +211,11 @@ pub struct Analysis {
     pub groups: Vec<GroupResult>,
     /// Groups that could not be analysed, with the reason.
     pub skipped: Vec<(String, String)>,
-    /// Networks trained at depths the grids never saw (claim C4c). The training stage does not
-    /// export such runs yet: empty until it does (C4c is then not tested).
-    pub held_out: Vec<crate::stages::prediction::claims::HeldOutEval>,
+    /// Networks trained at depths the grids never saw (claim C4c; filled by
+    /// [`crate::stages::prediction::held_out`] after the analysis; empty: C4c is not tested).
+    pub held_out: Vec<crate::stages::prediction::held_out::HeldOutEval>,
+    /// What could not be planned at a held-out depth (e.g. no recommendation), one line each.
+    pub held_out_notes: Vec<String>,
 }
 
 fn group_label(arch: Architecture, act: &Activation) -> (String, String) {
@@ -231,10 +236,7 @@ pub fn group_points(points: &[TrainingRow]) -> Vec<(Value, Vec<&TrainingRow>)> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut groups: Vec<(Value, Vec<&TrainingRow>)> = Vec::new();
     for p in points {
-        let key = json!({
-            "arch": p.arch, "act": p.act, "alpha": p.alpha, "width": p.width, "sb2": p.sb2, "sa2": p.sa2,
-            "lr": p.lr, "batch": p.batch, "epochs": p.epochs as f64, "train_subset": p.train_subset as f64,
-        });
+        let key = hyper_key(p);
         let i = *index.entry(key.to_string()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
@@ -242,6 +244,15 @@ pub fn group_points(points: &[TrainingRow]) -> Vec<(Value, Vec<&TrainingRow>)> {
         groups[i].1.push(p);
     }
     groups
+}
+
+/// The settings a grid's runs share (everything but depth, weight variances and seed): the key
+/// of [`group_points`].
+pub fn hyper_key(p: &TrainingRow) -> Value {
+    json!({
+        "arch": p.arch, "act": p.act, "alpha": p.alpha, "width": p.width, "sb2": p.sb2, "sa2": p.sa2,
+        "lr": p.lr, "batch": p.batch, "epochs": p.epochs as f64, "train_subset": p.train_subset as f64,
+    })
 }
 
 /// Analyses every grid of `points` with the theory `theory` at input moments `p0`, `e0`.
@@ -297,7 +308,7 @@ pub fn analyze(points: &[TrainingRow], p0: f64, e0: f64, cfg: &Config, theory: &
         }
     }
     family_comparisons(&mut groups, cfg);
-    Analysis { p0, e0, groups, skipped, held_out: Vec::new() }
+    Analysis { p0, e0, groups, skipped, held_out: Vec::new(), held_out_notes: Vec::new() }
 }
 
 /// The metric comparisons of every grid against its theory metric, over its family (the grids
@@ -417,6 +428,7 @@ fn analyze_group(
             stats::median(&others).map(|m| (d, m))
         })
         .collect();
+    let recommender_bound = stats::median(&ridge_vals.iter().map(|x| x.1).collect::<Vec<_>>());
     let recommend = |d: usize| -> Option<f64> {
         let bound = bounds.iter().find(|(e, _)| *e == d)?.1;
         let searched = theory.recommend(&base, d, target, bound)?;
@@ -521,6 +533,7 @@ fn analyze_group(
         theory_metric: tm.into(),
         recommender_target: target,
         recommender_bounds: bounds,
+        recommender_bound,
         boundary,
         boundary_spread_log_p,
         boundary_spread_log_v,

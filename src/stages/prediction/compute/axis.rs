@@ -106,7 +106,7 @@ impl Axis {
     }
 
     /// The recommender searches sv2 (FRN) or sw2 (otherwise); its result as an axis value.
-    pub(super) fn axis_of_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
+    pub(crate) fn axis_of_searched(&self, arch: Architecture, searched: f64, base: &InitConfig) -> Option<f64> {
         match (self, arch) {
             (Axis::Sv2 { .. }, Architecture::Full) => Some(searched),
             (Axis::Sw2 { .. }, a) if a != Architecture::Full => Some(searched),

@@ -1,5 +1,6 @@
-//! What the prediction stage writes: the tables `prediction` (one row per grid and metric) and
-//! `ridge` (one row per grid and depth), and the summary the chapter template reads.
+//! What the prediction stage writes: the tables `prediction` (one row per grid and metric),
+//! `ridge` (one row per grid and depth) and `held_out` (one row per network trained at a held-out
+//! depth), and the summary the chapter template reads.
 
 use super::analysis::Analysis;
 use super::analysis::{GroupResult, COMPARED};
@@ -9,6 +10,7 @@ use crate::analysis::compare::Target as CompareTarget;
 use crate::analysis::predictors::MetricScore;
 use crate::analysis::study::{InitEval, Study, StudyOptions, METRICS};
 use crate::pipeline::{Claim, ClaimStatus, DataTable};
+use crate::stages::prediction::held_out::HeldOutInit;
 use crate::stages::prediction::Config;
 use serde_json::{json, Value};
 
@@ -54,6 +56,45 @@ pub fn prediction_table(a: &Analysis) -> DataTable {
         })
         .collect();
     DataTable { name: "prediction".into(), rows, json_key: None, extra: Default::default() }
+}
+
+/// Table `held_out`: one row per network trained at a held-out depth (claim C4c).
+pub fn held_out_table(a: &Analysis) -> DataTable {
+    let rows = a
+        .held_out
+        .iter()
+        .flat_map(|h| {
+            h.seeds.iter().zip(&h.accuracies).map(move |(seed, acc)| {
+                let (sw2, sv2) = match h.init {
+                    HeldOutInit::Xavier | HeldOutInit::He => (h.variance, h.variance),
+                    _ => (XAVIER_VARIANCE, h.variance),
+                };
+                json!({
+                    "grid": h.grid, "depth": h.depth, "init": h.init, "sw2": sw2, "sv2": sv2, "seed": seed,
+                    "test_acc": acc, "failed": acc.is_none(),
+                })
+            })
+        })
+        .collect();
+    DataTable { name: "held_out".into(), rows, json_key: None, extra: Default::default() }
+}
+
+/// The held-out evaluations as the chapter shows them: per grid and depth, every initialization's
+/// mean accuracy (failures at the fail accuracy) with its standard error.
+fn held_out_rows(a: &Analysis, cfg: &Config) -> Vec<Value> {
+    a.held_out
+        .iter()
+        .map(|h| {
+            let g = a.groups.iter().find(|g| g.id == h.grid);
+            let (m, se) = h.mean_se(cfg.fail_accuracy, g.and_then(|g| g.study.pooled_seed_sd).unwrap_or(f64::NAN));
+            let label = g.map_or(h.grid.as_str(), |g| g.label.as_str());
+            json!({
+                "grid": h.grid, "label": label, "depth": h.depth, "init": h.init, "variance": h.variance,
+                "n": h.accuracies.len(), "n_failed": h.accuracies.iter().filter(|x| x.is_none()).count(),
+                "mean": m, "se": if se.is_finite() { Some(se) } else { None },
+            })
+        })
+        .collect()
 }
 
 /// Table `ridge`: one row per grid and depth.
@@ -267,5 +308,7 @@ pub fn summary(a: &Analysis, cfg: &Config, claims: &[Claim], p0_source: &str) ->
         "n_inconclusive": claims.iter().filter(|c| c.status == ClaimStatus::Inconclusive).count(),
         "n_not_tested": claims.iter().filter(|c| c.status == ClaimStatus::NotTested).count(),
         "has_ridge_figure": a.groups.iter().any(|g| !g.study.ridge.is_empty()),
+        "held_out": held_out_rows(a, cfg),
+        "held_out_notes": a.held_out_notes,
     })
 }
