@@ -32,7 +32,6 @@ use crate::nn::mnist::Mnist;
 use crate::pipeline::{Artifact, ConfigError, StageContext, StageError};
 use crate::stages::training::{TrainingRecord, TrainingRow};
 use held_out::{HeldOutRun, Trainer};
-use serde::Deserialize;
 
 /// Version of the stage's summary, tables and figures (bump when they change).
 const VERSION: u32 = 9;
@@ -83,28 +82,26 @@ impl crate::pipeline::Stage for PredictionStage {
     }
 }
 
-/// The trained points from the training stage's artifact: its table `training` (one row per run),
-/// each with the settings that trained it.
-pub fn trained_records(training: &Artifact) -> Result<Vec<TrainingRecord>, InputError> {
+/// The rows of the training stage's table `training` (one per run), read as `T`.
+fn training_rows<T: serde::de::DeserializeOwned>(training: &Artifact) -> Result<Vec<T>, InputError> {
     let table = training.tables.iter().find(|t| t.name == "training").ok_or(InputError::NoTrainingTable)?;
     table
         .rows
         .iter()
         .enumerate()
-        .map(|(row, r)| TrainingRecord::deserialize(r).map_err(|source| InputError::BadRow { row, source }))
+        .map(|(row, r)| T::deserialize(r).map_err(|source| InputError::BadRow { row, source }))
         .collect()
+}
+
+/// The trained points from the training stage's artifact, each with the settings that trained it.
+pub fn trained_records(training: &Artifact) -> Result<Vec<TrainingRecord>, InputError> {
+    training_rows(training)
 }
 
 /// The trained points as the analysis reads them: the rows of [`trained_records`] without the
 /// settings that do not enter the analysis (a table of bare [`TrainingRow`]s reads too).
 pub fn trained_points(training: &Artifact) -> Result<Vec<TrainingRow>, InputError> {
-    let table = training.tables.iter().find(|t| t.name == "training").ok_or(InputError::NoTrainingTable)?;
-    table
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(row, r)| TrainingRow::deserialize(r).map_err(|source| InputError::BadRow { row, source }))
-        .collect()
+    training_rows(training)
 }
 
 /// Trains held-out runs like the grid's own: the template record's settings with the run's depth,
