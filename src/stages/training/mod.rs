@@ -36,7 +36,7 @@ use crate::nn::train::{TrainConfig, TrainResult};
 use crate::pipeline::{Artifact, ConfigError, DataTable, Stage, StageContext, StageError};
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 8;
+const VERSION: u32 = 9;
 /// Version of a trained point (bump when training itself changes results): salts the point keys.
 const POINT_VERSION: u32 = 3;
 

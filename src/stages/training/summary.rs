@@ -1,7 +1,8 @@
 //! The training chapter's summary: per grid, the mean and sd over seeds of every cell (trained
 //! seeds only; the failures counted by kind), the best variance per depth, Xavier and He at their
 //! true points, the spread across the variances at the deepest depth against the seed sd, and
-//! the learning-rate pilot and control.
+//! the learning-rate pilot and control, and whether the best variance moves with training time
+//! (the ridge after epochs 1, 3 and the last).
 
 use super::compute::{PointResult, Throughput};
 use super::config::{same, Config, GridSpec};
@@ -76,6 +77,73 @@ pub struct GridSummary {
     pub deepest_spread: Option<f64>,
     /// The mean seed sd of those cells (`None` with one seed).
     pub deepest_seed_sd: Option<f64>,
+    /// Does the ridge move with training time? The best variance per depth after epochs 1, 3 and
+    /// the last (those the grid has; empty for a one-epoch grid).
+    #[serde(default)]
+    pub epoch_peaks: Vec<EpochPeak>,
+}
+
+/// The best variance of one depth of a grid after one epoch: the cell with the highest mean test
+/// accuracy after that epoch, over the seeds that had trained that far (a run that failed before
+/// the end of the epoch does not count).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochPeak {
+    pub epoch: usize,
+    pub depth: usize,
+    /// Variance-axis coordinate and mean accuracy of the best cell (`None`: no run got that far).
+    pub axis: Option<f64>,
+    pub acc: Option<f64>,
+    /// Grid steps from the best cell after the grid's last epoch (positive: a larger variance now
+    /// than at the end).
+    pub shift: Option<i64>,
+}
+
+/// The epochs whose ridge is shown: 1, 3 and the last (those of `1..=epochs`); none for one epoch.
+pub fn peak_epochs(epochs: usize) -> Vec<usize> {
+    if epochs < 2 {
+        return Vec::new();
+    }
+    let mut e: Vec<usize> = [1, 3, epochs].into_iter().filter(|&e| e <= epochs).collect();
+    e.dedup();
+    e
+}
+
+/// The test accuracy of run `r` after epoch `e` (`None`: not evaluated, not finite, or the run
+/// stopped before).
+fn acc_after(r: &TrainResult, e: usize) -> Option<f64> {
+    r.epochs_log.iter().find(|x| x.epoch == e).and_then(|x| x.test_acc).filter(|a| a.is_finite())
+}
+
+/// The ridge of grid `spec` after each of [`peak_epochs`], per depth, from the runs `pts`.
+fn epoch_peaks(spec: &GridSpec, epochs: usize, pts: &[&TrainResult]) -> Vec<EpochPeak> {
+    let variances = spec.variances();
+    // per (epoch, depth): the index of the best axis value and its mean accuracy
+    let best = |e: usize, depth: usize| -> Option<(usize, f64)> {
+        variances
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &v)| {
+                let accs: Vec<f64> =
+                    at(pts, depth, spec.weights_at(v)).iter().filter_map(|r| acc_after(r, e)).collect();
+                (!accs.is_empty()).then(|| (i, mean_sd(&accs).0))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let mut out = Vec::new();
+    for e in peak_epochs(epochs) {
+        for &depth in &spec.depths {
+            let b = best(e, depth);
+            let last = best(epochs, depth);
+            out.push(EpochPeak {
+                epoch: e,
+                depth,
+                axis: b.map(|(i, _)| spec.axis_value(variances[i])),
+                acc: b.map(|(_, a)| a),
+                shift: b.zip(last).map(|((i, _), (j, _))| i as i64 - j as i64),
+            });
+        }
+    }
+    out
 }
 
 /// Half and twice the chosen rate at one depth of one grid: does the accuracy peak move?
@@ -226,12 +294,14 @@ pub fn summarize_grid(cfg: &Config, spec: &GridSpec, lr: f64, pts: &[&TrainResul
     let deepest_seed_sd = (full.len() >= 2 && spec.seeds_or(&cfg.seeds).len() > 1)
         .then(|| full.iter().map(|c| c.test_acc_sd).sum::<f64>() / full.len() as f64);
     let outcomes: Vec<Outcome> = pts.iter().map(|p| outcome_of(p).0).collect();
+    let epochs = spec.epochs_or(cfg.epochs);
     GridSummary {
+        epoch_peaks: epoch_peaks(spec, epochs, pts),
         rows,
         lr,
         lr_auto: spec.lr == super::config::Lr::Auto,
         width: spec.width_or(cfg.width),
-        epochs: spec.epochs_or(cfg.epochs),
+        epochs,
         seeds: spec.seeds_or(&cfg.seeds).len(),
         blowup_factor: cfg.blowup_factor,
         axis_label: spec.axis_label().into(),

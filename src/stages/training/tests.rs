@@ -531,3 +531,93 @@ fn control_reports_peak_shifts_in_grid_steps() {
     assert!(!c[0].moves, "one step and a missing factor do not move the peak");
     assert_eq!(c[0].factors[1].shift, None);
 }
+
+/// The ridge by epoch, worked by hand on a three-epoch grid at one depth with variances 0.1, 1,
+/// 10 and two seeds: after epoch 1 the best cell is 0.1 (0.50 against 0.40 and 0.30), after epoch
+/// 3 it is 10 (0.95; its seed 1 failed during epoch 2 and counts only after epoch 1), two grid
+/// steps up; a one-epoch grid shows no ridge by epoch.
+#[test]
+fn the_ridge_by_epoch_is_worked_out_by_hand() {
+    assert_eq!(summary::peak_epochs(1), Vec::<usize>::new());
+    assert_eq!(summary::peak_epochs(2), vec![1, 2]);
+    assert_eq!(summary::peak_epochs(3), vec![1, 3]);
+    assert_eq!(summary::peak_epochs(10), vec![1, 3, 10]);
+    let spec = GridSpec {
+        depths: vec![2],
+        sv2_min: 0.1,
+        sv2_max: 10.0,
+        sv2_count: 3,
+        inits: false,
+        epochs: Some(3),
+        ..Config::default().grids[0].clone()
+    };
+    let cfg = Config { seeds: vec![0, 1], grids: vec![spec.clone()], ..Config::default() };
+    let log = |accs: &[f64]| -> Vec<crate::nn::train::EpochRow> {
+        accs.iter()
+            .enumerate()
+            .map(|(i, &a)| crate::nn::train::EpochRow {
+                epoch: i + 1,
+                train_loss: Some(1.0),
+                train_acc: 0.5,
+                test_acc: Some(a),
+                test_loss: Some(1.0),
+                seconds: 1.0,
+                steps: 10,
+            })
+            .collect()
+    };
+    let run = |sv2: f64, seed: u64, accs: &[f64], outcome: Outcome| TrainResult {
+        act: ActName::Tanh,
+        alpha: None,
+        depth: 2,
+        sw2: 1.0,
+        sv2,
+        seed,
+        epochs: 3,
+        test_acc: *accs.last().unwrap(),
+        outcome,
+        diverged: outcome.failed(),
+        epochs_log: log(accs),
+        ..result()
+    };
+    let t = Outcome::Trained;
+    let runs = [
+        run(0.1, 0, &[0.5, 0.6, 0.7], t),
+        run(0.1, 1, &[0.5, 0.6, 0.7], t),
+        run(1.0, 0, &[0.4, 0.7, 0.8], t),
+        run(1.0, 1, &[0.4, 0.7, 0.8], t),
+        run(10.0, 0, &[0.3, 0.9, 0.95], t),
+        run(10.0, 1, &[0.3], Outcome::Blowup),
+    ];
+    let refs: Vec<&TrainResult> = runs.iter().collect();
+    let g = summary::summarize_grid(&cfg, &spec, 0.01, &refs);
+    let p = |e: usize| g.epoch_peaks.iter().find(|p| p.epoch == e).unwrap();
+    assert_eq!(g.epoch_peaks.len(), 2);
+    assert_eq!((p(1).axis, p(1).shift), (Some(0.1), Some(-2)));
+    assert!((p(1).acc.unwrap() - 0.5).abs() < 1e-15);
+    assert_eq!((p(3).axis, p(3).acc, p(3).shift), (Some(10.0), Some(0.95), Some(0)));
+    let one = GridSpec { epochs: Some(1), ..spec.clone() };
+    assert!(summary::summarize_grid(&cfg, &one, 0.01, &refs).epoch_peaks.is_empty());
+
+    // the chapter renders the ridge by epoch (strict undefined: every key it reads exists)
+    let points: Vec<PointResult> = runs.iter().map(|r| PointResult { result: r.clone(), loss_trace: vec![] }).collect();
+    let have: Vec<(usize, &PointResult)> = points.iter().map(|p| (0, p)).collect();
+    let sum = summary::summarize(&cfg, &have, &[0.01], vec![], vec![], 0, None);
+    let figures = vec![figures::heatmap(&sum.grids[0]).unwrap(), figures::curves(0, &sum.grids[0], &have).unwrap()];
+    let art = crate::pipeline::Artifact { summary: serde_json::to_value(&sum).unwrap(), figures, ..Default::default() };
+    let rec = crate::pipeline::StageRecord {
+        name: "training".into(),
+        version: 1,
+        key: "k".into(),
+        cached: false,
+        seconds: 0.0,
+        jobs: 1,
+        artifact: std::sync::Arc::new(art),
+        chapter: Stage::chapter(&TrainingStage::new(cfg.clone()).unwrap()),
+    };
+    let md = crate::report::render(&[rec], &crate::report::RunInfo::collect("quick", "", 1)).unwrap().markdown;
+    let want =
+        "after epochs 1, 3 (mean over the seeds that had trained that far; in brackets, grid steps from the last \
+                epoch's best, positive at a larger variance): $L = 2$: 0.100 (-2) → 10.0.";
+    assert!(md.contains(want), "{}", &md[md.find("Does the ridge").unwrap_or(0)..]);
+}
