@@ -67,6 +67,23 @@ pub struct StageRecord {
     pub chapter: Option<super::Chapter>,
 }
 
+impl StageRecord {
+    /// The record of `stage` holding `artifact` as if just computed (key `k`, one thread): what a
+    /// test hands to the renderer without running the pipeline.
+    pub fn computed(stage: &dyn Stage, artifact: Artifact) -> Self {
+        Self {
+            name: stage.name().into(),
+            version: stage.version(),
+            key: "k".into(),
+            cached: false,
+            seconds: 0.0,
+            jobs: 1,
+            artifact: Arc::new(artifact),
+            chapter: stage.chapter(),
+        }
+    }
+}
+
 /// The pipeline: stages, profile, cache.
 pub struct Runner<'a> {
     pub stages: &'a [Box<dyn Stage>],

@@ -2,7 +2,6 @@
 //! snapshots).
 
 use super::{build_artifact, cases, run_case, CaseResult, Config, Dynamics, TolKind};
-use crate::pipeline::Stage;
 use serde_json::{json, Value};
 
 /// A small configuration runs, every case yields rows, and the table has the keys of the issue.
@@ -21,16 +20,7 @@ fn small_config_produces_complete_artifact() {
     assert_eq!(art.claims.len(), 7);
     assert!(art.figures.iter().all(|f| f.name.starts_with("dynamics-") && f.svg.starts_with("<svg")));
     // The chapter renders: no template error, no LaTeX warning, every figure referenced.
-    let record = crate::pipeline::StageRecord {
-        name: "dynamics".into(),
-        version: super::VERSION,
-        key: "k".into(),
-        cached: false,
-        seconds: 0.0,
-        jobs: 1,
-        artifact: std::sync::Arc::new(art.clone()),
-        chapter: Stage::chapter(&Dynamics::new(cfg.clone()).unwrap()),
-    };
+    let record = crate::pipeline::StageRecord::computed(&Dynamics::new(cfg.clone()).unwrap(), art.clone());
     let info = crate::report::render::RunInfo {
         program_version: "test".into(),
         git_commit: None,

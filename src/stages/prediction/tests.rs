@@ -376,16 +376,7 @@ fn chapter_renders() {
             std::fs::write(format!("{dir}/{}.svg", f.name), &f.svg).unwrap();
         }
     }
-    let rec = StageRecord {
-        name: "prediction".into(),
-        version: 1,
-        key: "k".into(),
-        cached: false,
-        seconds: 0.0,
-        jobs: 1,
-        artifact: std::sync::Arc::new(art),
-        chapter: crate::pipeline::Stage::chapter(&PredictionStage::new(cfg.clone()).unwrap()),
-    };
+    let rec = StageRecord::computed(&PredictionStage::new(cfg.clone()).unwrap(), art);
     let info = crate::report::RunInfo::collect("quick", "", 1);
     let out = crate::report::render(&[rec], &info).unwrap();
     let md = &out.markdown;

@@ -605,16 +605,7 @@ fn the_ridge_by_epoch_is_worked_out_by_hand() {
     let sum = summary::summarize(&cfg, &have, &[0.01], vec![], vec![], 0, None);
     let figures = vec![figures::heatmap(&sum.grids[0]).unwrap(), figures::curves(0, &sum.grids[0], &have).unwrap()];
     let art = crate::pipeline::Artifact { summary: serde_json::to_value(&sum).unwrap(), figures, ..Default::default() };
-    let rec = crate::pipeline::StageRecord {
-        name: "training".into(),
-        version: 1,
-        key: "k".into(),
-        cached: false,
-        seconds: 0.0,
-        jobs: 1,
-        artifact: std::sync::Arc::new(art),
-        chapter: Stage::chapter(&TrainingStage::new(cfg.clone()).unwrap()),
-    };
+    let rec = crate::pipeline::StageRecord::computed(&TrainingStage::new(cfg.clone()).unwrap(), art);
     let md = crate::report::render(&[rec], &crate::report::RunInfo::collect("quick", "", 1)).unwrap().markdown;
     let want =
         "after epochs 1, 3 (mean over the seeds that had trained that far; in brackets, grid steps from the last \
