@@ -34,7 +34,7 @@ use crate::stages::training::{TrainingRecord, TrainingRow};
 use held_out::{HeldOutRun, Trainer};
 
 /// Version of the stage's summary, tables and figures (bump when they change).
-const VERSION: u32 = 9;
+const VERSION: u32 = 10;
 
 /// What is wrong with the training stage's artifact as the prediction stage reads it.
 #[derive(Debug, thiserror::Error)]

@@ -538,3 +538,28 @@ fn held_out_depths_decide_c4c() {
     let art = build(&pts, 1.0, 0.3, "given", &none, &FakeTheory, Some(&trainer)).unwrap();
     assert_eq!(art.claims.iter().find(|c| c.id == "C4c").unwrap().status, ClaimStatus::NotTested);
 }
+
+/// A vanilla baseline grid beside the residual ones is analysed (it has its own heatmap) but does
+/// not enter the claims, which are about residual networks: the claims are those of the residual
+/// grids alone.
+#[test]
+fn claims_judge_residual_grids_only() {
+    let pts = synthetic_points();
+    let cfg = Config { bootstrap: 20, contour_points: 6, ..Config::default() };
+    let alone = build(&pts, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
+    let mut with = pts.clone();
+    for l in [4usize, 8, 16, 32] {
+        for i in 0..5 {
+            for seed in 0..3u64 {
+                // a vanilla tanh grid over sigma_w^2 whose best cell is sigma_w^2 = 1 (Xavier)
+                let sw2 = 0.25 * 2f64.powi(i);
+                let mut p = point(ActName::Tanh, l, sw2, 0.0, seed, 0.9 - 0.1 * (sw2.ln()).abs());
+                p.arch = Architecture::Vanilla;
+                with.push(p);
+            }
+        }
+    }
+    let both = build(&with, 1.0, 0.3, "given", &cfg, &FakeTheory, None).unwrap();
+    assert!(both.figures.len() > alone.figures.len(), "the vanilla grid is analysed and drawn");
+    assert_eq!(both.claims, alone.claims);
+}
