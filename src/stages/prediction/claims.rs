@@ -239,14 +239,15 @@ fn c3d_expressivity_predicts_relu(g: &Groups) -> Claim {
 /// The verdict of one comparison: `NotReproduced` if another metric is significantly better,
 /// `Reproduced` if the reference is significantly better than every other, `Inconclusive` otherwise.
 fn comparison_verdict(c: &MaeComparison) -> ClaimStatus {
-    let vs: Vec<Versus> = (0..c.names.len()).filter_map(|m| c.versus(m)).collect();
-    if vs.contains(&Versus::Better) {
-        ClaimStatus::NotReproduced
-    } else if !vs.is_empty() && vs.iter().all(|v| *v == Versus::Worse) {
-        ClaimStatus::Reproduced
-    } else {
-        ClaimStatus::Inconclusive
-    }
+    let per_metric: Vec<ClaimStatus> = (0..c.names.len())
+        .filter_map(|m| c.versus(m))
+        .map(|v| match v {
+            Versus::Better => ClaimStatus::NotReproduced,
+            Versus::Worse => ClaimStatus::Reproduced,
+            Versus::Indistinguishable => ClaimStatus::Inconclusive,
+        })
+        .collect();
+    combine(&per_metric)
 }
 
 /// C3c / C3d: the theory's metric against the four others and the nulls $\ln v$, $\ln(vL)$, scored
