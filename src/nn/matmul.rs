@@ -11,8 +11,62 @@
 //! \partial Y$ ([`backward_input`]) and its weight gradient $\partial W = \partial Y X^\top$
 //! ([`backward_weight`]).
 
+use super::microkernel::{self, Lhs, Rhs};
 use super::scalar::Scalar;
 use faer::{Accum, MatMut, MatRef, Par};
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// Whether products go to [`microkernel`] where it applies: when the CPU has AVX-512F, unless
+/// `EOC_MATMUL=faer` is set (every product through faer; the results are the same bits, so this
+/// only exists to time the two side by side).
+pub fn kernel_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| microkernel::available() && std::env::var("EOC_MATMUL").map_or(true, |v| v != "faer"))
+}
+
+thread_local! {
+    static FAER_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every product this thread computes going through faer, as with
+/// `EOC_MATMUL=faer`: for comparing the two in one process (tests, benchmarks).
+pub fn with_faer_only<R>(f: impl FnOnce() -> R) -> R {
+    let before = FAER_ONLY.with(|c| c.replace(true));
+    let out = f();
+    FAER_ONLY.with(|c| c.set(before));
+    out
+}
+
+/// `c [+]= alpha * a * b` on [`microkernel`] when it applies, returning false (and touching
+/// nothing) when it does not: `f32`, a sequential product (faer keeps the products it is asked
+/// to split over threads), a shape [`microkernel::supports`]. `c` is `m x n` column-major with
+/// leading dimension `m`; `a` is `m x k`, column-major with leading dimension `m` or, with
+/// `a_rowmajor`, row-major with leading dimension `k`; entry `(p, j)` of `b` is
+/// `b[p * b_rs + j * b_cs]`.
+#[allow(clippy::too_many_arguments)]
+fn on_kernel<T: Scalar>(
+    c: &mut [T],
+    accumulate: bool,
+    (a, a_rowmajor): (&[T], bool),
+    b: &[T],
+    (m, n, k): (usize, usize, usize),
+    (b_rs, b_cs): (usize, usize),
+    alpha: T,
+    par: Par,
+) -> bool {
+    if !matches!(par, Par::Seq) || !microkernel::supports(m, n, k) || !kernel_enabled() || FAER_ONLY.with(Cell::get) {
+        return false;
+    }
+    let (Some(c), Some(a), Some(b)) = (T::as_f32_mut(c), T::as_f32(a), T::as_f32(b)) else {
+        return false;
+    };
+    let rhs = Rhs { data: b, row_stride: b_rs, col_stride: b_cs };
+    let lhs = if a_rowmajor { Lhs::RowMajor { data: a, ld: k } } else { Lhs::ColMajor { data: a, ld: m } };
+    microkernel::gemm(m, n, k, c, m, accumulate, lhs, rhs, alpha.f64() as f32);
+    zero_upper();
+    true
+}
 
 /// Clears the upper halves of the vector registers after a faer product.
 ///
@@ -69,6 +123,9 @@ pub fn forward<T: Scalar>(
     batch: usize,
     par: Par,
 ) {
+    if on_kernel(y, accumulate, (w, true), x, (n_out, batch, n_in), (1, n_in), T::one(), par) {
+        return;
+    }
     let acc = if accumulate { Accum::Add } else { Accum::Replace };
     faer::linalg::matmul::matmul(
         act_mut(y, n_out, batch),
@@ -93,6 +150,10 @@ pub fn backward_input<T: Scalar>(
     batch: usize,
     par: Par,
 ) {
+    // W^T is the column-major n_in x n_out matrix with leading dimension n_in.
+    if on_kernel(dx, accumulate, (w, false), dy, (n_in, batch, n_out), (1, n_out), T::one(), par) {
+        return;
+    }
     let acc = if accumulate { Accum::Add } else { Accum::Replace };
     faer::linalg::matmul::matmul(
         act_mut(dx, n_in, batch),
@@ -107,6 +168,10 @@ pub fn backward_input<T: Scalar>(
 
 /// `dW (n_out x n_in, row-major) = dy x^T` (sum over the batch), overwriting `dw`.
 pub fn backward_weight<T: Scalar>(dw: &mut [T], dy: &[T], x: &[T], n_in: usize, n_out: usize, batch: usize, par: Par) {
+    // dW^T (column-major n_in x n_out) = x dy^T.
+    if on_kernel(dw, false, (x, false), dy, (n_in, n_out, batch), (n_out, 1), T::one(), par) {
+        return;
+    }
     faer::linalg::matmul::matmul(
         MatMut::from_row_major_slice_mut(dw, n_out, n_in),
         Accum::Replace,
@@ -131,6 +196,9 @@ pub fn weight_update<T: Scalar>(
     batch: usize,
     par: Par,
 ) {
+    if on_kernel(w, true, (x, false), dy, (n_in, n_out, batch), (n_out, 1), alpha, par) {
+        return;
+    }
     faer::linalg::matmul::matmul(
         MatMut::from_row_major_slice_mut(w, n_out, n_in),
         Accum::Add,
@@ -196,6 +264,48 @@ mod tests {
             for k in 0..n_in {
                 let s: f64 = (0..batch).map(|j| dy[j * n_out + i] * x[j * n_in + k]).sum();
                 assert!((dw[i * n_in + k] - s).abs() < 1e-14);
+            }
+        }
+    }
+
+    /// The four products of a layer give the same bits on the AVX-512 kernel as through faer
+    /// (where the CPU has AVX-512F; elsewhere both sides are faer), at the shapes of the network:
+    /// hidden 128 x 128, input 784 -> 128, output 128 -> 10 (faer's), widths 64 and 48, whole
+    /// batches and column ranges.
+    #[test]
+    fn kernel_and_faer_give_the_same_bits() {
+        let val = |i: usize, s: f32| ((i as f32 * 0.618_034 + s).sin() * 1.7).tan().clamp(-3.0, 3.0);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+        for (n_in, n_out, batch) in
+            [(128usize, 128usize, 128usize), (784, 128, 128), (128, 10, 128), (64, 64, 16), (48, 48, 40)]
+        {
+            let w: Vec<f32> = (0..n_out * n_in).map(|i| val(i, 0.3)).collect();
+            let x: Vec<f32> = (0..n_in * batch).map(|i| val(i, 1.1)).collect();
+            let dy: Vec<f32> = (0..n_out * batch).map(|i| val(i, 2.3)).collect();
+            let y0: Vec<f32> = (0..n_out * batch).map(|i| val(i, 0.7)).collect();
+            let dx0: Vec<f32> = (0..n_in * batch).map(|i| val(i, 0.9)).collect();
+            let run = || {
+                let mut out = Vec::new();
+                for acc in [false, true] {
+                    let mut y = y0.clone();
+                    forward(&mut y, acc, &w, &x, n_in, n_out, batch, Par::Seq);
+                    let mut dx = dx0.clone();
+                    backward_input(&mut dx, acc, &w, &dy, n_in, n_out, batch, Par::Seq);
+                    out.push(y);
+                    out.push(dx);
+                }
+                let mut dw = w.clone();
+                backward_weight(&mut dw, &dy, &x, n_in, n_out, batch, Par::Seq);
+                let mut wu = w.clone();
+                weight_update(&mut wu, -0.013, &dy, &x, n_in, n_out, batch, Par::Seq);
+                out.push(dw);
+                out.push(wu);
+                out
+            };
+            let ours = run();
+            let faer = with_faer_only(run);
+            for (q, (a, b)) in ours.iter().zip(&faer).enumerate() {
+                assert!(same(a, b), "product {q} at {n_out} x {n_in}, batch {batch}: kernel and faer differ");
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod cpu;
 pub mod init;
 pub mod loss;
 pub mod matmul;
+pub mod microkernel;
 pub mod mnist;
 pub mod model;
 pub mod scalar;

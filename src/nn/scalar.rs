@@ -47,6 +47,11 @@ pub trait Scalar:
     }
     /// True if finite (not NaN, not infinite).
     fn is_finite_k(self) -> bool;
+    /// The slice as `f32`, for the `f32`-only product kernel ([`super::microkernel`]); `None` for
+    /// other types.
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
+    /// The mutable slice as `f32`; `None` for other types.
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 impl Scalar for f32 {
@@ -79,6 +84,14 @@ impl Scalar for f32 {
     fn is_finite_k(self) -> bool {
         self.is_finite()
     }
+    #[inline(always)]
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    #[inline(always)]
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
+    }
 }
 
 impl Scalar for f64 {
@@ -110,6 +123,14 @@ impl Scalar for f64 {
     #[inline(always)]
     fn is_finite_k(self) -> bool {
         self.is_finite()
+    }
+    #[inline(always)]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    #[inline(always)]
+    fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
     }
 }
 
