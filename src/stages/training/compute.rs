@@ -59,13 +59,18 @@ fn calibrated_gflops(width: usize, batch: usize) -> f64 {
 pub struct Speeds(Mutex<std::collections::BTreeMap<String, f64>>);
 
 impl Speeds {
+    /// The key of `c`'s shape: what the speed of a training step depends on.
+    fn shape(c: &TrainConfig) -> String {
+        format!("{:?} {:?} {:?} {} {} {}", c.arch, c.act, c.alpha, c.width, c.depth, c.batch)
+    }
+
     /// Per-thread training throughput of the shape of `c`, GFLOP/s, measured: 16 SGD steps of a
     /// network of that shape (at the benign $\sigma_w^2 = 1$, $\sigma_v^2 = 0.01$, so that it
     /// trains), on MNIST, on one thread, as training FLOPs
     /// ([`crate::nn::ModelSpec::train_flops_per_sample`] times samples) over the loop's wall time.
     /// Falls back to [`calibrated_gflops`] if the run cannot be made.
     fn gflops(&self, c: &TrainConfig, data: &Data) -> f64 {
-        let shape = format!("{:?} {:?} {:?} {} {} {}", c.arch, c.act, c.alpha, c.width, c.depth, c.batch);
+        let shape = Self::shape(c);
         if let Some(&g) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&shape) {
             return g;
         }
@@ -89,7 +94,24 @@ impl Speeds {
 
     /// The estimate of `cfgs` on `jobs` threads, each run at the measured speed of its shape
     /// ([`estimate_seconds`] per run), and the slowest and fastest speed used.
+    /// Shapes not yet measured are measured first, one per thread of the current rayon pool (the
+    /// grid, too, runs one network per thread).
     pub fn estimate(&self, cfgs: &[&TrainConfig], jobs: usize, data: &Data) -> (f64, f64, f64) {
+        use rayon::prelude::*;
+        let mut fresh: Vec<&TrainConfig> = Vec::new();
+        {
+            let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen = std::collections::BTreeSet::new();
+            for c in cfgs {
+                let shape = Self::shape(c);
+                if !known.contains_key(&shape) && seen.insert(shape) {
+                    fresh.push(c);
+                }
+            }
+        }
+        fresh.par_iter().with_max_len(1).for_each(|c| {
+            self.gflops(c, data);
+        });
         let (mut s, mut lo, mut hi) = (0.0, f64::INFINITY, 0.0f64);
         for c in cfgs {
             let g = self.gflops(c, data);
