@@ -3,8 +3,9 @@
 //!   and the training loop's step (forward, loss, backward, update) on one and two threads;
 //! - a grid-shaped workload: two FRN tanh networks of depth 50 trained concurrently, one per
 //!   thread of a 2-thread pool, as the training stage runs its points (`grid` group);
-//! - the raw faer products at those shapes, and a 1024^3 product (peak GFLOP/s of this machine;
-//!   criterion's throughput "elem/s" counts floating-point operations, so Gelem/s = GFLOP/s);
+//! - the layer products on the AVX-512 kernel and through faer side by side (`product` group:
+//!   128^3 hot and over 200 layers whose operands do not stay in cache, 512^3, 1024^3; criterion's
+//!   throughput "elem/s" counts floating-point operations, so Gelem/s = GFLOP/s);
 //! - `cargo bench --bench nn -- train-reference [THREADS] [REPEATS]`: whole training runs of the
 //!   reference configuration of `torch_resnet.py` (10000 images, 1 epoch), printing samples/s in
 //!   the same definition (training loop only) for the comparison with PyTorch (with
@@ -223,24 +224,60 @@ fn criterion_benches(c: &mut Criterion) {
     g.bench_function("fwd_bwd_n128_l20_b128_f32_seq", |b| b.iter(|| black_box(s.run(1.0 / B as f64))));
     g.finish();
 
-    let mut g = c.benchmark_group("faer_product");
-    for (m, k, n) in [(128usize, 128usize, 128usize), (1024, 1024, 1024)] {
+    // The layer products on the AVX-512 kernel (where the CPU has it) and through faer, side by
+    // side; `cold` cycles through 200 weight matrices and their operands (38 MB, more than the
+    // L3 cache), as the layers of a deep network do.
+    let mut g = c.benchmark_group("product");
+    for (m, k, n) in [(128usize, 128usize, 128usize), (512, 512, 512), (1024, 1024, 1024)] {
         g.throughput(Throughput::Elements(2 * (m * k * n) as u64));
         let a = vec![0.5f32; m * k];
         let x = vec![0.25f32; k * n];
         let mut y = vec![0.0f32; m * n];
-        g.bench_function(format!("{m}x{k}x{n}_f32_seq"), |b| {
-            b.iter(|| matmul::forward(&mut y, false, &a, black_box(&x), k, m, n, Par::Seq))
-        });
         let dy = vec![0.1f32; m * n];
-        if m == 128 {
-            let mut dw = vec![0.0f32; m * k];
-            g.bench_function(format!("{m}x{k}x{n}_f32_weight_grad_seq"), |b| {
-                b.iter(|| matmul::backward_weight(&mut dw, black_box(&dy), &x, k, m, n, Par::Seq))
+        let mut dw = vec![0.0f32; m * k];
+        for (engine, faer_only) in [("kernel", false), ("faer", true)] {
+            let on = |f: &mut dyn FnMut()| if faer_only { matmul::with_faer_only(f) } else { f() };
+            g.bench_function(format!("{m}x{k}x{n}_forward_{engine}"), |b| {
+                b.iter(|| on(&mut || matmul::forward(&mut y, false, &a, black_box(&x), k, m, n, Par::Seq)))
             });
+            if m == 128 {
+                g.bench_function(format!("{m}x{k}x{n}_weight_grad_{engine}"), |b| {
+                    b.iter(|| on(&mut || matmul::backward_weight(&mut dw, black_box(&dy), &x, k, m, n, Par::Seq)))
+                });
+                let mut cold = ColdLayers::new(200);
+                g.throughput(Throughput::Elements(cold.flops()));
+                g.bench_function(format!("{m}x{k}x{n}_cold_layers_fwd_bwd_{engine}"), |b| {
+                    b.iter(|| on(&mut || cold.run()))
+                });
+                g.throughput(Throughput::Elements(2 * (m * k * n) as u64));
+            }
         }
     }
     g.finish();
+}
+
+/// The forward and input-gradient products of `count` independent 128 x 128 layers (batch 128),
+/// one after the other: operands that do not stay in cache, as in a deep network.
+struct ColdLayers {
+    w: Vec<Vec<f32>>,
+    x: Vec<Vec<f32>>,
+    y: Vec<Vec<f32>>,
+}
+
+impl ColdLayers {
+    fn new(count: usize) -> Self {
+        let m = |s: usize| (0..count).map(|q| (0..N * B).map(|i| ((i * s + q) % 17) as f32 * 0.01).collect()).collect();
+        ColdLayers { w: m(3), x: m(5), y: m(7) }
+    }
+    fn flops(&self) -> u64 {
+        2 * 2 * (N * N * B * self.w.len()) as u64
+    }
+    fn run(&mut self) {
+        for q in 0..self.w.len() {
+            matmul::forward(&mut self.y[q], true, &self.w[q], &self.x[q], N, N, B, Par::Seq);
+            matmul::backward_input(&mut self.x[q], true, &self.w[q], &self.y[q], N, N, B, Par::Seq);
+        }
+    }
 }
 
 /// (total, idle) jiffies over all CPUs from /proc/stat.
