@@ -1,4 +1,5 @@
-//! The faer core: the three matrix products of a dense layer over slices, with no allocation.
+//! The matrix products of a dense layer over slices, with no allocation: on the AVX-512 kernel
+//! ([`microkernel`], the same bits as faer) for `f32` products it takes, through faer otherwise.
 //!
 //! Storage conventions of the whole network core:
 //! - a batch of activations is `batch` samples of `n` features each, sample after sample

@@ -1,7 +1,8 @@
 //! The faer-backed network core: models, backpropagation, SGD, the MNIST loader, training.
 //!
 //! - [`scalar`]: the float trait ([`Scalar`], `f32`/`f64`) and the fused element-wise kernels;
-//! - [`matmul`]: the three products of a dense layer through faer;
+//! - [`matmul`]: the products of a dense layer, on [`microkernel`] (an AVX-512 kernel that gives
+//!   faer's bits, faster at the network's sizes) where it applies and through faer otherwise;
 //! - [`model`], [`init`]: model description, parameter storage and seeded initialization;
 //! - [`tape`]: batched forward/backward passes over a reusable workspace with per-layer access;
 //! - [`loss`]: softmax cross-entropy; [`sgd`]: the optimizer;

@@ -6,7 +6,7 @@ use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::error::UsageError;
 use crate::meanfield::{trajectory, MeanFieldError, Sampling, Spec, Variances};
-use crate::nn::matmul::probe_gflops;
+use crate::nn::matmul::{self, probe_gflops};
 use crate::nn::mnist::{resolve_dir, Mnist};
 use crate::nn::sgd::sgd_step;
 use crate::nn::train::{train, TrainConfig};
@@ -121,7 +121,10 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
 /// fused SGD update of every tensor; learning rate 0 keeps the weights) of the model of `tc` on
 /// a batch of `tc.batch` synthetic inputs, on `threads` threads (a private pool) with sequential
 /// faer products.
-fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64, PerformanceError> {
+///
+/// With `faer_only` every product of the step goes through faer ([`matmul::with_faer_only`]; only
+/// meaningful on one thread, where the whole step runs on the pool's one thread).
+fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize, faer_only: bool) -> Result<f64, PerformanceError> {
     let spec = tc.spec()?;
     let mut params = init::<f32>(&spec, tc.seed)?;
     let mut tape = Tape::for_training(&spec, tc.batch, Par::Seq);
@@ -131,7 +134,14 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64,
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let fill = |c0: usize, c1: usize, x: &mut [f32]| x.copy_from_slice(&input[c0 * d..c1 * d]);
     let mut step = || -> Result<(), PerformanceError> {
-        pool.install(|| sgd_step(&mut params, &mut tape, tc.batch, &labels, 0.0, threads, Par::Seq, &fill, |_| true))?;
+        pool.install(|| {
+            let mut step = || sgd_step(&mut params, &mut tape, tc.batch, &labels, 0.0, threads, Par::Seq, &fill, |_| true);
+            if faer_only {
+                matmul::with_faer_only(step)
+            } else {
+                step()
+            }
+        })?;
         Ok(())
     };
     step()?;
@@ -142,6 +152,28 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize) -> Result<f64,
         t.push(t0.elapsed().as_secs_f64());
     }
     Ok(median(&t))
+}
+
+/// Throughput (GFLOP/s, best of `reps`) of the forward and input-gradient products of `count`
+/// independent 128 x 128 layers on a batch of 128, one layer after the other, on this thread: with
+/// 200 layers the operands (38 MB) do not stay in cache, as in a deep network.
+fn layer_products_gflops(count: usize, reps: usize) -> f64 {
+    const N: usize = 128;
+    let mats = |s: usize| -> Vec<Vec<f32>> {
+        (0..count).map(|q| (0..N * N).map(|i| ((i * s + q) % 17) as f32 * 0.01).collect()).collect()
+    };
+    let (w, mut x, mut y) = (mats(3), mats(5), mats(7));
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        for q in 0..count {
+            matmul::forward(&mut y[q], true, &w[q], &x[q], N, N, N, Par::Seq);
+            matmul::backward_input(&mut x[q], true, &w[q], &y[q], N, N, N, Par::Seq);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box((&x, &y));
+    4.0 * (N * N * N * count) as f64 / best / 1e9
 }
 
 /// Best of two wall times of the mean-field trajectory of an FRN ($\sigma_w^2 = \sigma_v^2 = 1$,
@@ -260,6 +292,14 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
     bar.inc(1);
     let small = probe_gflops(128, 128, 128, 5, 200, Par::Seq);
     m("faer f32 product 128x128 · 128x128, 1 thread", small, "GFLOP/s", None);
+    // The layer products on the AVX-512 kernel and through faer, side by side.
+    let engine = if matmul::kernel_enabled() { "AVX-512 kernel" } else { "faer (no AVX-512 kernel on this CPU)" };
+    let ours = layer_products_gflops(200, 3);
+    let theirs = matmul::with_faer_only(|| layer_products_gflops(200, 3));
+    let what = "layer products 128 x 128 · 128 x 128 (forward and input gradient of 200 layers, operands out of cache), 1 thread";
+    m(&format!("{what}: {engine}"), ours, "GFLOP/s", None);
+    m(&format!("{what}: faer"), theirs, "GFLOP/s", None);
+    m("layer products: kernel / faer", ours / theirs, "x", None);
     let n = cfg.big_n;
     let probe_err = |e| StageError::compute(format!("faer product probe n = {n}"), e);
     let big1 = probe_square_gflops(n, 3, Par::Seq).map_err(probe_err)?;
@@ -272,7 +312,8 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
     let spec = tc.spec().map_err(|e| StageError::compute("the reference model", e))?;
     let flops_per_sample = spec.train_flops_per_sample() as f64;
     for threads in [1, cfg.threads] {
-        let step = time_train_step(&tc, threads, 50).map_err(|e| StageError::compute("training-step timing", e))?;
+        let step_err = |e| StageError::compute("training-step timing", e);
+        let step = time_train_step(&tc, threads, 50, false).map_err(step_err)?;
         let step_gflops = flops_per_sample * tc.batch as f64 / step / 1e9;
         let (big, th) =
             if threads == 1 { (big1, "1 thread".to_string()) } else { (big2, format!("{threads} threads")) };
@@ -284,6 +325,10 @@ pub fn measure(cfg: &Config, ctx: &StageContext) -> Result<Summary, StageError> 
         );
         if threads == 1 {
             m("training step / faer's 128x128 product, 1 thread", step_gflops / small, "x", None);
+            let step_faer = time_train_step(&tc, 1, 50, true).map_err(step_err)?;
+            let faer_gflops = flops_per_sample * tc.batch as f64 / step_faer / 1e9;
+            m("training step, 1 thread, every product through faer", faer_gflops, "GFLOP/s", None);
+            m("training step, 1 thread: kernel / faer", step_faer / step, "x", None);
         }
         m(&format!("training step / faer's {n}³ product, {th}"), step_gflops / big, "x", None);
         if cfg.threads == 1 {
