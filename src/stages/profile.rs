@@ -89,6 +89,21 @@ impl Profile {
 mod tests {
     use super::*;
 
+    /// The benchmark profiles under `benches/` load and pass every stage's checks; the scaling
+    /// profile has 64 points of one shape (so that 1, 2, 4, 8 and 16 jobs divide it evenly).
+    #[test]
+    fn bench_profiles_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+        for file in ["grid.toml", "scaling.toml"] {
+            let p = Profile::load(&dir.join(file).to_string_lossy()).unwrap();
+            crate::stages::registry(&p).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        let p = Profile::load(&dir.join("scaling.toml").to_string_lossy()).unwrap();
+        let points = p.training.points(&[0.01]);
+        assert_eq!(points.len(), 64);
+        assert!(points.iter().all(|(_, c)| c.depth == points[0].1.depth && c.arch == points[0].1.arch));
+    }
+
     #[test]
     fn builtins_parse() {
         for (name, _) in BUILTIN {

@@ -135,7 +135,8 @@ fn time_train_step(tc: &TrainConfig, threads: usize, reps: usize, faer_only: boo
     let fill = |c0: usize, c1: usize, x: &mut [f32]| x.copy_from_slice(&input[c0 * d..c1 * d]);
     let mut step = || -> Result<(), PerformanceError> {
         pool.install(|| {
-            let mut step = || sgd_step(&mut params, &mut tape, tc.batch, &labels, 0.0, threads, Par::Seq, &fill, |_| true);
+            let mut step =
+                || sgd_step(&mut params, &mut tape, tc.batch, &labels, 0.0, threads, Par::Seq, &fill, |_| true);
             if faer_only {
                 matmul::with_faer_only(step)
             } else {
