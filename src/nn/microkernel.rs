@@ -32,10 +32,12 @@ use std::arch::x86_64::*;
 
 /// faer's block of the inner dimension: sums over longer inner dimensions are cut here.
 const KC: usize = 512;
-/// Rows per register tile: four 16-lane vectors.
+/// Rows per register tile, in 16-lane vectors (32 rows).
 const MR_VECS: usize = 2;
 /// Columns per register tile.
 const NR: usize = 12;
+// `dispatch` lists the tiles up to MR_VECS x NR.
+const _: () = assert!(MR_VECS == 2 && NR == 12, "update `dispatch` for other tile sizes");
 
 /// True when [`gemm`] can run on this CPU (AVX-512F).
 pub fn available() -> bool {
@@ -259,6 +261,7 @@ unsafe fn transpose16(src: *const f32, ld: usize, dst: *mut f32, ldd: usize) {
     }
 }
 
+/// The register tile of `vecs` vectors by `cols` columns (1..=MR_VECS, 1..=NR).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dispatch(vecs: usize, cols: usize, t: Tile) {
@@ -287,78 +290,6 @@ unsafe fn dispatch(vecs: usize, cols: usize, t: Tile) {
         (2, 10) => tile::<2, 10>(t),
         (2, 11) => tile::<2, 11>(t),
         (2, 12) => tile::<2, 12>(t),
-        (3, 1) => tile::<3, 1>(t),
-        (3, 2) => tile::<3, 2>(t),
-        (3, 3) => tile::<3, 3>(t),
-        (3, 4) => tile::<3, 4>(t),
-        (3, 5) => tile::<3, 5>(t),
-        (3, 6) => tile::<3, 6>(t),
-        (3, 7) => tile::<3, 7>(t),
-        (3, 8) => tile::<3, 8>(t),
-        (3, 9) => tile::<3, 9>(t),
-        (3, 10) => tile::<3, 10>(t),
-        (3, 11) => tile::<3, 11>(t),
-        (3, 12) => tile::<3, 12>(t),
-        (4, 1) => tile::<4, 1>(t),
-        (4, 2) => tile::<4, 2>(t),
-        (4, 3) => tile::<4, 3>(t),
-        (4, 4) => tile::<4, 4>(t),
-        (4, 5) => tile::<4, 5>(t),
-        (4, 6) => tile::<4, 6>(t),
-        (4, 7) => tile::<4, 7>(t),
-        (4, 8) => tile::<4, 8>(t),
-        (4, 9) => tile::<4, 9>(t),
-        (4, 10) => tile::<4, 10>(t),
-        (4, 11) => tile::<4, 11>(t),
-        (4, 12) => tile::<4, 12>(t),
-        (5, 1) => tile::<5, 1>(t),
-        (5, 2) => tile::<5, 2>(t),
-        (5, 3) => tile::<5, 3>(t),
-        (5, 4) => tile::<5, 4>(t),
-        (5, 5) => tile::<5, 5>(t),
-        (5, 6) => tile::<5, 6>(t),
-        (5, 7) => tile::<5, 7>(t),
-        (5, 8) => tile::<5, 8>(t),
-        (5, 9) => tile::<5, 9>(t),
-        (5, 10) => tile::<5, 10>(t),
-        (5, 11) => tile::<5, 11>(t),
-        (5, 12) => tile::<5, 12>(t),
-        (6, 1) => tile::<6, 1>(t),
-        (6, 2) => tile::<6, 2>(t),
-        (6, 3) => tile::<6, 3>(t),
-        (6, 4) => tile::<6, 4>(t),
-        (6, 5) => tile::<6, 5>(t),
-        (6, 6) => tile::<6, 6>(t),
-        (6, 7) => tile::<6, 7>(t),
-        (6, 8) => tile::<6, 8>(t),
-        (6, 9) => tile::<6, 9>(t),
-        (6, 10) => tile::<6, 10>(t),
-        (6, 11) => tile::<6, 11>(t),
-        (6, 12) => tile::<6, 12>(t),
-        (7, 1) => tile::<7, 1>(t),
-        (7, 2) => tile::<7, 2>(t),
-        (7, 3) => tile::<7, 3>(t),
-        (7, 4) => tile::<7, 4>(t),
-        (7, 5) => tile::<7, 5>(t),
-        (7, 6) => tile::<7, 6>(t),
-        (7, 7) => tile::<7, 7>(t),
-        (7, 8) => tile::<7, 8>(t),
-        (7, 9) => tile::<7, 9>(t),
-        (7, 10) => tile::<7, 10>(t),
-        (7, 11) => tile::<7, 11>(t),
-        (7, 12) => tile::<7, 12>(t),
-        (8, 1) => tile::<8, 1>(t),
-        (8, 2) => tile::<8, 2>(t),
-        (8, 3) => tile::<8, 3>(t),
-        (8, 4) => tile::<8, 4>(t),
-        (8, 5) => tile::<8, 5>(t),
-        (8, 6) => tile::<8, 6>(t),
-        (8, 7) => tile::<8, 7>(t),
-        (8, 8) => tile::<8, 8>(t),
-        (8, 9) => tile::<8, 9>(t),
-        (8, 10) => tile::<8, 10>(t),
-        (8, 11) => tile::<8, 11>(t),
-        (8, 12) => tile::<8, 12>(t),
         _ => unreachable!(),
     }
 }
