@@ -158,7 +158,7 @@ pub struct GridThroughput {
     pub seconds: f64,
     /// `(step_flops + eval_flops) / seconds`, GFLOP/s.
     pub gflops: f64,
-    /// `gflops` over the machine's limit: faer's one-thread product throughput times the threads.
+    /// `gflops` over the machine's limit: faer's product throughput per thread times the threads.
     pub limit_fraction: f64,
 }
 
@@ -170,8 +170,14 @@ pub struct Throughput {
     pub threads: usize,
     /// Side $n$ of the probe: faer's `f32` product of two $n \times n$ matrices.
     pub probe_n: usize,
-    /// Its throughput on one thread (best of 3), GFLOP/s; the limit is this times `threads`.
+    /// Its throughput per thread, GFLOP/s; the limit is this times `threads`. With
+    /// `probe_concurrent`, every thread ran one product at the same time ([`probe_per_thread`])
+    /// and this is the larger of a probe before the grids and one after; without (records of
+    /// earlier versions), one thread ran it alone, before the grids.
     pub probe_gflops: f64,
+    /// How `probe_gflops` was measured (see there).
+    #[serde(default)]
+    pub probe_concurrent: bool,
     /// faer's one-thread throughput for the grid's own product shape ($N \times N$ times
     /// $N \times B$, caches warm), GFLOP/s.
     pub step_shape_gflops: f64,
@@ -225,6 +231,25 @@ pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data, speeds: &Speeds) 
         ctx.jobs,
         speed_range(a.min(c), b.max(d)),
     ));
+}
+
+/// faer's one-thread $n^3$ product ($n$ = [`PROBE_N`]) run on `jobs` threads at once, each on its
+/// own matrices, as the grid runs one point per thread: the mean throughput per thread, GFLOP/s
+/// (each thread's best of 3). All cores busy run slower than one core alone (clock, shared cache
+/// and memory), so this is the limit the grid can reach, not one idle core's speed times `jobs`.
+fn probe_per_thread(jobs: usize) -> f64 {
+    probe_per_thread_n(jobs, PROBE_N)
+}
+
+/// [`probe_per_thread`] with products of side `n`.
+pub(crate) fn probe_per_thread_n(jobs: usize, n: usize) -> f64 {
+    let jobs = jobs.max(1);
+    let sum: f64 = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..jobs).map(|_| s.spawn(|| crate::nn::matmul::probe_gflops(n, n, n, 3, 1, faer::Par::Seq))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    });
+    sum / jobs as f64
 }
 
 /// Side of the square product probed for the machine's limit.
@@ -291,7 +316,7 @@ pub fn train_points(
             ctx.jobs,
             speed_range(lo, hi),
         ));
-        let big = crate::nn::matmul::probe_gflops(PROBE_N, PROBE_N, PROBE_N, 3, 1, faer::Par::Seq);
+        let big = probe_per_thread(ctx.jobs);
         probe = Some((big, 2.0 * calibrated_gflops(cfg.width, cfg.batch)));
     }
     let whole = StageContext { shard: None, ..*ctx };
@@ -355,7 +380,11 @@ pub fn train_points(
             rates.push((grid.name.clone(), n, step, eval, seconds));
         }
     }
-    let throughput = probe.filter(|_| !rates.is_empty()).map(|(big, shape)| {
+    let throughput = probe.filter(|_| !rates.is_empty()).map(|(before, shape)| {
+        // Probed again after the grids: the load of a shared machine drifts during a long run, and
+        // the limit is what the machine could reach, so the larger of the two counts.
+        let after = probe_per_thread(ctx.jobs);
+        let big = before.max(after);
         let limit = big * ctx.jobs.max(1) as f64;
         let grids: Vec<GridThroughput> =
             rates.iter().map(|(name, n, s, e, t)| GridThroughput::new(name, *n, *s, *e, *t, limit)).collect();
@@ -371,6 +400,7 @@ pub fn train_points(
             threads: ctx.jobs.max(1),
             probe_n: PROBE_N,
             probe_gflops: big,
+            probe_concurrent: true,
             step_shape_gflops: shape,
             grids,
             total,

@@ -612,3 +612,27 @@ fn the_ridge_by_epoch_is_worked_out_by_hand() {
                 epoch's best, positive at a larger variance): $L = 2$: 0.100 (-2) → 10.0.";
     assert!(md.contains(want), "{}", &md[md.find("Does the ridge").unwrap_or(0)..]);
 }
+
+/// A throughput record of an earlier version (the paper grid's) has no `probe_concurrent`: it
+/// reads as a probe of one thread alone, so the report does not describe it as the concurrent one.
+#[test]
+fn throughput_records_without_probe_concurrent_read_as_one_thread_alone() {
+    let g = serde_json::json!({"grid": "g", "points": 1, "step_flops": 1.0, "eval_flops": 0.0, "seconds": 1.0,
+                               "gflops": 1e-9, "limit_fraction": 0.5});
+    let old = serde_json::json!({"threads": 2, "probe_n": 1024, "probe_gflops": 250.0, "step_shape_gflops": 240.0,
+                                 "grids": [g.clone()], "total": g});
+    let t: compute::Throughput = serde_json::from_value(old).unwrap();
+    assert!(!t.probe_concurrent);
+    let mut new = serde_json::to_value(&t).unwrap();
+    new["probe_concurrent"] = true.into();
+    assert!(serde_json::from_value::<compute::Throughput>(new).unwrap().probe_concurrent);
+}
+
+/// The concurrent probe of the limit runs one product per thread and reports a per-thread mean
+/// in the range of one product's speed (not the sum).
+#[test]
+fn concurrent_probe_reports_a_per_thread_mean() {
+    let one = crate::nn::matmul::probe_gflops(256, 256, 256, 3, 4, faer::Par::Seq);
+    let two = compute::probe_per_thread_n(2, 256);
+    assert!(two > 0.2 * one && two < 3.0 * one, "one thread {one:.1}, per-thread mean of two {two:.1}");
+}
