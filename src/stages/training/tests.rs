@@ -604,13 +604,75 @@ fn the_ridge_by_epoch_is_worked_out_by_hand() {
     let have: Vec<(usize, &PointResult)> = points.iter().map(|p| (0, p)).collect();
     let sum = summary::summarize(&cfg, &have, &[0.01], vec![], vec![], 0, None);
     let figures = vec![figures::heatmap(&sum.grids[0]).unwrap(), figures::curves(0, &sum.grids[0], &have).unwrap()];
-    let art = crate::pipeline::Artifact { summary: serde_json::to_value(&sum).unwrap(), figures, ..Default::default() };
+    let art = crate::pipeline::Artifact {
+        summary: serde_json::to_value(&sum).unwrap(),
+        figures: figures.clone(),
+        ..Default::default()
+    };
     let rec = crate::pipeline::StageRecord::computed(&TrainingStage::new(cfg.clone()).unwrap(), art);
     let md = crate::report::render(&[rec], &crate::report::RunInfo::collect("quick", "", 1)).unwrap().markdown;
     let want =
         "after epochs 1, 3 (mean over the seeds that had trained that far; in brackets, grid steps from the last \
                 epoch's best, positive at a larger variance): $L = 2$: 0.100 (-2) → 10.0.";
     assert!(md.contains(want), "{}", &md[md.find("Does the ridge").unwrap_or(0)..]);
+
+    // Appendix B words the grid's limit by how it was probed, and reads a record of an earlier
+    // version (no `probe_concurrent`) without failing (strict undefined).
+    use crate::stages::performance;
+    let perf = performance::Summary {
+        config: performance::Config::default(),
+        product: performance::ProductProbe { n: 1024, one_thread: 250.0, threads: 2, with_threads: 480.0 },
+        reference: crate::nn::TrainConfig::default(),
+        measures: vec![],
+        ours_samples_per_sec: vec![1.0],
+        ours_median: 1.0,
+        ours_test_acc: 0.9,
+        torch_samples_per_sec: None,
+        torch_median: None,
+        torch_test_acc: None,
+        ratio: None,
+        torch_note: String::new(),
+        measured_at: String::new(),
+    };
+    let perf_art = crate::pipeline::Artifact { summary: serde_json::to_value(&perf).unwrap(), ..Default::default() };
+    let perf_stage = performance::PerformanceStage::new(performance::Config::default()).unwrap();
+    let g = GridThroughput {
+        grid: "g".into(),
+        points: 1,
+        step_flops: 1e12,
+        eval_flops: 0.0,
+        seconds: 5.0,
+        gflops: 200.0,
+        limit_fraction: 0.4,
+    };
+    let tp = Throughput {
+        threads: 2,
+        probe_n: 1024,
+        probe_gflops: 250.0,
+        probe_concurrent: true,
+        step_shape_gflops: 240.0,
+        grids: vec![g.clone()],
+        total: g,
+    };
+    for concurrent in [true, false] {
+        let mut s = serde_json::to_value(&sum).unwrap();
+        s["throughput"] = serde_json::to_value(&tp).unwrap();
+        if !concurrent {
+            s["throughput"].as_object_mut().unwrap().remove("probe_concurrent");
+        }
+        let art = crate::pipeline::Artifact { summary: s, figures: figures.clone(), ..Default::default() };
+        let recs = [
+            crate::pipeline::StageRecord::computed(&TrainingStage::new(cfg.clone()).unwrap(), art),
+            crate::pipeline::StageRecord::computed(&perf_stage, perf_art.clone()),
+        ];
+        let md = crate::report::render(&recs, &crate::report::RunInfo::collect("quick", "", 1)).unwrap().markdown;
+        let want = if concurrent {
+            "250 GFLOP/s per thread with every thread running one at once"
+        } else {
+            "250 GFLOP/s on one thread alone"
+        };
+        assert!(md.contains(want), "{}", &md[md.find("Appendix B").unwrap_or(0)..]);
+    }
 }
 
 /// A throughput record of an earlier version (the paper grid's) has no `probe_concurrent`: it
