@@ -28,7 +28,6 @@ pub use compute::{
 pub use config::Config;
 pub use figures::{collapse_figure, contour_levels, heatmap, ridge_figure};
 
-use crate::nn::mnist::Mnist;
 use crate::pipeline::{Artifact, ConfigError, StageContext, StageError};
 use crate::stages::training::{TrainingRecord, TrainingRow};
 use held_out::{HeldOutRun, Trainer};
@@ -109,6 +108,8 @@ pub fn trained_points(training: &Artifact) -> Result<Vec<TrainingRow>, InputErro
 struct CachedTrainer<'a> {
     records: &'a [TrainingRecord],
     ctx: &'a StageContext<'a>,
+    /// MNIST, loaded once for the stage (the input moments and the held-out runs share it).
+    data: &'a crate::stages::training::pilot::Data,
 }
 
 impl Trainer for CachedTrainer<'_> {
@@ -124,8 +125,7 @@ impl Trainer for CachedTrainer<'_> {
         if !tasks.is_empty() {
             self.ctx.progress.info(&format!("  prediction: {} runs at held-out depths (C4c)", tasks.len()));
         }
-        let data = crate::stages::training::pilot::Data::new();
-        let done = crate::stages::training::compute::train_runs(self.ctx, &data, "held-out depths", &tasks)?;
+        let done = crate::stages::training::compute::train_runs(self.ctx, self.data, "held-out depths", &tasks)?;
         Ok(done.iter().map(|p| if p.result.outcome.failed() { None } else { Some(p.result.test_acc) }).collect())
     }
 }
@@ -137,14 +137,14 @@ pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result
     let training = ctx.artifact("training")?;
     let records = trained_records(training).map_err(|e| StageError::compute("reading the training table", e))?;
     let points: Vec<TrainingRow> = records.iter().map(|r| r.row.clone()).collect();
+    let data = crate::stages::training::pilot::Data::new();
     let (p0, e0, source) = match (cfg.p0, cfg.e0) {
         (Some(p0), Some(e0)) => (p0, e0, "the values set in the profile".to_string()),
         (p0_cfg, e0_cfg) => {
-            let m =
-                Mnist::load_from(None).map_err(|e| StageError::compute("loading MNIST for the input moments", e))?;
+            let m = crate::stages::training::pilot::mnist(&data)?;
             let n = points.iter().map(|p| p.train_subset).max().unwrap_or(0);
             let n = if n == 0 { m.train.len() } else { n.min(m.train.len()) };
-            let (p0, e0) = input_moments(&m, n);
+            let (p0, e0) = input_moments(m, n);
             (
                 p0_cfg.unwrap_or(p0),
                 e0_cfg.unwrap_or(e0),
@@ -153,7 +153,7 @@ pub fn run_with(cfg: &Config, ctx: &StageContext, theory: &dyn Theory) -> Result
         }
     };
     ctx.progress.info(&format!("  prediction: {} trained points, p0 = {p0:.4}, e0 = {e0:.4}", points.len()));
-    build(&points, p0, e0, &source, cfg, theory, Some(&CachedTrainer { records: &records, ctx }))
+    build(&points, p0, e0, &source, cfg, theory, Some(&CachedTrainer { records: &records, ctx, data: &data }))
 }
 
 /// Builds the artifact from the trained points (the part of the stage after reading its inputs);
