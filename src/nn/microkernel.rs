@@ -1,5 +1,5 @@
-//! An AVX-512 `f32` matrix product for the network's square hidden layers that gives faer's
-//! results bit for bit, faster.
+//! An AVX-512 `f32` matrix product for the network's layer products that gives faer's results
+//! bit for bit, faster.
 //!
 //! $C \leftarrow [C] + \alpha \, A B$ with $C$ ($m \times n$) and $A$ ($m \times k$) column-major
 //! (unit row stride) and $B$ ($k \times n$) at any strides. Each entry is computed the way faer's
@@ -19,7 +19,7 @@
 //! Why not faer itself: in a deep network each layer's operands come cold from memory (200 weight
 //! matrices and the tape of a depth-100 FRN are tens of MB), and at 128 x 128 by 128 x 128 faer
 //! splits 128 rows into a 96-row and a 32-row tile, packs the row-major weights on every call and
-//! does not prefetch. Here the register tile is 32 rows by 12 columns (24 accumulators, no ragged
+//! issues no software prefetch (its generated kernels contain none). Here the register tile is 32 rows by 12 columns (24 accumulators, no ragged
 //! tile at 128 rows), each tile prefetches what the next one reads first, and a row-major left
 //! operand is transposed in registers, 16 x 16 at a time, one panel of 32 rows before its tiles.
 //! Measured on the development machine (AMD Zen 5, one thread): the forward and input-gradient
