@@ -238,15 +238,15 @@ pub fn announce(cfg: &Config, ctx: &StageContext, data: &Data, speeds: &Speeds) 
 /// (each thread's best of 3). All cores busy run slower than one core alone (clock, shared cache
 /// and memory), so this is the limit the grid can reach, not one idle core's speed times `jobs`.
 fn probe_per_thread(jobs: usize) -> f64 {
-    probe_per_thread_n(jobs, PROBE_N)
+    mean_over_threads(jobs, || crate::nn::matmul::probe_gflops(PROBE_N, PROBE_N, PROBE_N, 3, 1, faer::Par::Seq))
 }
 
-/// [`probe_per_thread`] with products of side `n`.
-pub(crate) fn probe_per_thread_n(jobs: usize, n: usize) -> f64 {
+/// Runs `probe` on `jobs` threads at once and returns the mean of their results (a thread that
+/// panicked counts 0).
+pub(crate) fn mean_over_threads(jobs: usize, probe: impl Fn() -> f64 + Sync) -> f64 {
     let jobs = jobs.max(1);
     let sum: f64 = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            (0..jobs).map(|_| s.spawn(|| crate::nn::matmul::probe_gflops(n, n, n, 3, 1, faer::Par::Seq))).collect();
+        let handles: Vec<_> = (0..jobs).map(|_| s.spawn(&probe)).collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
     });
     sum / jobs as f64

@@ -690,11 +690,27 @@ fn throughput_records_without_probe_concurrent_read_as_one_thread_alone() {
     assert!(serde_json::from_value::<compute::Throughput>(new).unwrap().probe_concurrent);
 }
 
-/// The concurrent probe of the limit runs one product per thread and reports a per-thread mean
-/// in the range of one product's speed (not the sum).
+/// The concurrent probe of the limit runs the probe once per thread, all at the same time, and
+/// reports the per-thread mean (not the sum).
 #[test]
 fn concurrent_probe_reports_a_per_thread_mean() {
-    let one = crate::nn::matmul::probe_gflops(256, 256, 256, 3, 4, faer::Par::Seq);
-    let two = compute::probe_per_thread_n(2, 256);
-    assert!(two > 0.2 * one && two < 3.0 * one, "one thread {one:.1}, per-thread mean of two {two:.1}");
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let running = std::sync::atomic::AtomicUsize::new(0);
+    let seen_together = std::sync::atomic::AtomicUsize::new(0);
+    let probe = || {
+        use std::sync::atomic::Ordering::SeqCst;
+        let i = calls.fetch_add(1, SeqCst);
+        let now = running.fetch_add(1, SeqCst) + 1;
+        // Wait (bounded) for the other threads, so that they are seen running at once.
+        let t0 = std::time::Instant::now();
+        while running.load(SeqCst) < 3 && t0.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
+        seen_together.fetch_max(now.max(running.load(SeqCst)), SeqCst);
+        (i as f64 + 1.0) * 10.0
+    };
+    let mean = compute::mean_over_threads(3, probe);
+    assert_eq!(calls.into_inner(), 3);
+    assert_eq!(mean, 20.0, "mean of 10, 20, 30");
+    assert_eq!(seen_together.into_inner(), 3, "the three probes ran at the same time");
 }
